@@ -1,0 +1,43 @@
+"""Cohort: routes and event handlers. Thin on purpose: everything else is in chalicelib."""
+
+from __future__ import annotations
+
+import os
+from typing import Any
+
+from chalice import Chalice
+
+from chalicelib import http, queues, streams
+from chalicelib.routes import system, workspaces
+
+# configure_logs=False: logs go through Powertools (chalicelib.logs) as structured JSON.
+app = Chalice(app_name="cohort", configure_logs=False)
+app.register_middleware(http.middleware, "http")
+for blueprint in (system.bp, workspaces.bp):
+    app.register_blueprint(blueprint)
+
+# The deployed template points this at the table's stream (infra/package.py); the local
+# stack maps it to moto's stream. The value only has to be a well-formed ARN.
+STREAM_ARN = os.environ.get(
+    "COHORT_STREAM_ARN", "arn:aws:dynamodb:us-east-1:000000000000:table/cohort/stream/local"
+)
+
+
+@app.on_dynamodb_record(
+    stream_arn=STREAM_ARN,
+    batch_size=100,
+    starting_position="TRIM_HORIZON",
+    maximum_batching_window_in_seconds=1,
+)
+def table_changes(event: Any) -> dict[str, Any]:
+    return streams.handle(event.to_dict(), event.context)
+
+
+@app.on_sqs_message(queue="cohort-steps", batch_size=10, maximum_batching_window_in_seconds=1)
+def workflow_steps(event: Any) -> dict[str, Any]:
+    return queues.handle(event.to_dict(), event.context)
+
+
+@app.on_sqs_message(queue="cohort-jobs", batch_size=1)
+def background_jobs(event: Any) -> dict[str, Any]:
+    return queues.handle(event.to_dict(), event.context)

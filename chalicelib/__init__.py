@@ -1,0 +1,1 @@
+"""Cohort's domain, persistence and schemas. app.py only routes into here."""

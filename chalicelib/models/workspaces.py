@@ -1,0 +1,37 @@
+"""Workspace and API-key items."""
+
+from __future__ import annotations
+
+from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+
+from chalicelib.db import Item
+
+
+def workspace_pk(workspace_id: str) -> str:
+    return f"WS#{workspace_id}"
+
+
+class Workspace(Item, discriminator="Workspace"):
+    """pk WS#<id>, sk #META. contactCount is kept exact by the contact writes' transactions."""
+
+    id = UnicodeAttribute()
+    name = UnicodeAttribute()
+    plan = UnicodeAttribute()
+    defaultRegion = UnicodeAttribute(default="FR")
+    contactCount = NumberAttribute(default=0)
+    createdAt = UnicodeAttribute()
+
+    @staticmethod
+    def key(workspace_id: str) -> tuple[str, str]:
+        return workspace_pk(workspace_id), "#META"
+
+
+class ApiKey(Item, discriminator="ApiKey"):
+    """pk APIKEY#<sha256 of the key>, sk #META: the key itself is never stored."""
+
+    workspaceId = UnicodeAttribute()
+    createdAt = UnicodeAttribute()
+
+    @staticmethod
+    def key(key_hash: str) -> tuple[str, str]:
+        return f"APIKEY#{key_hash}", "#META"

@@ -1,0 +1,1 @@
+"""Chalice blueprints, one per resource; app.py registers them all."""

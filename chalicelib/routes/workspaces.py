@@ -1,0 +1,38 @@
+"""Workspaces: admin creation, and the workspace a key belongs to."""
+
+from __future__ import annotations
+
+from chalice.app import Blueprint, Response
+
+from chalicelib import workspaces
+from chalicelib.http import json_response, parse_body, route, workspace_id
+from chalicelib.schemas.workspaces import WorkspaceCreate, WorkspaceCreated, WorkspaceView
+
+bp = Blueprint(__name__)
+
+
+@route(
+    bp,
+    "/api/v1/workspaces",
+    "POST",
+    summary="Create a workspace and its API key (admin token)",
+    body=WorkspaceCreate,
+    response=WorkspaceCreated,
+    status=201,
+    public=True,
+)
+def create_workspace() -> Response:
+    request = bp.current_request
+    workspaces.check_admin_token(request.headers.get("x-admin-token"))
+    body = parse_body(request, WorkspaceCreate)
+    created = workspaces.create(body.name, body.plan.value, body.default_region)
+    answer = WorkspaceCreated(
+        id=created.workspace.id, name=created.workspace.name, plan=body.plan, api_key=created.api_key
+    )
+    return json_response(answer, 201)
+
+
+@route(bp, "/api/v1/workspace", "GET", summary="The workspace of the API key", response=WorkspaceView)
+def get_workspace() -> Response:
+    workspace = workspaces.get(workspace_id(bp.current_request))
+    return json_response(workspaces.describe(workspace))

@@ -1,0 +1,93 @@
+"""Workspaces and their API keys: creation, key resolution, what the workspace sees of itself."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+import time
+from dataclasses import dataclass
+
+from pynamodb.exceptions import DoesNotExist
+from pynamodb.transactions import TransactWrite
+
+from chalicelib import clock, config, ids
+from chalicelib.db import connection
+from chalicelib.errors import Forbidden, NotFound, Unauthorized
+from chalicelib.models.workspaces import ApiKey, Workspace
+from chalicelib.plans import contact_limit
+
+_KEY_PREFIX = "ck_"
+# A resolved key stays valid in a warm container this long: one GetItem per minute, not per request.
+_CACHE_SECONDS = 60.0
+_key_cache: dict[str, tuple[float, str]] = {}
+
+
+@dataclass(frozen=True)
+class Created:
+    workspace: Workspace
+    api_key: str
+
+
+def hash_key(api_key: str) -> str:
+    # Keys are 256 random bits, so a fast hash is enough (no password stretching needed).
+    return hashlib.sha256(api_key.encode()).hexdigest()
+
+
+def check_admin_token(token: str | None) -> None:
+    expected = config.admin_token()
+    if not token:
+        raise Unauthorized("X-Admin-Token header is required")
+    if expected is None or not hmac.compare_digest(token, expected):
+        raise Forbidden("the admin token is not valid")
+
+
+def create(name: str, plan: str, default_region: str = "FR") -> Created:
+    workspace_id = ids.new_id()
+    api_key = _KEY_PREFIX + secrets.token_urlsafe(32)
+    now = clock.now_iso()
+    pk, sk = Workspace.key(workspace_id)
+    workspace = Workspace(
+        pk, sk, id=workspace_id, name=name, plan=plan, defaultRegion=default_region, createdAt=now
+    )
+    key_pk, key_sk = ApiKey.key(hash_key(api_key))
+    key = ApiKey(key_pk, key_sk, workspaceId=workspace_id, createdAt=now)
+    with TransactWrite(connection=connection()) as transaction:
+        transaction.save(workspace, condition=Workspace.pk.does_not_exist())
+        transaction.save(key, condition=ApiKey.pk.does_not_exist())
+    return Created(workspace, api_key)
+
+
+def resolve_key(api_key: str) -> str:
+    """The workspace id of an API key; Unauthorized when it is unknown."""
+    if not api_key.startswith(_KEY_PREFIX):
+        raise Unauthorized("the API key is not valid")
+    digest = hash_key(api_key)
+    cached = _key_cache.get(digest)
+    if cached and cached[0] > time.monotonic():
+        return cached[1]
+    try:
+        item = ApiKey.get(*ApiKey.key(digest))
+    except DoesNotExist:
+        raise Unauthorized("the API key is not valid") from None
+    _key_cache[digest] = (time.monotonic() + _CACHE_SECONDS, item.workspaceId)
+    return item.workspaceId
+
+
+def get(workspace_id: str) -> Workspace:
+    try:
+        return Workspace.get(*Workspace.key(workspace_id), consistent_read=True)
+    except DoesNotExist:
+        raise NotFound("workspace not found") from None
+
+
+def describe(workspace: Workspace) -> dict[str, object]:
+    return {
+        "id": workspace.id,
+        "name": workspace.name,
+        "plan": workspace.plan,
+        "contactLimit": contact_limit(workspace.plan),
+        "contactCount": int(workspace.contactCount),
+        "defaultRegion": workspace.defaultRegion,
+        "createdAt": workspace.createdAt,
+    }

@@ -1,0 +1,1 @@
+"""The infrastructure definition (resources.json) and the code that reads it."""

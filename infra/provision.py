@@ -1,0 +1,117 @@
+"""Create the resources of infra/resources.json with boto3 (in moto, for the local stack and tests).
+
+resources.json is CloudFormation; this reads the few resource types it holds and the
+intrinsic functions it uses (Ref, Fn::GetAtt) so the key schema, GSIs, stream and queues exist
+in exactly one place.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+
+RESOURCES_FILE = Path(__file__).with_name("resources.json")
+
+
+def load_template() -> dict[str, Any]:
+    return json.loads(RESOURCES_FILE.read_text())
+
+
+@dataclass
+class Provisioned:
+    """What was created: the values Ref and Fn::GetAtt resolve to, by logical id."""
+
+    refs: dict[str, str] = field(default_factory=dict)
+    attrs: dict[tuple[str, str], str] = field(default_factory=dict)
+
+    def resolve(self, value: Any) -> Any:
+        if isinstance(value, dict) and "Ref" in value:
+            return self.refs[value["Ref"]]
+        if isinstance(value, dict) and "Fn::GetAtt" in value:
+            logical_id, attr = value["Fn::GetAtt"]
+            return self.attrs[(logical_id, attr)]
+        if isinstance(value, dict):
+            return {k: self.resolve(v) for k, v in value.items()}
+        if isinstance(value, list):
+            return [self.resolve(v) for v in value]
+        return value
+
+    def environment(self) -> dict[str, str]:
+        """The Lambda environment variables of the template, resolved."""
+        variables = load_template()["Globals"]["Function"]["Environment"]["Variables"]
+        return {name: self.resolve(value) for name, value in variables.items()}
+
+    @property
+    def table_name(self) -> str:
+        return self.refs["CohortTable"]
+
+    @property
+    def stream_arn(self) -> str:
+        return self.attrs[("CohortTable", "StreamArn")]
+
+
+def provision(session: boto3.session.Session | None = None) -> Provisioned:
+    """Create every resource of the template; dead-letter queues before the queues using them."""
+    session = session or boto3.session.Session()
+    resources = load_template()["Resources"]
+    done = Provisioned()
+    pending = dict(resources)
+    while pending:
+        for logical_id, resource in list(pending.items()):
+            if not _dependencies_ready(resource, done):
+                continue
+            create = _CREATORS[resource["Type"]]
+            create(session, logical_id, done.resolve(resource["Properties"]), done)
+            del pending[logical_id]
+    return done
+
+
+def _dependencies_ready(resource: dict[str, Any], done: Provisioned) -> bool:
+    try:
+        done.resolve(resource["Properties"])
+    except KeyError:
+        return False
+    return True
+
+
+def _create_table(session: Any, logical_id: str, props: dict[str, Any], done: Provisioned) -> None:
+    client = session.client("dynamodb")
+    name = props["TableName"]
+    response = client.create_table(
+        TableName=name,
+        BillingMode=props["BillingMode"],
+        AttributeDefinitions=props["AttributeDefinitions"],
+        KeySchema=props["KeySchema"],
+        GlobalSecondaryIndexes=props.get("GlobalSecondaryIndexes", []),
+        StreamSpecification={"StreamEnabled": True, **props["StreamSpecification"]},
+    )
+    ttl = props.get("TimeToLiveSpecification")
+    if ttl:
+        client.update_time_to_live(TableName=name, TimeToLiveSpecification=ttl)
+    done.refs[logical_id] = name
+    done.attrs[(logical_id, "Arn")] = response["TableDescription"]["TableArn"]
+    done.attrs[(logical_id, "StreamArn")] = response["TableDescription"]["LatestStreamArn"]
+
+
+def _create_queue(session: Any, logical_id: str, props: dict[str, Any], done: Provisioned) -> None:
+    client = session.client("sqs")
+    attributes = {
+        key: json.dumps(value) if isinstance(value, dict) else str(value)
+        for key, value in props.items()
+        if key != "QueueName"
+    }
+    url = client.create_queue(QueueName=props["QueueName"], Attributes=attributes)["QueueUrl"]
+    arn = client.get_queue_attributes(QueueUrl=url, AttributeNames=["QueueArn"])["Attributes"]["QueueArn"]
+    done.refs[logical_id] = url
+    done.attrs[(logical_id, "Arn")] = arn
+    done.attrs[(logical_id, "QueueName")] = props["QueueName"]
+
+
+_CREATORS = {
+    "AWS::DynamoDB::Table": _create_table,
+    "AWS::SQS::Queue": _create_queue,
+}

@@ -1,0 +1,72 @@
+"""Fixtures: moto (in-process) with the resources of infra/resources.json, the Chalice test
+client, workspaces with keys, and the event pump that delivers stream and queue records to
+the app's handlers exactly as Lambda would."""
+
+from __future__ import annotations
+
+import os
+
+# Before anything creates an AWS client: fake credentials, one region, the request counter.
+os.environ.update(
+    AWS_ACCESS_KEY_ID="testing",
+    AWS_SECRET_ACCESS_KEY="testing",
+    AWS_DEFAULT_REGION="us-east-1",
+    AWS_REGION="us-east-1",
+)
+os.environ.pop("AWS_ENDPOINT_URL", None)
+
+from collections.abc import Callable, Iterator
+
+import pytest
+from chalice.test import Client
+from moto import mock_aws
+
+from devstack.requests_count import RequestCounter, install
+from infra.provision import Provisioned, provision
+from tests.support.api import Api
+
+COUNTER = install()
+ADMIN_TOKEN = "local-admin"  # the local stage's token (.chalice/config.json)
+
+
+@pytest.fixture
+def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Provisioned]:
+    with mock_aws():
+        resources = provision()
+        for name, value in resources.environment().items():
+            monkeypatch.setenv(name, value)
+        monkeypatch.setenv("COHORT_SECRET", "test-secret")
+        monkeypatch.setenv("COHORT_ADMIN_TOKEN", ADMIN_TOKEN)
+        yield resources
+
+
+@pytest.fixture
+def client(aws: Provisioned) -> Iterator[Client]:
+    from app import app
+
+    with Client(app, stage_name="local") as test_client:
+        yield test_client
+
+
+@pytest.fixture
+def requests() -> RequestCounter:
+    COUNTER.reset()
+    return COUNTER
+
+
+@pytest.fixture
+def new_workspace(client: Client) -> Callable[..., Api]:
+    def create(plan: str = "PRO", name: str = "Acme") -> Api:
+        reply = Api(client).post(
+            "/api/v1/workspaces", {"name": name, "plan": plan}, headers={"X-Admin-Token": ADMIN_TOKEN}
+        )
+        assert reply.status == 201, reply.json
+        return Api(client, reply.json["apiKey"])
+
+    return create
+
+
+@pytest.fixture
+def api(new_workspace: Callable[..., Api]) -> Api:
+    """A PRO workspace's authenticated client."""
+    return new_workspace()

@@ -1,0 +1,1 @@
+"""Test helpers: the API client wrapper and Lambda-shaped events."""
