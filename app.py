@@ -8,12 +8,22 @@ from typing import Any
 from chalice import Chalice
 
 from chalicelib import http, queues, streams
-from chalicelib.routes import system, workspaces
+from chalicelib.routes import campaigns, contacts, fields, forms, groups, jobs, system, tags, workspaces
 
 # configure_logs=False: logs go through Powertools (chalicelib.logs) as structured JSON.
 app = Chalice(app_name="cohort", configure_logs=False)
 app.register_middleware(http.middleware, "http")
-for blueprint in (system.bp, workspaces.bp):
+for blueprint in (
+    system.bp,
+    workspaces.bp,
+    contacts.bp,
+    tags.bp,
+    fields.bp,
+    forms.bp,
+    groups.bp,
+    jobs.bp,
+    campaigns.bp,
+):
     app.register_blueprint(blueprint)
 
 # The deployed template points this at the table's stream (infra/package.py); the local

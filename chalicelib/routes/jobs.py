@@ -1,0 +1,7 @@
+"""Routes of /api/v1/jobs (see ../shared/API.md)."""
+
+from __future__ import annotations
+
+from chalice.app import Blueprint
+
+bp = Blueprint(__name__)
