@@ -53,3 +53,22 @@ class Membership(Item, discriminator="Membership"):
     @staticmethod
     def key(ws: str, group_id: str, contact_id: str) -> tuple[str, str]:
         return keys.group_partition(ws, group_id), f"MEMBER#{contact_id}"
+
+
+class GroupEngagement(Item, discriminator="GroupEngagement"):
+    """pk WS#<ws>#GROUP#<group>, sk #ENGAGEMENT: what campaigns add to a group's statistics.
+
+    Written by the campaign engine (UpdateItem ADD/SET, created on first write), read with the
+    Group item by the stats route: stats stay one BatchGetItem whatever the group's size.
+    """
+
+    linkedRunningCampaigns = NumberAttribute(default=0)
+    lastCampaignSentAt = UnicodeAttribute(null=True)
+    sent = NumberAttribute(default=0)
+    delivered = NumberAttribute(default=0)
+    opened = NumberAttribute(default=0)
+    clicked = NumberAttribute(default=0)
+
+    @staticmethod
+    def key(ws: str, group_id: str) -> tuple[str, str]:
+        return keys.group_partition(ws, group_id), "#ENGAGEMENT"
