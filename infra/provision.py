@@ -40,10 +40,24 @@ class Provisioned:
             return [self.resolve(v) for v in value]
         return value
 
-    def environment(self) -> dict[str, str]:
-        """The Lambda environment variables of the template, resolved."""
-        variables = load_template()["Globals"]["Function"]["Environment"]["Variables"]
-        return {name: self.resolve(value) for name, value in variables.items()}
+    def environment(self, parameters: dict[str, str] | None = None) -> dict[str, str]:
+        """The Lambda environment variables of the template, resolved.
+
+        A variable set from a template Parameter (the secrets) takes its value from
+        `parameters` and is left out when that has none: it is the caller's to set.
+        """
+        template = load_template()
+        declared = template.get("Parameters", {})
+        given = parameters or {}
+        env = {}
+        for name, value in template["Globals"]["Function"]["Environment"]["Variables"].items():
+            ref = value.get("Ref") if isinstance(value, dict) else None
+            if ref in declared:
+                if ref in given:
+                    env[name] = given[ref]
+            else:
+                env[name] = self.resolve(value)
+        return env
 
     @property
     def table_name(self) -> str:
