@@ -30,9 +30,10 @@ BUILD = ROOT / "build"
 MERGE_TEMPLATE = BUILD / "merge-template.json"
 STAGE = "dev"
 
-# Retries of a failing stream batch before its records go to StreamFailureQueue. Bounded so a
-# poison record cannot hold its shard for the stream's whole 24 h; bisecting finds the record
-# first (AWS does not count splits as retries). The local stack imports this number.
+# Retries of a failing stream batch before Lambda skips it and sends its description (shard,
+# sequence numbers) to StreamFailureQueue. Bounded so a poison record cannot hold its shard
+# for the stream's whole 24 h; bisecting isolates it first (AWS does not count splits as
+# retries). devstack/settings.py holds the same number; tests/test_package.py compares them.
 STREAM_MAX_RETRIES = 5
 
 TABLE = "CohortTable"
