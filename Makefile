@@ -17,6 +17,10 @@ install: $(STAMP)
 run: $(STAMP)
 	$(BIN)/python -m devstack
 
+.PHONY: emails
+emails: $(STAMP)
+	$(BIN)/python -m devstack emails
+
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .

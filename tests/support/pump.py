@@ -1,0 +1,27 @@
+"""The `pump` fixture: the app's stream, queue and schedule handlers, run as Lambda runs them,
+against the in-process moto of the `aws` fixture. Use it in a test module with
+
+    from tests.support.pump import pump  # noqa: F401
+
+    def test_enrolling_counts_the_member(api, pump) -> None:
+        api.post(...)                       # writes to the table
+        calls = pump.drain()                # stream records and queue messages, until idle
+        assert all(call.ok for call in calls)
+
+`pump.drain(wait=5)` also waits up to 5 s for delayed SQS messages; `pump.invoke_schedule(name)`
+fires a `schedule` handler. Failed SQS messages come back at once (retry delay 0).
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from devstack.pump import Pump
+from infra.provision import Provisioned
+
+
+@pytest.fixture
+def pump(aws: Provisioned) -> Pump:
+    from app import app
+
+    return Pump(app, aws, retry_delay=0)
