@@ -1,15 +1,20 @@
 """The HTTP conventions every route shares: registration (with its OpenAPI description), the
-middleware that authenticates and shapes errors, and body/query parsing into pydantic models."""
+middleware that authenticates and shapes errors, and body/query parsing into pydantic models.
+
+pydantic is imported only when a body is parsed: importing app must stay cheap (cold start),
+so routes name their schemas as strings ("contacts.ContactCreate" = chalicelib.schemas.contacts
+.ContactCreate) and views import the classes they parse with inside the view.
+"""
 
 from __future__ import annotations
 
+import importlib
 import json
 from collections.abc import Callable
-from dataclasses import dataclass, field
-from typing import Any, TypeVar
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, TypeVar, Union
 
 from chalice.app import Blueprint, Request, Response
-from pydantic import BaseModel, ValidationError
 
 from chalicelib import workspaces
 from chalicelib.errors import (
@@ -22,10 +27,15 @@ from chalicelib.errors import (
 )
 from chalicelib.logs import logger
 
+if TYPE_CHECKING:
+    from pydantic import BaseModel, ValidationError
+
 JSON = "application/json"
 MAX_JSON_BYTES = 1_048_576
 
-ModelT = TypeVar("ModelT", bound=BaseModel)
+ModelT = TypeVar("ModelT", bound="BaseModel")
+# A schema class, or its name under chalicelib.schemas ("module.Class"), resolved on use.
+ModelRef = Union["type[BaseModel]", str]
 
 
 @dataclass(frozen=True)
@@ -37,13 +47,19 @@ class RouteDoc:
     summary: str
     tag: str
     public: bool
-    body: type[BaseModel] | None
-    query: type[BaseModel] | None
-    response: type[BaseModel] | None
+    body: ModelRef | None
+    query: ModelRef | None
+    response: ModelRef | None
     status: int
     content_types: tuple[str, ...]
     response_content_type: str = JSON
-    errors: tuple[int, ...] = field(default=())
+
+
+def resolve_model(ref: ModelRef) -> type[BaseModel]:
+    if not isinstance(ref, str):
+        return ref
+    module, _, name = ref.rpartition(".")
+    return getattr(importlib.import_module(f"chalicelib.schemas.{module}"), name)
 
 
 ROUTES: dict[tuple[str, str], RouteDoc] = {}
@@ -55,9 +71,9 @@ def route(
     method: str,
     *,
     summary: str,
-    body: type[BaseModel] | None = None,
-    query: type[BaseModel] | None = None,
-    response: type[BaseModel] | None = None,
+    body: ModelRef | None = None,
+    query: ModelRef | None = None,
+    response: ModelRef | None = None,
     status: int = 200,
     public: bool = False,
     content_types: tuple[str, ...] = (JSON,),
@@ -165,6 +181,8 @@ def parse_query(request: Request, model: type[ModelT]) -> ModelT:
 
 
 def validate(model: type[ModelT], data: Any) -> ModelT:
+    from pydantic import ValidationError
+
     try:
         return model.model_validate(data)
     except ValidationError as error:
@@ -184,6 +202,6 @@ def validation_failed(error: ValidationError) -> ValidationFailed:
 
 
 def json_response(body: Any, status: int = 200, headers: dict[str, str] | None = None) -> Response:
-    if isinstance(body, BaseModel):
+    if hasattr(body, "model_dump"):
         body = body.model_dump(mode="json", by_alias=True)
     return Response(body=body, status_code=status, headers={"Content-Type": JSON, **(headers or {})})

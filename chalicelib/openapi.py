@@ -8,7 +8,7 @@ from typing import Any
 from pydantic import BaseModel
 from pydantic.json_schema import models_json_schema
 
-from chalicelib.http import JSON, ROUTES, RouteDoc
+from chalicelib.http import JSON, ROUTES, RouteDoc, resolve_model
 from chalicelib.schemas.common import ErrorBody
 
 _ERROR_STATUSES = {
@@ -22,7 +22,7 @@ _ERROR_STATUSES = {
 def document() -> dict[str, Any]:
     models: set[type[BaseModel]] = {ErrorBody}
     for doc in ROUTES.values():
-        models.update(m for m in (doc.body, doc.response) if m is not None)
+        models.update(resolve_model(m) for m in (doc.body, doc.response) if m is not None)
     ordered = sorted(models, key=lambda m: m.__name__)
     refs, schema = models_json_schema(
         [(model, "validation") for model in ordered],
@@ -60,7 +60,9 @@ def _operation(doc: RouteDoc, refs: dict[Any, Any]) -> dict[str, Any]:
     if doc.body is not None:
         operation["requestBody"] = {
             "required": True,
-            "content": {ct: {"schema": refs[(doc.body, "validation")]} for ct in doc.content_types},
+            "content": {
+                ct: {"schema": refs[(resolve_model(doc.body), "validation")]} for ct in doc.content_types
+            },
         }
     error_ref = refs[(ErrorBody, "validation")]
     for status, code in _ERROR_STATUSES.items():
@@ -77,14 +79,14 @@ def _response(doc: RouteDoc, refs: dict[Any, Any]) -> dict[str, Any]:
         return {"description": "success"}
     return {
         "description": "success",
-        "content": {doc.response_content_type: {"schema": refs[(doc.response, "validation")]}},
+        "content": {doc.response_content_type: {"schema": refs[(resolve_model(doc.response), "validation")]}},
     }
 
 
 def _query_parameters(doc: RouteDoc) -> list[dict[str, Any]]:
     if doc.query is None:
         return []
-    schema = doc.query.model_json_schema(by_alias=True)
+    schema = resolve_model(doc.query).model_json_schema(by_alias=True)
     required = set(schema.get("required", []))
     return [
         {"name": name, "in": "query", "required": name in required, "schema": prop}

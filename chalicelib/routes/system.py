@@ -5,12 +5,11 @@ from __future__ import annotations
 from chalice.app import Blueprint, Response
 
 from chalicelib.http import json_response, route
-from chalicelib.schemas.workspaces import Health
 
 bp = Blueprint(__name__)
 
 
-@route(bp, "/api/v1/health", "GET", summary="Liveness check", response=Health, public=True)
+@route(bp, "/api/v1/health", "GET", summary="Liveness check", response="workspaces.Health", public=True)
 def health() -> Response:
     return json_response({"status": "ok"})
 

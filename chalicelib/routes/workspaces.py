@@ -6,7 +6,6 @@ from chalice.app import Blueprint, Response
 
 from chalicelib import workspaces
 from chalicelib.http import json_response, parse_body, route, workspace_id
-from chalicelib.schemas.workspaces import WorkspaceCreate, WorkspaceCreated, WorkspaceView
 
 bp = Blueprint(__name__)
 
@@ -16,12 +15,14 @@ bp = Blueprint(__name__)
     "/api/v1/workspaces",
     "POST",
     summary="Create a workspace and its API key (admin token)",
-    body=WorkspaceCreate,
-    response=WorkspaceCreated,
+    body="workspaces.WorkspaceCreate",
+    response="workspaces.WorkspaceCreated",
     status=201,
     public=True,
 )
 def create_workspace() -> Response:
+    from chalicelib.schemas.workspaces import WorkspaceCreate, WorkspaceCreated
+
     request = bp.current_request
     workspaces.check_admin_token(request.headers.get("x-admin-token"))
     body = parse_body(request, WorkspaceCreate)
@@ -32,7 +33,13 @@ def create_workspace() -> Response:
     return json_response(answer, 201)
 
 
-@route(bp, "/api/v1/workspace", "GET", summary="The workspace of the API key", response=WorkspaceView)
+@route(
+    bp,
+    "/api/v1/workspace",
+    "GET",
+    summary="The workspace of the API key",
+    response="workspaces.WorkspaceView",
+)
 def get_workspace() -> Response:
     workspace = workspaces.get(workspace_id(bp.current_request))
     return json_response(workspaces.describe(workspace))

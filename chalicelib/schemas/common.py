@@ -16,6 +16,8 @@ class ApiModel(BaseModel):
         populate_by_name=True,
         extra="forbid",
         str_strip_whitespace=True,
+        # Schemas build on first use, not at import: cold start (bench/coldstart.py).
+        defer_build=True,
     )
 
     def wire(self) -> dict[str, Any]:
