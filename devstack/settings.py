@@ -1,17 +1,17 @@
 """The numbers the local stack shares with the deployed one, and the ports it listens on.
 
-Only constants and environment reads: infra/package.py imports STREAM_MAX_RETRIES from here
-so the deployed stream mapping and the local poller give a failing record the same retries.
+Only constants and environment reads. STREAM_MAX_RETRIES comes from infra/package.py, the
+deployed stream mapping's definition, so the local poller gives a failing record the same
+retries as Lambda.
 """
 
 from __future__ import annotations
 
 import os
 
-# Retries of a failing stream record before it goes to the on-failure queue (the mapping's
-# MaximumRetryAttempts). Bounded so a poison record cannot hold its shard for the stream's
-# whole 24 h. AWS does not count batch splits (bisect) as retries; neither does devstack.
-STREAM_MAX_RETRIES = 5
+from infra.package import STREAM_MAX_RETRIES
+
+__all__ = ["STREAM_MAX_RETRIES"]
 
 # Logical ids in infra/resources.json that the pollers need besides the handlers' own sources.
 TABLE = "CohortTable"

@@ -33,7 +33,7 @@ STAGE = "dev"
 # Retries of a failing stream batch before Lambda skips it and sends its description (shard,
 # sequence numbers) to StreamFailureQueue. Bounded so a poison record cannot hold its shard
 # for the stream's whole 24 h; bisecting isolates it first (AWS does not count splits as
-# retries). devstack/settings.py holds the same number; tests/test_package.py compares them.
+# retries). devstack uses this number too, so the local poller retries like Lambda.
 STREAM_MAX_RETRIES = 5
 
 TABLE = "CohortTable"

@@ -153,11 +153,3 @@ def test_packaged_template_kept_the_overrides() -> None:
             assert list(properties["Queue"]) == ["Fn::Sub"], name
     definition = packaged["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]
     assert "DEFAULT_5XX" in definition["x-amazon-apigateway-gateway-responses"]
-
-
-def test_local_stack_retries_a_stream_record_as_often_as_the_deployed_mapping() -> None:
-    settings = pytest.importorskip("devstack.settings")
-    local = getattr(settings, "STREAM_MAX_RETRIES", None)
-    if local is None:
-        pytest.skip("devstack defines no STREAM_MAX_RETRIES")
-    assert local == STREAM_MAX_RETRIES
