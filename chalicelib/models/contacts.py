@@ -1,4 +1,18 @@
-"""Contact items and the lookup items that make email and phone unique per workspace."""
+"""Contact items, their copies, tag counters and the hashes left by GDPR erasure.
+
+A contact is stored once as the canonical `Contact` item and copied whole onto the items that
+find it: its identity lookup (`ContactEmail` or `ContactPhone`), its search tokens
+(`ContactSearch`) and its tag links (`ContactTag`). Every copy is rewritten in the same
+transaction as the contact (chalicelib.contact_store), so:
+
+- a sync reads the contact it will update in the same BatchGetItem that resolves its email and
+  phone (one read, no second GetItem);
+- a search page, a tag page and a plain page are each one Query, with the other filters as a
+  FilterExpression on the very same attribute names.
+
+All of them share the attributes of `ContactData` (PynamoDB registers no discriminator for it,
+so it is never instantiated from the table).
+"""
 
 from __future__ import annotations
 
@@ -7,13 +21,12 @@ from pynamodb.attributes import ListAttribute, MapAttribute, NumberAttribute, Un
 from chalicelib.db import Item
 from chalicelib.models import keys
 
+# Attributes that only the canonical Contact item has (its index keys) or that are its key.
+KEY_ATTRIBUTES = ("pk", "sk", "type", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk", "ttl")
 
-class Contact(Item, discriminator="Contact"):
-    """pk WS#<ws>, sk CONTACT#<id>.
 
-    gsi1 WS#<ws>#CSTATUS#<status> / <id>: contacts by status.
-    gsi2 WS#<ws>#CSTAGE#<stage> / <id>: contacts by pipeline stage.
-    """
+class ContactData(Item):
+    """The attributes of a contact, on the Contact item and on each of its copies."""
 
     id = UnicodeAttribute()
     workspaceId = UnicodeAttribute()
@@ -26,35 +39,102 @@ class Contact(Item, discriminator="Contact"):
     customFields = MapAttribute(default=dict)
     tags = ListAttribute(of=UnicodeAttribute, default=list)
     status = UnicodeAttribute(default="ACTIVE")
+    statusReason = UnicodeAttribute(null=True)
     pipelineStage = UnicodeAttribute(default="LEAD")
     source = UnicodeAttribute(null=True)
     createdAt = UnicodeAttribute()
     updatedAt = UnicodeAttribute()
     # Set by GDPR anonymisation: personal fields are gone, only keyed hashes remain.
     anonymizedAt = UnicodeAttribute(null=True)
+    # +1 on every write; writes are conditioned on it, so concurrent updates never lose one.
     revision = NumberAttribute(default=0)
+
+    @property
+    def contactId(self) -> str:
+        """The contact's id (the same on the Contact item and on every copy)."""
+        return self.id
+
+
+class Contact(ContactData, discriminator="Contact"):
+    """pk WS#<ws>, sk CONTACT#<id>.
+
+    gsi1 WS#<ws>#CSTATUS#<status> / <id>: contacts by status.
+    gsi2 WS#<ws>#CSTAGE#<stage> / <id>: contacts by pipeline stage.
+    """
 
     @staticmethod
     def key(ws: str, contact_id: str) -> tuple[str, str]:
         return keys.workspace(ws), f"CONTACT#{contact_id}"
 
+    @staticmethod
+    def status_partition(ws: str, status: str) -> str:
+        return f"{keys.workspace(ws)}#CSTATUS#{status}"
 
-class ContactEmail(Item, discriminator="ContactEmail"):
-    """pk WS#<ws>, sk EMAIL#<lowercased email>: the one contact that has this email."""
+    @staticmethod
+    def stage_partition(ws: str, stage: str) -> str:
+        return f"{keys.workspace(ws)}#CSTAGE#{stage}"
 
-    contactId = UnicodeAttribute()
+
+class ContactEmail(ContactData, discriminator="ContactEmail"):
+    """pk WS#<ws>, sk EMAIL#<lowercased email>: the one contact that has this email (a copy)."""
 
     @staticmethod
     def key(ws: str, email: str) -> tuple[str, str]:
         return keys.workspace(ws), f"EMAIL#{email}"
 
 
-class ContactPhone(Item, discriminator="ContactPhone"):
+class ContactPhone(ContactData, discriminator="ContactPhone"):
     """pk WS#<ws>, sk PHONE#<E.164>: the one contact *without an email* that has this phone
-    (a phone identifies only contacts that have no email; see the matching rules)."""
-
-    contactId = UnicodeAttribute()
+    (a phone identifies only contacts that have no email; see the matching rules). A copy."""
 
     @staticmethod
     def key(ws: str, phone: str) -> tuple[str, str]:
         return keys.workspace(ws), f"PHONE#{phone}"
+
+
+class ContactSearch(ContactData, discriminator="ContactSearch"):
+    """pk WS#<ws>#SEARCH, sk <token>#<contact id>: one per search token of the contact (its
+    normalised email, "first last", last name); `q` is a begins_with on sk. A copy."""
+
+    @staticmethod
+    def partition(ws: str) -> str:
+        return f"{keys.workspace(ws)}#SEARCH"
+
+    @classmethod
+    def key(cls, ws: str, token: str, contact_id: str) -> tuple[str, str]:
+        return cls.partition(ws), f"{token}#{contact_id}"
+
+
+class ContactTag(ContactData, discriminator="ContactTag"):
+    """pk WS#<ws>#TAG#<tag>, sk CONTACT#<contact id>: the contact carries this tag. A copy."""
+
+    @staticmethod
+    def partition(ws: str, tag: str) -> str:
+        return f"{keys.workspace(ws)}#TAG#{tag}"
+
+    @classmethod
+    def key(cls, ws: str, tag: str, contact_id: str) -> tuple[str, str]:
+        return cls.partition(ws, tag), f"CONTACT#{contact_id}"
+
+
+class TagCount(Item, discriminator="Tag"):
+    """pk WS#<ws>, sk TAG#<tag>: how many contacts carry the tag. Updated (ADD) in the same
+    transactions that add or remove the tag links, so it is exact; 0 once unused."""
+
+    name = UnicodeAttribute()
+    contactCount = NumberAttribute(default=0)
+
+    @staticmethod
+    def key(ws: str, tag: str) -> tuple[str, str]:
+        return keys.workspace(ws), f"TAG#{tag}"
+
+
+class ErasedIdentity(Item, discriminator="ErasedIdentity"):
+    """pk WS#<ws>, sk ERASED#<HMAC of kind:value>: a person erased under GDPR had this email or
+    phone. Only the keyed hash is kept, so the same person is recognised, never re-imported."""
+
+    erasedAt = UnicodeAttribute()
+
+    @staticmethod
+    def key(ws: str, digest: str) -> tuple[str, str]:
+        return keys.workspace(ws), f"ERASED#{digest}"

@@ -1,0 +1,154 @@
+"""Bodies of /api/v1/contacts and /api/v1/tags."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+from typing import Annotated, Any
+
+from pydantic import AfterValidator, Field, field_validator
+
+from chalicelib.schemas.common import ApiModel, ListQuery, Page
+
+MAX_TAGS_PER_CONTACT = 20
+MAX_TAG_LENGTH = 64
+MAX_GROUPS = 50
+
+
+class ContactStatus(StrEnum):
+    ACTIVE = "ACTIVE"
+    UNSUBSCRIBED = "UNSUBSCRIBED"
+    BOUNCED = "BOUNCED"
+    REPLIED = "REPLIED"
+    BLOCKED = "BLOCKED"
+
+
+class PipelineStage(StrEnum):
+    LEAD = "LEAD"
+    QUALIFIED = "QUALIFIED"
+    PROPOSAL = "PROPOSAL"
+    NEGOTIATION = "NEGOTIATION"
+    WON = "WON"
+    LOST = "LOST"
+
+
+def _clean_tag(value: str) -> str:
+    if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
+        raise ValueError("a tag cannot hold control characters")
+    return value
+
+
+Tag = Annotated[str, Field(min_length=1, max_length=MAX_TAG_LENGTH), AfterValidator(_clean_tag)]
+
+
+def _unique(values: list[str] | None) -> list[str] | None:
+    """Duplicates dropped, first occurrence's order kept."""
+    return list(dict.fromkeys(values)) if values is not None else None
+
+
+class ContactFields(ApiModel):
+    """The fields a client may write. An empty string means "no value", like a missing field."""
+
+    email: str | None = Field(default=None, max_length=320)
+    phone: str | None = Field(default=None, max_length=40)
+    first_name: str | None = Field(default=None, max_length=100)
+    last_name: str | None = Field(default=None, max_length=100)
+    company: str | None = Field(default=None, max_length=200)
+    title: str | None = Field(default=None, max_length=200)
+    custom_fields: dict[str, Any] | None = Field(default=None, max_length=50)
+    tags: list[Tag] | None = Field(
+        default=None, max_length=MAX_TAGS_PER_CONTACT, description=f"at most {MAX_TAGS_PER_CONTACT} tags"
+    )
+    status: ContactStatus | None = None
+    pipeline_stage: PipelineStage | None = None
+    source: str | None = Field(default=None, max_length=100)
+
+    @field_validator("email", "phone", "first_name", "last_name", "company", "title", "source", mode="after")
+    @classmethod
+    def _blank_is_none(cls, value: str | None) -> str | None:
+        return value or None
+
+    @field_validator("tags", mode="after")
+    @classmethod
+    def _dedupe_tags(cls, value: list[str] | None) -> list[str] | None:
+        return _unique(value)
+
+
+class ContactCreate(ContactFields):
+    """POST /contacts and /contacts/sync; `groupId`/`groupIds` name groups to join."""
+
+    group_id: str | None = Field(default=None, max_length=26)
+    group_ids: list[Annotated[str, Field(min_length=1, max_length=26)]] | None = Field(
+        default=None, max_length=MAX_GROUPS
+    )
+
+
+class ContactPatch(ContactFields):
+    """PATCH /contacts/{id}: given fields change (null clears), tags are replaced, customFields
+    merged key by key (null removes a key)."""
+
+
+class ContactView(ApiModel):
+    id: str
+    email: str | None
+    phone: str | None
+    first_name: str | None
+    last_name: str | None
+    company: str | None
+    title: str | None
+    custom_fields: dict[str, Any]
+    tags: list[str]
+    status: ContactStatus
+    status_reason: str | None = None
+    pipeline_stage: PipelineStage
+    source: str | None
+    created_at: str
+    updated_at: str
+    anonymized_at: str | None = None
+
+
+class SyncAnswer(ApiModel):
+    contact: ContactView
+    result: str = Field(description="created | updated")
+
+
+class ContactPage(Page[ContactView]):
+    pass
+
+
+class ContactListQuery(ListQuery):
+    status: ContactStatus | None = None
+    tag: Tag | None = None
+    group_id: str | None = Field(default=None, max_length=26)
+    pipeline_stage: PipelineStage | None = None
+    q: str | None = Field(default=None, min_length=1, max_length=100, description="prefix of email or name")
+
+
+class TagView(ApiModel):
+    tag: str
+    contact_count: int
+
+
+class TagPage(Page[TagView]):
+    pass
+
+
+class TagRename(ApiModel):
+    """POST /tags/rename: every contact with `from` gets `to` instead; when `to` already
+    exists the two tags merge."""
+
+    from_: Tag = Field(alias="from")
+    to: Tag
+
+
+class TagMerge(ApiModel):
+    """POST /tags/merge: the `from` tags all become `into`."""
+
+    from_: list[Tag] = Field(alias="from", min_length=1, max_length=50)
+    into: Tag
+
+
+class TagRenamed(ApiModel):
+    tag: str
+    merged: bool
+    contacts_changed: int
+    contact_count: int
