@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
-from chalice import Chalice
+from chalice import Chalice, Rate
 
 from chalicelib import http, queues, streams
 from chalicelib.routes import campaigns, contacts, fields, forms, groups, jobs, system, tags, workspaces
@@ -51,3 +51,10 @@ def workflow_steps(event: Any) -> dict[str, Any]:
 @app.on_sqs_message(queue="cohort-jobs", batch_size=1)
 def background_jobs(event: Any) -> dict[str, Any]:
     return queues.handle(event.to_dict(), event.context)
+
+
+@app.schedule(Rate(1, unit=Rate.DAYS))
+def recount_groups(event: Any) -> None:
+    from chalicelib import group_stats
+
+    group_stats.daily_recount()

@@ -17,7 +17,7 @@ from chalicelib.logs import logger
 
 # Modules whose import registers reactions; imported on the first batch, not at cold start
 # of the API functions.
-REACTION_MODULES: tuple[str, ...] = ()
+REACTION_MODULES: tuple[str, ...] = ("chalicelib.group_stats", "chalicelib.memberships")
 
 
 @dataclass(frozen=True)

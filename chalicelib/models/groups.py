@@ -1,6 +1,8 @@
-"""Group items, their unique names, and membership items."""
+"""Group items, their unique names, membership items, and the bookkeeping of group counters."""
 
 from __future__ import annotations
+
+import zlib
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 
@@ -9,7 +11,7 @@ from chalicelib.models import keys
 
 
 class Group(Item, discriminator="Group"):
-    """pk WS#<ws>, sk GROUP#<id>. Counters are kept by the stream handler."""
+    """pk WS#<ws>, sk GROUP#<id>. Counters are kept by the stream handler (chalicelib.group_stats)."""
 
     id = UnicodeAttribute()
     workspaceId = UnicodeAttribute()
@@ -21,6 +23,8 @@ class Group(Item, discriminator="Group"):
     updatedAt = UnicodeAttribute()
     totalContacts = NumberAttribute(default=0)
     activeContacts = NumberAttribute(default=0)
+    # When the stream handler last applied a counter change (the recount compares against it).
+    countedAt = UnicodeAttribute(null=True)
 
     @staticmethod
     def key(ws: str, group_id: str) -> tuple[str, str]:
@@ -38,10 +42,18 @@ class GroupName(Item, discriminator="GroupName"):
 
 
 class Membership(Item, discriminator="Membership"):
-    """pk WS#<ws>#GROUP#<group>, sk MEMBER#<contact>; gsi1 WS#<ws>#CONTACT#<contact> / GROUP#<group>.
+    """pk WS#<ws>#GROUP#<group>, sk MEMBER#<contact>; gsi1 WS#<ws>#CONTACT#<contact> / GROUP#<group>;
+    gsi2 WS#<ws>#GROUP#<group>#STATUS#<contact status> / MEMBER#<contact>.
 
     The write of this item is the event: its stream record alone tells the workspace, group,
-    group type (as it was when the contact joined) and contact.
+    group type (as it was when the contact joined; a later change of the group's type does
+    not rewrite it) and contact.
+
+    It also carries a snapshot of the contact (the fields the member list shows and searches)
+    and of the group (what a contact's group list shows), so that a group's members and a
+    contact's groups are each one Query. chalicelib.memberships refreshes the contact part
+    when the contact changes (stream) and the group part when the group is renamed (job).
+    The group's counters follow the snapshot's `status` (chalicelib.group_stats).
     """
 
     workspaceId = UnicodeAttribute()
@@ -49,10 +61,28 @@ class Membership(Item, discriminator="Membership"):
     groupType = UnicodeAttribute()
     contactId = UnicodeAttribute()
     joinedAt = UnicodeAttribute()
+    # Contact snapshot.
+    email = UnicodeAttribute(null=True)
+    phone = UnicodeAttribute(null=True)
+    firstName = UnicodeAttribute(null=True)
+    lastName = UnicodeAttribute(null=True)
+    company = UnicodeAttribute(null=True)
+    title = UnicodeAttribute(null=True)
+    status = UnicodeAttribute(default="ACTIVE")
+    search = UnicodeAttribute(null=True)  # see memberships.search_text
+    contactRevision = NumberAttribute(default=0)  # the contact's revision the snapshot shows
+    # Group snapshot.
+    groupName = UnicodeAttribute(null=True)
+    groupColor = UnicodeAttribute(null=True)
+    currentGroupType = UnicodeAttribute(null=True)
 
     @staticmethod
     def key(ws: str, group_id: str, contact_id: str) -> tuple[str, str]:
         return keys.group_partition(ws, group_id), f"MEMBER#{contact_id}"
+
+    @staticmethod
+    def status_partition(ws: str, group_id: str, status: str) -> str:
+        return f"{keys.group_partition(ws, group_id)}#STATUS#{status}"
 
 
 class GroupEngagement(Item, discriminator="GroupEngagement"):
@@ -72,3 +102,44 @@ class GroupEngagement(Item, discriminator="GroupEngagement"):
     @staticmethod
     def key(ws: str, group_id: str) -> tuple[str, str]:
         return keys.group_partition(ws, group_id), "#ENGAGEMENT"
+
+
+class CounterMark(Item, discriminator="CounterMark"):
+    """pk WS#<ws>#GROUP#<group>, sk SEQ#<stream eventID>: this stream record's change is already
+    in the group's counters. Written in the same transaction as the counters; lives 2 days
+    (stream records live 24 h), so a replayed record can never count twice."""
+
+    @staticmethod
+    def key(ws: str, group_id: str, event_id: str) -> tuple[str, str]:
+        return keys.group_partition(ws, group_id), f"SEQ#{event_id}"
+
+
+class GroupChange(Item, discriminator="GroupChange"):
+    """pk GROUPCHANGES#<yyyy-mm-dd>#<shard>, sk WS#<ws>#GROUP#<group>: the group's counters
+    changed that day. Written with the counters; read by the daily recount (a Query per shard
+    instead of a Scan). Sharded so one day's writes do not all land on one partition."""
+
+    workspaceId = UnicodeAttribute()
+    groupId = UnicodeAttribute()
+    changedAt = UnicodeAttribute()
+
+    SHARDS = 8
+
+    @staticmethod
+    def partition(day: str, shard: int) -> str:
+        return f"GROUPCHANGES#{day}#{shard}"
+
+    @classmethod
+    def key(cls, day: str, ws: str, group_id: str) -> tuple[str, str]:
+        shard = zlib.crc32(group_id.encode()) % cls.SHARDS
+        return cls.partition(day, shard), keys.group_partition(ws, group_id)
+
+
+class RecountState(Item, discriminator="RecountState"):
+    """pk GROUPRECOUNT, sk #STATE: when the daily recount last ran."""
+
+    lastRunAt = UnicodeAttribute()
+
+    @staticmethod
+    def key() -> tuple[str, str]:
+        return "GROUPRECOUNT", "#STATE"

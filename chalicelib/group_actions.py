@@ -1,0 +1,240 @@
+"""Bulk actions on a whole group, run as jobs (chalicelib.jobs) page by page over its members:
+
+- `applyTags`: add tags to every member contact;
+- `addToCampaign`: hand the members to the campaign engine (chalicelib.enrollment);
+- `deleteContacts`: delete every member contact from the workspace (needs `"confirm": true`);
+
+and the group's own upkeep, run the same way: removing the memberships of a deleted group,
+copying a renamed group's name onto its memberships, and the daily recount of its counters.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any
+
+from pynamodb.exceptions import DoesNotExist, UpdateError
+
+from chalicelib import clock, groups, jobs, memberships
+from chalicelib.db import is_conditional_failure
+from chalicelib.errors import ApiError, Conflict, NotFound, field_error
+from chalicelib.logs import logger
+from chalicelib.models.campaigns import Campaign
+from chalicelib.models.groups import Group, Membership
+from chalicelib.models.jobs import Job
+
+if TYPE_CHECKING:
+    from chalicelib.schemas.groups import GroupAction
+
+MAX_TAG_LENGTH = 100
+ACTIVE = "ACTIVE"
+
+
+def start(workspace_id: str, group_id: str, action: GroupAction) -> str:
+    """Check the action's arguments and start its job; returns the job id."""
+    group = groups.get(workspace_id, group_id)
+    total = max(0, int(group.totalContacts or 0))
+    if action.action == "applyTags":
+        tags = _tags(action.tags)
+        return jobs.start(workspace_id, "applyTags", group_id, total=total, params={"tags": tags}).id
+    if action.action == "addToCampaign":
+        campaign_id = action.campaign_id
+        if not campaign_id:
+            raise field_error("campaignId", "is required for addToCampaign")
+        _require_campaign(workspace_id, campaign_id)
+        if _enroll_function() is None:
+            raise Conflict("the campaign engine cannot take contacts yet", [{"field": "campaignId"}])
+        params = {"campaignId": campaign_id}
+        return jobs.start(workspace_id, "addToCampaign", group_id, total=total, params=params).id
+    if action.confirm is not True:
+        raise field_error(
+            "confirm", "must be true: this deletes every contact of the group from the workspace"
+        )
+    return jobs.start(workspace_id, "deleteContacts", group_id, total=total).id
+
+
+def _tags(given: Sequence[str] | None) -> list[str]:
+    tags = list(dict.fromkeys(tag.strip() for tag in given or () if tag and tag.strip()))
+    if not tags:
+        raise field_error("tags", "give at least one non-empty tag")
+    if any(len(tag) > MAX_TAG_LENGTH for tag in tags):
+        raise field_error("tags", f"a tag has at most {MAX_TAG_LENGTH} characters")
+    return tags
+
+
+def _require_campaign(workspace_id: str, campaign_id: str) -> None:
+    try:
+        Campaign.get(*Campaign.key(workspace_id, campaign_id))
+    except DoesNotExist:
+        raise NotFound("campaign not found", [{"field": "campaignId"}]) from None
+
+
+def _enroll_function() -> Any:
+    """The campaign engine's `enroll_contacts`, once it exists."""
+    try:
+        module = importlib.import_module("chalicelib.enrollment")
+    except ImportError:
+        return None
+    return getattr(module, "enroll_contacts", None)
+
+
+# ---- the actions' pages -------------------------------------------------------------------
+
+
+@jobs.kind("applyTags", page_size=200)
+def apply_tags_page(job: Job, members: list[Membership]) -> jobs.PageResult:
+    from chalicelib.contact_store import WriteRejected, commit, pack, plan, state_of
+    from chalicelib.contacts import MAX_ATTEMPTS, get_many, merged_tags
+
+    tags = [str(tag) for tag in job.params["tags"]]
+    errors: list[dict[str, str]] = []
+    pending = [m.contactId for m in members]
+    for _ in range(MAX_ATTEMPTS):
+        if not pending:
+            break
+        writes = []
+        for contact in get_many(job.workspaceId, pending).values():
+            before = state_of(contact)
+            if before.get("anonymizedAt") or set(tags) <= set(before["tags"]):
+                continue
+            try:
+                after = {**before, "tags": merged_tags(before["tags"], tags), "updatedAt": clock.now_iso()}
+            except ApiError as error:
+                errors.append({"contactId": contact.id, "reason": error.message})
+                continue
+            writes.append(plan(before, after))
+        retry: list[str] = []
+        for batch in pack(writes):
+            try:
+                commit(job.workspaceId, batch)
+            except WriteRejected:
+                # Someone changed one of these contacts meanwhile: read them again.
+                retry.extend(write.contact_id for write in batch)
+        pending = retry
+    errors.extend({"contactId": cid, "reason": "kept changing; tags not applied"} for cid in pending)
+    return jobs.PageResult(processed=len(members), errors=errors)
+
+
+@jobs.kind("addToCampaign", page_size=500)
+def add_to_campaign_page(job: Job, members: list[Membership]) -> jobs.PageResult:
+    enroll = _enroll_function()
+    if enroll is None:
+        raise RuntimeError("chalicelib.enrollment.enroll_contacts is not available")
+    failures = enroll(
+        job.workspaceId,
+        str(job.params["campaignId"]),
+        [m.contactId for m in members],
+        source="manual",
+        via_group_id=job.groupId,
+    )
+    return jobs.PageResult(processed=len(members), errors=list(failures or []))
+
+
+@jobs.kind("deleteContacts", page_size=200)
+def delete_contacts_page(job: Job, members: list[Membership]) -> jobs.PageResult:
+    from chalicelib import contacts
+
+    errors: list[dict[str, str]] = []
+    for member in members:
+        try:
+            contacts.delete(job.workspaceId, member.contactId)
+        except NotFound:
+            pass  # deleted already (a page run again, or by someone else)
+        except ApiError as error:
+            errors.append({"contactId": member.contactId, "reason": error.message})
+    return jobs.PageResult(processed=len(members), errors=errors)
+
+
+# ---- upkeep -------------------------------------------------------------------------------
+
+
+def start_member_cleanup(workspace_id: str, group: Group, start_key: dict[str, Any]) -> str:
+    """Remove the remaining memberships of a deleted group."""
+    total = max(0, int(group.totalContacts or 0) - groups.INLINE_DELETE_MEMBERS)
+    return jobs.start(workspace_id, "memberCleanup", group.id, total=total, start_key=start_key).id
+
+
+@jobs.kind("memberCleanup", page_size=500, consistent=True)
+def member_cleanup_page(job: Job, members: list[Membership]) -> jobs.PageResult:
+    with Membership.batch_write() as batch:
+        for member in members:
+            batch.delete(member)
+    return jobs.PageResult(processed=len(members))
+
+
+def refresh_member_snapshots(group: Group) -> str:
+    """Copy the group's new name, color and type onto its memberships (a contact's groups)."""
+    total = max(0, int(group.totalContacts or 0))
+    return jobs.start(group.workspaceId, "refreshGroup", group.id, total=total).id
+
+
+@jobs.kind("refreshGroup", page_size=500)
+def refresh_group_page(job: Job, members: list[Membership]) -> jobs.PageResult:
+    try:
+        group = groups.get(job.workspaceId, job.groupId, consistent=True)
+    except NotFound:
+        return jobs.PageResult(processed=len(members))  # deleted meanwhile: its cleanup follows
+    for member in members:
+        memberships.refresh_group(member, group)
+    return jobs.PageResult(processed=len(members))
+
+
+def start_recount(workspace_id: str, group_id: str) -> str | None:
+    """Recount a group's members; None if the group is gone. The counters as they are now
+    are the baseline: the repair happens only if the stream has not moved them since."""
+    try:
+        group = groups.get(workspace_id, group_id, consistent=True)
+    except NotFound:
+        return None
+    baseline = {"total": int(group.totalContacts or 0), "active": int(group.activeContacts or 0)}
+    return jobs.start(
+        workspace_id, "recount", group_id, total=baseline["total"], params={"baseline": baseline}
+    ).id
+
+
+@jobs.kind("recount", page_size=500, consistent=True, finish=lambda job: finish_recount(job))
+def recount_page(job: Job, members: list[Membership]) -> jobs.PageResult:
+    """Count the members as their snapshots say (what the counters follow), and mend what
+    the snapshots got wrong; the stream then moves the counters for each mend, so the count
+    stays the one to compare with."""
+    contacts = memberships.contacts_by_id(job.workspaceId, [m.contactId for m in members])
+    active = 0
+    for member in members:
+        active += member.status == ACTIVE
+        contact = contacts.get(member.contactId)
+        if contact is None:
+            logger.warning("membership of a deleted contact removed", extra={"contact_id": member.contactId})
+            member.delete()
+        elif memberships.snapshot_stale(member, contact):
+            memberships.refresh_membership(member, contact)
+    return jobs.PageResult(processed=len(members), counts={"total": len(members), "active": active})
+
+
+def finish_recount(job: Job) -> None:
+    counted = {"total": int(job.state.get("total", 0)), "active": int(job.state.get("active", 0))}
+    baseline = {name: int(value) for name, value in job.params["baseline"].items()}
+    extra = {
+        "group_id": job.groupId,
+        "workspace_id": job.workspaceId,
+        "counted": counted,
+        "baseline": baseline,
+    }
+    if counted == baseline:
+        logger.info("group counters checked: no drift", extra=extra)
+        return
+    group = Group(*Group.key(job.workspaceId, job.groupId))
+    try:
+        group.update(
+            [Group.totalContacts.set(counted["total"]), Group.activeContacts.set(counted["active"])],
+            condition=Group.pk.exists()
+            & (Group.totalContacts == baseline["total"])
+            & (Group.activeContacts == baseline["active"]),
+        )
+    except UpdateError as error:
+        if not is_conditional_failure(error):
+            raise
+        # Members changed while counting: the stream marked the group, the next run recounts.
+        logger.info("group counters moved during the recount; left to the next run", extra=extra)
+        return
+    logger.warning("group counters drifted; repaired", extra=extra)
