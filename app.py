@@ -58,3 +58,10 @@ def recount_groups(event: Any) -> None:
     from chalicelib import group_stats
 
     group_stats.daily_recount()
+
+
+@app.schedule(Rate(1, unit=Rate.MINUTES))
+def due_steps(event: Any) -> None:
+    from chalicelib import workflow
+
+    workflow.release_due()

@@ -18,7 +18,7 @@ from chalicelib.logs import logger
 Handler = Callable[[dict[str, Any]], None]
 _HANDLERS: dict[str, Handler] = {}
 # Modules whose import registers message handlers; imported by the queue Lambdas only.
-HANDLER_MODULES: tuple[str, ...] = ("chalicelib.group_actions",)
+HANDLER_MODULES: tuple[str, ...] = ("chalicelib.group_actions", "chalicelib.workflow", "chalicelib.launch")
 
 MAX_DELAY_SECONDS = 900
 _BATCH = 10

@@ -17,7 +17,12 @@ from chalicelib.logs import logger
 
 # Modules whose import registers reactions; imported on the first batch, not at cold start
 # of the API functions.
-REACTION_MODULES: tuple[str, ...] = ("chalicelib.group_stats", "chalicelib.memberships")
+REACTION_MODULES: tuple[str, ...] = (
+    "chalicelib.group_stats",
+    "chalicelib.memberships",
+    "chalicelib.enrollment",
+    "chalicelib.launch",
+)
 
 
 @dataclass(frozen=True)

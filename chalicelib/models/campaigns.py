@@ -1,26 +1,54 @@
-"""Campaign items, their links to groups, and enrollments."""
+"""Campaign items, their links to groups, enrollments, and the items the enrollment engine
+keeps beside them (counters, parked and due steps). docs/data-model.md has the
+table of keys."""
 
 from __future__ import annotations
 
-from pynamodb.attributes import ListAttribute, NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import (
+    ListAttribute,
+    MapAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+    VersionAttribute,
+)
 
 from chalicelib.db import Item
 from chalicelib.models import keys
 
+STATS_PREFIX = "#STATS#GROUP#"
+PARKED_PREFIX = "#PARKED#"
+
+
+class StepMap(MapAttribute):
+    """One step as stored: an email (subject, bodies) or a wait (amount of a unit)."""
+
+    id = UnicodeAttribute()
+    type = UnicodeAttribute()  # email | wait
+    subject = UnicodeAttribute(null=True)
+    bodyText = UnicodeAttribute(null=True)
+    bodyHtml = UnicodeAttribute(null=True)
+    unit = UnicodeAttribute(null=True)  # seconds | minutes | hours | days
+    amount = NumberAttribute(null=True)
+
 
 class Campaign(Item, discriminator="Campaign"):
-    """pk WS#<ws>, sk CAMPAIGN#<id>."""
+    """pk WS#<ws>, sk CAMPAIGN#<id>. `version` guards every read-modify-write (PynamoDB adds
+    the condition), so two concurrent edits or transitions cannot both win."""
 
     id = UnicodeAttribute()
     workspaceId = UnicodeAttribute()
     name = UnicodeAttribute()
     status = UnicodeAttribute(default="DRAFT")  # DRAFT | RUNNING | PAUSED | COMPLETED
     fromEmail = UnicodeAttribute()
+    steps = ListAttribute(of=StepMap, default=list)
     includeGroupIds = ListAttribute(of=UnicodeAttribute, default=list)
     excludeGroupIds = ListAttribute(of=UnicodeAttribute, default=list)
-    reenrollment = UnicodeAttribute(default="never")
+    reenrollment = UnicodeAttribute(default="never")  # never | afterExit
     createdAt = UnicodeAttribute()
     updatedAt = UnicodeAttribute()
+    launchedAt = UnicodeAttribute(null=True)
+    completedAt = UnicodeAttribute(null=True)
+    version = VersionAttribute()
 
     @staticmethod
     def key(ws: str, campaign_id: str) -> tuple[str, str]:
@@ -35,6 +63,7 @@ class CampaignLink(Item, discriminator="CampaignLink"):
     role = UnicodeAttribute()  # include | exclude
     status = UnicodeAttribute()
     excludeGroupIds = ListAttribute(of=UnicodeAttribute, default=list)
+    reenrollment = UnicodeAttribute(default="never")
 
     @staticmethod
     def key(ws: str, group_id: str, campaign_id: str) -> tuple[str, str]:
@@ -42,18 +71,29 @@ class CampaignLink(Item, discriminator="CampaignLink"):
 
 
 class Enrollment(Item, discriminator="Enrollment"):
-    """pk WS#<ws>#CAMPAIGN#<campaign>, sk ENROLL#<contact>; gsi1 WS#<ws>#CONTACT#<contact> / ENROLL#<campaign>.
+    """pk WS#<ws>#CAMPAIGN#<campaign>, sk ENROLL#<contact>;
+    gsi1 WS#<ws>#CONTACT#<contact> / ENROLL#<campaign>.
 
     Created with attribute_not_exists(pk): a replayed stream record never enrolls twice.
+    Where the enrollment stands is (run, currentStep, currentStepId): a step message carries
+    the same three and does something only while they still match, which makes every step
+    idempotent. currentStepId is "start" until the first step ran; claimedAt is set while an
+    email step is being sent (see chalicelib/workflow.py for why).
     """
 
     workspaceId = UnicodeAttribute()
     campaignId = UnicodeAttribute()
     contactId = UnicodeAttribute()
     status = UnicodeAttribute(default="ACTIVE")  # ACTIVE | COMPLETED | STOPPED
+    run = NumberAttribute(default=1)  # 2, 3... when reenrollment afterExit enrolls it again
     currentStep = NumberAttribute(default=0)
+    currentStepId = UnicodeAttribute(default="start")
+    claimedAt = UnicodeAttribute(null=True)
     nextStepAt = UnicodeAttribute(null=True)
+    emailsSent = NumberAttribute(default=0)
+    lastSentAt = UnicodeAttribute(null=True)
     enrolledAt = UnicodeAttribute()
+    endedAt = UnicodeAttribute(null=True)
     source = UnicodeAttribute()  # launch | dynamicGroup | manual
     viaGroupId = UnicodeAttribute(null=True)
     stopReason = UnicodeAttribute(null=True)
@@ -61,3 +101,55 @@ class Enrollment(Item, discriminator="Enrollment"):
     @staticmethod
     def key(ws: str, campaign_id: str, contact_id: str) -> tuple[str, str]:
         return keys.campaign_partition(ws, campaign_id), f"ENROLL#{contact_id}"
+
+    @staticmethod
+    def contact_key(ws: str, campaign_id: str, contact_id: str) -> tuple[str, str]:
+        """Its gsi1 key: the contact's partition, so a contact's enrollments are one Query."""
+        return keys.contact_partition(ws, contact_id), f"ENROLL#{campaign_id}"
+
+
+class CampaignGroupStats(Item, discriminator="CampaignGroupStats"):
+    """pk WS#<ws>#CAMPAIGN#<campaign>, sk #STATS#GROUP#<group>: what the campaign did through
+    one group (enrollments are counted on the group they came through, so the campaign's
+    totals are the sum of these). Written with UpdateItem ADD only; the overview reads them
+    all with one Query."""
+
+    groupId = UnicodeAttribute()
+    enrolled = NumberAttribute(default=0)
+    sent = NumberAttribute(default=0)
+    opened = NumberAttribute(default=0)
+    clicked = NumberAttribute(default=0)
+
+    @staticmethod
+    def key(ws: str, campaign_id: str, group_id: str) -> tuple[str, str]:
+        return keys.campaign_partition(ws, campaign_id), f"{STATS_PREFIX}{group_id}"
+
+
+class ParkedStep(Item, discriminator="ParkedStep"):
+    """pk WS#<ws>#CAMPAIGN#<campaign>, sk #PARKED#<contact>: a step that came due while the
+    campaign was PAUSED; resume (or completion) releases them with one Query per page."""
+
+    body = UnicodeAttribute()  # the step message, JSON
+
+    @staticmethod
+    def key(ws: str, campaign_id: str, contact_id: str) -> tuple[str, str]:
+        return keys.campaign_partition(ws, campaign_id), f"{PARKED_PREFIX}{contact_id}"
+
+
+class DueStep(Item, discriminator="DueStep"):
+    """pk DUE#<yyyy-mm-ddThh:mm>#<shard>, sk <ws>#<campaign>#<contact>#<run>#<step>: a step
+    due later than SQS can delay (15 min). The every-minute schedule Queries the buckets it
+    has not done yet and sends them; TTL removes them afterwards (no delete requests)."""
+
+    body = UnicodeAttribute()  # the step message, JSON
+    dueAt = UnicodeAttribute()
+
+
+class DueCheckpoint(Item, discriminator="DueCheckpoint"):
+    """pk DUE#CHECKPOINT, sk #META: the last minute bucket the schedule finished."""
+
+    minute = UnicodeAttribute()
+
+    @staticmethod
+    def key() -> tuple[str, str]:
+        return "DUE#CHECKPOINT", "#META"

@@ -1,0 +1,140 @@
+"""Helpers of the campaign tests (tests/test_campaign*, test_enrollment*, test_workflow*):
+contacts, groups and campaigns through the API, and the emails moto's SES kept."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from tests.support.api import Api
+
+SENDER = "noreply@cohort.local"  # verified by `verify_sender` (and by the local stack)
+
+TWO_EMAILS = [
+    {
+        "type": "email",
+        "subject": "Hello {{firstName|there}}",
+        "bodyText": "Hi {{firstName|there}} of {{company}}",
+    },
+    {"type": "wait", "seconds": 1},
+    {"type": "email", "subject": "Second", "bodyText": "Still there, {{firstName}}?"},
+]
+
+
+def workspace_of(api: Api) -> str:
+    return api.get("/api/v1/workspace").json["id"]
+
+
+def verify_sender(address: str = SENDER) -> None:
+    import boto3
+
+    boto3.client("sesv2").create_email_identity(EmailIdentity=address)
+
+
+def make_contacts(api: Api, count: int, *, prefix: str = "person", **fields: Any) -> list[str]:
+    """Contacts <prefix><i>@example.com, created through the contacts' bulk sync; ids in order."""
+    from chalicelib import contact_sync
+
+    rows = [{"email": f"{prefix}{i}@example.com", "firstName": f"First{i}", **fields} for i in range(count)]
+    outcomes = contact_sync.sync_many(workspace_of(api), rows, update_existing=False, source="test")
+    assert [o.result for o in outcomes] == ["created"] * count, outcomes[:3]
+    return [str(o.contact_id) for o in outcomes]
+
+
+def new_group(api: Api, name: str, group_type: str = "STATIC") -> str:
+    reply = api.post("/api/v1/groups", {"name": name, "type": group_type})
+    assert reply.status == 201, reply.json
+    return str(reply.json["id"])
+
+
+def add_members(api: Api, group_id: str, contact_ids: Sequence[str]) -> None:
+    for start in range(0, len(contact_ids), 1000):
+        reply = api.post(
+            f"/api/v1/groups/{group_id}/members", {"contactIds": list(contact_ids[start : start + 1000])}
+        )
+        assert reply.status == 200, reply.json
+
+
+def new_campaign(
+    api: Api,
+    include: Sequence[str],
+    exclude: Sequence[str] = (),
+    *,
+    steps: list[dict[str, Any]] | None = None,
+    **fields: Any,
+) -> dict[str, Any]:
+    body = {
+        "name": fields.pop("name", "Welcome"),
+        "fromEmail": SENDER,
+        "steps": TWO_EMAILS if steps is None else steps,
+        "includeGroupIds": list(include),
+        "excludeGroupIds": list(exclude),
+        **fields,
+    }
+    reply = api.post("/api/v1/campaigns", body)
+    assert reply.status == 201, reply.json
+    return dict(reply.json)
+
+
+def launch(api: Api, campaign_id: str) -> None:
+    reply = api.post(f"/api/v1/campaigns/{campaign_id}/launch")
+    assert reply.status == 202, reply.json
+
+
+def running_campaign(api: Api, include: Sequence[str], exclude: Sequence[str] = (), **fields: Any) -> str:
+    campaign_id = str(new_campaign(api, include, exclude, **fields)["id"])
+    launch(api, campaign_id)
+    return campaign_id
+
+
+def enrollments(api: Api, campaign_id: str, **params: str) -> list[dict[str, Any]]:
+    """Every enrollment of the campaign, following the cursor."""
+    found: list[dict[str, Any]] = []
+    cursor = None
+    while True:
+        query = {**params, "limit": "500", **({"cursor": cursor} if cursor else {})}
+        reply = api.get(
+            f"/api/v1/campaigns/{campaign_id}/enrollments?" + "&".join(f"{k}={v}" for k, v in query.items())
+        )
+        assert reply.status == 200, reply.json
+        found.extend(reply.json["items"])
+        cursor = reply.json["nextCursor"]
+        if not cursor:
+            return found
+
+
+@dataclass(frozen=True)
+class Sent:
+    sender: str
+    to: str
+    subject: str
+    text: str
+    html: str | None
+    raw: str
+
+
+def sent_emails() -> list[Sent]:
+    """What moto's SES (in-process, the `aws` fixture) kept, oldest first."""
+    from moto.core import DEFAULT_ACCOUNT_ID
+    from moto.ses.models import ses_backends
+
+    return [
+        parse(message.raw_data) for message in ses_backends[DEFAULT_ACCOUNT_ID]["us-east-1"].sent_messages
+    ]
+
+
+def parse(raw: str) -> Sent:
+    message = email.message_from_string(raw, policy=email.policy.default)
+    text = message.get_body(("plain",))
+    html = message.get_body(("html",))
+    return Sent(
+        sender=str(message["From"]),
+        to=str(message["To"]),
+        subject=str(message["Subject"]),
+        text=text.get_content() if text is not None else "",
+        html=html.get_content() if html is not None else None,
+        raw=raw,
+    )
