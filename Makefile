@@ -25,11 +25,24 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
-unit: $(STAMP)
+unit: $(STAMP) browser
 	$(BIN)/python -m pytest -q
 
 package: $(STAMP)
 	$(BIN)/python -m infra.package
+
+# Debian's headless Chromium and its driver for tests/test_form_browser.py, installed when
+# missing (CI runs as root); otherwise the browser test skips and this says what to install.
+.PHONY: browser
+browser:
+	@if [ -x /usr/bin/chromium ] && [ -x /usr/bin/chromedriver ]; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -q --no-install-recommends chromium chromium-driver; \
+	else \
+		echo "make browser: chromium/chromium-driver missing; the browser test will skip. As root:"; \
+		echo "  apt-get update && apt-get install -y --no-install-recommends chromium chromium-driver"; \
+	fi
 
 test: lint package unit
 	$(BIN)/cfn-lint build/sam.json

@@ -1,0 +1,106 @@
+"""Bodies of /api/v1/forms and of the public posts to /f/{formId} (../shared/API.md, Lead forms)."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from pydantic import AfterValidator, Field, HttpUrl, TypeAdapter, field_validator, model_validator
+
+from chalicelib.schemas.common import ApiModel, ListQuery, Page
+from chalicelib.schemas.contacts import MAX_GROUPS, MAX_TAGS_PER_CONTACT, Tag
+
+MAX_URL = 2048
+_HTTP_URL: TypeAdapter[HttpUrl] = TypeAdapter(HttpUrl)
+
+
+def _http_url(value: str) -> str:
+    """An absolute http(s) URL with a host, kept as written (pydantic's HttpUrl would
+    rewrite it, e.g. add a trailing slash, and the owner expects their URL back)."""
+    if any(ch.isspace() or ord(ch) < 32 for ch in value):
+        raise ValueError("must not contain spaces or control characters")
+    _HTTP_URL.validate_python(value)
+    return value
+
+
+RedirectUrl = Annotated[str, Field(min_length=1, max_length=MAX_URL), AfterValidator(_http_url)]
+GroupId = Annotated[str, Field(min_length=1, max_length=26)]
+
+
+def _unique(values: list[str] | None) -> list[str] | None:
+    return list(dict.fromkeys(values)) if values is not None else None
+
+
+class FormCreate(ApiModel):
+    """POST /api/v1/forms. Every post of the form gets `tags` and joins `groupIds`; a browser
+    is sent to `redirectUrl` afterwards (else to a thank-you page)."""
+
+    name: str = Field(min_length=1, max_length=200)
+    group_ids: list[GroupId] = Field(default_factory=list, max_length=MAX_GROUPS)
+    tags: list[Tag] = Field(default_factory=list, max_length=MAX_TAGS_PER_CONTACT)
+    redirect_url: RedirectUrl | None = None
+
+    _dedupe = field_validator("group_ids", "tags", mode="after")(_unique)
+
+
+class FormPatch(ApiModel):
+    """PATCH /api/v1/forms/{id}: the fields sent change (lists are replaced);
+    `redirectUrl: null` removes the redirect."""
+
+    name: str | None = Field(default=None, min_length=1, max_length=200)
+    group_ids: list[GroupId] | None = Field(default=None, max_length=MAX_GROUPS)
+    tags: list[Tag] | None = Field(default=None, max_length=MAX_TAGS_PER_CONTACT)
+    redirect_url: RedirectUrl | None = None
+
+    _dedupe = field_validator("group_ids", "tags", mode="after")(_unique)
+
+    @model_validator(mode="after")
+    def _something_to_change(self) -> FormPatch:
+        if not self.model_fields_set:
+            raise ValueError("send at least one of name, groupIds, tags, redirectUrl")
+        for name in ("name", "group_ids", "tags"):
+            if name in self.model_fields_set and getattr(self, name) is None:
+                raise ValueError(f"{name} cannot be null")
+        return self
+
+
+class FormView(ApiModel):
+    id: str
+    name: str
+    group_ids: list[str]
+    tags: list[str]
+    redirect_url: str | None
+    url: str = Field(description="the public page of the form: <public base>/f/<id>")
+    created_at: str
+    updated_at: str
+
+
+class FormPage(Page[FormView]):
+    pass
+
+
+class FormListQuery(ListQuery):
+    pass
+
+
+class FormSubmission(ApiModel):
+    """POST /f/{formId}, form-encoded or JSON: the fields the public page shows, nothing else
+    (a public poster cannot set tags, groups, status...). Empty values count as not given, so
+    a blank field never erases what the contact already has. `website` is the honeypot: a
+    person never sees it; filled in, the post is answered as a success and nothing is stored.
+    Lengths and formats are checked by the contact upsert, with the same messages as the API.
+    """
+
+    email: str | None = None
+    phone: str | None = None
+    first_name: str | None = None
+    last_name: str | None = None
+    company: str | None = None
+    title: str | None = None
+    website: str | None = Field(default=None, description="honeypot: leave empty")
+
+
+class FormPosted(ApiModel):
+    """The JSON answer to a form post: 201 created or 200 updated, and nothing about the
+    contact (an anonymous poster learns no stored data)."""
+
+    result: str = Field(description="created | updated")
