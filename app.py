@@ -8,7 +8,20 @@ from typing import Any
 from chalice import Chalice, Rate
 
 from chalicelib import http, queues, streams
-from chalicelib.routes import campaigns, contacts, fields, forms, groups, jobs, system, tags, workspaces
+from chalicelib.routes import (
+    activity,
+    campaigns,
+    contacts,
+    exclusions,
+    fields,
+    forms,
+    groups,
+    jobs,
+    system,
+    tags,
+    tracking,
+    workspaces,
+)
 
 # configure_logs=False: logs go through Powertools (chalicelib.logs) as structured JSON.
 app = Chalice(app_name="cohort", configure_logs=False)
@@ -23,6 +36,9 @@ for blueprint in (
     groups.bp,
     jobs.bp,
     campaigns.bp,
+    exclusions.bp,
+    activity.bp,
+    tracking.bp,
 ):
     app.register_blueprint(blueprint)
 

@@ -22,6 +22,7 @@ REACTION_MODULES: tuple[str, ...] = (
     "chalicelib.memberships",
     "chalicelib.enrollment",
     "chalicelib.launch",
+    "chalicelib.activity",
 )
 
 

@@ -1,0 +1,30 @@
+"""The contact timeline's items (GET /api/v1/contacts/{id}/activity)."""
+
+from __future__ import annotations
+
+from typing import Any, Literal
+
+from pydantic import Field
+
+from chalicelib.schemas.common import ApiModel
+
+ActivityType = Literal[
+    "joinedGroup", "enrolled", "emailSent", "opened", "clicked", "bounced", "unsubscribed", "replied"
+]
+
+
+class ActivityView(ApiModel):
+    type: ActivityType
+    at: str
+    campaign_id: str | None = None
+    group_id: str | None = None
+    step_id: str | None = None
+    details: dict[str, Any] = Field(
+        default_factory=dict,
+        description="subject (emailSent), url (clicked), reason, source (enrolled), deliveredAt...",
+    )
+
+
+class ActivityPage(ApiModel):
+    items: list[ActivityView]
+    next_cursor: str | None = None
