@@ -81,3 +81,12 @@ def due_steps(event: Any) -> None:
     from chalicelib import workflow
 
     workflow.release_due()
+
+
+# SES publishes bounces, complaints, deliveries and received mail to this topic
+# (infra/resources.json); the handler also checks each record's TopicArn (COHORT_SES_TOPIC_ARN).
+@app.on_sns_message(topic="cohort-ses-notifications")
+def ses_notifications(event: Any) -> dict[str, int]:
+    from chalicelib import ses_notifications as notifications
+
+    return notifications.handle(event.to_dict())

@@ -97,8 +97,9 @@ def _sent_item(target: Target, message_id: str, subject: str | None, at: str, se
 
 
 def _ref(target: Target, message_id: str) -> MessageRef:
+    # Keyed by the bare id: replies quote it as <id>, SES notifications name it without.
     ref = MessageRef(
-        *MessageRef.key(message_id),
+        *MessageRef.key(message_id.strip().strip("<>")),
         workspaceId=target.workspace_id,
         contactId=target.contact_id,
         campaignId=target.campaign_id,

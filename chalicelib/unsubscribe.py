@@ -14,10 +14,9 @@ from __future__ import annotations
 
 import html
 
-from chalicelib import activity, link_tokens
+from chalicelib import activity, contact_status, link_tokens
 from chalicelib.engagement import Email, Outcome, count_once
 from chalicelib.errors import NotFound
-from chalicelib.logs import logger
 from chalicelib.tracking import email_of, read_link
 
 LINK = "unsubscribe link"
@@ -56,17 +55,7 @@ def record(email: Email, sk: str, reason: str, counters: tuple[str, ...] = ("uns
 
 
 def set_unsubscribed(workspace_id: str, contact_id: str, reason: str) -> None:
-    set_status(workspace_id, contact_id, "UNSUBSCRIBED", reason)
-
-
-def set_status(workspace_id: str, contact_id: str, status: str, reason: str) -> None:
-    """chalicelib.contacts.set_status, where a contact deleted meanwhile is nothing to do."""
-    from chalicelib import contacts
-
-    try:
-        contacts.set_status(workspace_id, contact_id, status, reason)
-    except NotFound:
-        logger.info("status not set: the contact is gone", extra={"contact_id": contact_id, "status": status})
+    contact_status.raise_to(workspace_id, contact_id, "UNSUBSCRIBED", reason)
 
 
 # ---- pages ------------------------------------------------------------------------------

@@ -1,10 +1,10 @@
 """Lambda-shaped events and context: the one place that knows what Lambda hands a handler.
 
 Two kinds of builders:
-- converters of what boto3 returns (`dynamodbstreams.get_records`, `sqs.receive_message`)
-  into the records Lambda delivers, used by the pollers;
-- synthetic builders (`make_stream_record`, `make_sqs_record`) for tests that call a handler
-  directly, with distinct ids (Chalice's `generate_sqs_event` repeats one messageId, which
+- converters of what boto3 returns (`dynamodbstreams.get_records`, `sqs.receive_message`, an
+  SNS message delivered to SQS) into the records Lambda delivers, used by the pollers;
+- synthetic builders (`make_stream_record`, `make_sqs_record`, `make_sns_record`) for tests
+  that call a handler directly, with distinct ids (Chalice's `generate_sqs_event` repeats one messageId, which
   hides partial-failure bugs).
 """
 
@@ -185,6 +185,49 @@ def make_sqs_record(
         "eventSourceARN": queue_arn,
         "awsRegion": queue_arn.split(":")[3],
     }
+
+
+# --- SNS -------------------------------------------------------------------------------------
+
+
+def sns_record(envelope: dict[str, Any], subscription_arn: str) -> dict[str, Any]:
+    """A message as an SNS topic delivers it to SQS (the JSON body) as Lambda delivers it.
+    Lambda spells SigningCertUrl and UnsubscribeUrl where the SQS body has ...URL."""
+    sns = {key: value for key, value in envelope.items() if key not in ("SigningCertURL", "UnsubscribeURL")}
+    sns["SigningCertUrl"] = envelope.get("SigningCertURL", "")
+    sns["UnsubscribeUrl"] = envelope.get("UnsubscribeURL", "")
+    sns.setdefault("MessageAttributes", {})
+    sns.setdefault("Subject", None)
+    return {
+        "EventSource": "aws:sns",
+        "EventVersion": "1.0",
+        "EventSubscriptionArn": subscription_arn,
+        "Sns": sns,
+    }
+
+
+def make_sns_record(
+    message: str | dict[str, Any],
+    *,
+    topic_arn: str = f"arn:aws:sns:{REGION}:{ACCOUNT_ID}:cohort-ses-notifications",
+    subject: str | None = None,
+    message_id: str | None = None,
+) -> dict[str, Any]:
+    """An SNS record as Lambda delivers it; a dict message is sent as JSON (as SES does)."""
+    text = message if isinstance(message, str) else json.dumps(message)
+    envelope = {
+        "Type": "Notification",
+        "MessageId": message_id or str(uuid.uuid4()),
+        "TopicArn": topic_arn,
+        "Subject": subject,
+        "Message": text,
+        "Timestamp": datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z",
+        "SignatureVersion": "1",
+        "Signature": "EXAMPLE",
+        "SigningCertURL": f"https://sns.{REGION}.amazonaws.com/SimpleNotificationService-0000.pem",
+        "UnsubscribeURL": f"https://sns.{REGION}.amazonaws.com/?Action=Unsubscribe",
+    }
+    return sns_record(envelope, f"{topic_arn}:{uuid.uuid4()}")
 
 
 def batch(records: list[dict[str, Any]]) -> dict[str, Any]:

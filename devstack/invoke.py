@@ -15,7 +15,7 @@ from typing import Any, Literal
 
 from devstack.events import LambdaContext
 
-Kind = Literal["stream", "sqs", "schedule"]
+Kind = Literal["stream", "sqs", "sns", "schedule"]
 Handler = Callable[[dict[str, Any], Any], Any]
 
 
@@ -56,6 +56,8 @@ class Invocation:
 
 def item_id(kind: Kind, record: dict[str, Any]) -> str:
     """The identifier a handler reports in batchItemFailures for this record."""
+    if kind == "sns":
+        return record["Sns"]["MessageId"]
     return record["dynamodb"]["SequenceNumber"] if kind == "stream" else record["messageId"]
 
 

@@ -24,8 +24,9 @@ from devstack.events import LambdaContext
 from devstack.invoke import Invocation
 from devstack.queues import QueuePoller
 from devstack.schedules import Scheduler
-from devstack.sources import QueueSource, ScheduleSource, StreamSource, bind
+from devstack.sources import QueueSource, ScheduleSource, StreamSource, TopicSource, bind
 from devstack.streams import StreamPoller
+from devstack.topics import TopicPoller
 from infra.provision import Provisioned
 
 _DRAIN_NAP = 0.05  # between idle rounds of a drain that waits for delayed messages
@@ -85,6 +86,12 @@ class Pump:
             for source in sources
             if isinstance(source, QueueSource)
         ]
+        sns = aws.client("sns", session)
+        self.topics = [
+            TopicPoller(source, sns=sns, sqs=sqs, context=context, retry_delay=retry_delay)
+            for source in sources
+            if isinstance(source, TopicSource)
+        ]
         schedules = [source for source in sources if isinstance(source, ScheduleSource)]
         self.scheduler = Scheduler(schedules, context=context, log=self._log)
 
@@ -93,7 +100,7 @@ class Pump:
     def poll_once(self, honour_windows: bool = False) -> list[Invocation]:
         """One round: each stream and queue poller reads and invokes at most once (per shard)."""
         calls: list[Invocation] = []
-        for poller in [*self.streams, *self.queues]:
+        for poller in [*self.streams, *self.queues, *self.topics]:
             calls.extend(self._record(poller.poll(honour_windows)))
         return calls
 
@@ -113,7 +120,7 @@ class Pump:
             calls.extend(made)
             if made:
                 continue
-            if time.monotonic() >= deadline or not any(queue.waiting() for queue in self.queues):
+            if time.monotonic() >= deadline or not any(q.waiting() for q in [*self.queues, *self.topics]):
                 return calls
             time.sleep(_DRAIN_NAP)
         raise RuntimeError(f"the pump was still busy after {max_rounds} rounds ({len(calls)} invocations)")
@@ -139,6 +146,11 @@ class Pump:
         for poller in self.queues:
             # The long poll of ReceiveMessage is the wait; the pause only spaces out errors.
             self._spawn(f"sqs:{poller.source.name}", lambda p=poller: self._poll_loop(p, 0.0))
+        for topic in self.topics:
+            self._spawn(
+                f"sns:{topic.source.name}",
+                lambda t=topic: self._poll_loop(t, settings.STREAM_POLL_SECONDS),
+            )
         if self.scheduler.next:
             self._spawn("schedules", self._schedule_loop)
 
@@ -153,7 +165,7 @@ class Pump:
         thread.start()
         self._threads.append(thread)
 
-    def _poll_loop(self, poller: StreamPoller | QueuePoller, idle_pause: float) -> None:
+    def _poll_loop(self, poller: StreamPoller | QueuePoller | TopicPoller, idle_pause: float) -> None:
         while not self._stop.is_set():
             try:
                 made = self._record(poller.poll(honour_window=True))

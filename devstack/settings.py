@@ -29,6 +29,8 @@ SQS_IN_FLIGHT_SECONDS = 60
 # How soon a message whose handler failed is delivered again. AWS waits for the queue's
 # visibility timeout (minutes); locally a second keeps the retry loop visible but quick.
 SQS_RETRY_DELAY_SECONDS = 1
+# Lambda invokes an SNS handler asynchronously: a failed call is retried twice, then dropped.
+SNS_MAX_ATTEMPTS = 3
 # Long-poll wait of the SQS pollers of the running stack (tests use 0).
 SQS_WAIT_SECONDS = 1
 

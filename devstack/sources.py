@@ -1,9 +1,9 @@
 """The event sources of a Chalice app, bound to the resources the stack provisioned.
 
-Chalice records every `on_dynamodb_record`, `on_sqs_message` and `schedule` decorator in
-`app.event_sources` and the callable it returned in `app.handler_map`. A decorator names its
-stream by an ARN that is only a placeholder locally (app.py) and its queue by name; here
-both become the provisioned stream ARN and queue URL.
+Chalice records every `on_dynamodb_record`, `on_sqs_message`, `on_sns_message` and `schedule`
+decorator in `app.event_sources` and the callable it returned in `app.handler_map`. A
+decorator names its stream by an ARN that is only a placeholder locally (app.py) and its
+queue and topic by name; here they become the provisioned stream ARN, queue URL, topic ARN.
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sys
 from dataclasses import dataclass
 
 from chalice import Chalice
-from chalice.app import DynamoDBEventConfig, ScheduledEventConfig, SQSEventConfig
+from chalice.app import DynamoDBEventConfig, ScheduledEventConfig, SNSEventConfig, SQSEventConfig
 
 from devstack.invoke import Handler
 from infra.provision import Provisioned
@@ -44,7 +44,14 @@ class ScheduleSource:
     expression: str  # rate(...) | cron(...)
 
 
-Source = StreamSource | QueueSource | ScheduleSource
+@dataclass(frozen=True)
+class TopicSource:
+    name: str
+    handler: Handler
+    topic_arn: str
+
+
+Source = StreamSource | QueueSource | ScheduleSource | TopicSource
 
 
 def bind(app: Chalice, resources: Provisioned) -> list[Source]:
@@ -70,6 +77,8 @@ def bind(app: Chalice, resources: Provisioned) -> list[Source]:
             expression = config.schedule_expression
             text = expression if isinstance(expression, str) else expression.to_string()
             bound.append(ScheduleSource(config.name, handler, text))
+        elif isinstance(config, SNSEventConfig):
+            bound.append(TopicSource(config.name, handler, topic(config.topic, resources)))
         else:
             print(f"devstack: {config.name} ({type(config).__name__}) is not run locally", file=sys.stderr)
     return bound
@@ -96,3 +105,12 @@ def queue(name: str, resources: Provisioned) -> tuple[str, str]:
         if attr == "QueueName" and value == name:
             return resources.refs[logical_id], resources.attrs[(logical_id, "Arn")]
     raise LookupError(f"no provisioned queue is named {name!r} (infra/resources.json)")
+
+
+def topic(name_or_arn: str, resources: Provisioned) -> str:
+    """The ARN of the provisioned SNS topic that the decorator names (by name or ARN)."""
+    name = name_or_arn.rsplit(":", 1)[-1]
+    for (logical_id, attr), value in resources.attrs.items():
+        if attr == "TopicName" and value == name:
+            return resources.refs[logical_id]
+    raise LookupError(f"no provisioned topic is named {name!r} (infra/resources.json)")

@@ -143,7 +143,7 @@ def _load_app() -> tuple[Any, Any]:
 
 
 def _banner(pump: Any) -> None:
-    handlers = [p.source.name for p in pump.streams] + [p.source.name for p in pump.queues]
+    handlers = [p.source.name for p in [*pump.streams, *pump.queues, *pump.topics]]
     handlers += list(pump.scheduler.next)
     lines = [
         f"devstack: API        {settings.base_url()}/api/v1/health",

@@ -125,7 +125,21 @@ def _create_queue(session: Any, logical_id: str, props: dict[str, Any], done: Pr
     done.attrs[(logical_id, "QueueName")] = props["QueueName"]
 
 
+def _create_topic(session: Any, logical_id: str, props: dict[str, Any], done: Provisioned) -> None:
+    arn = session.client("sns").create_topic(Name=props["TopicName"])["TopicArn"]
+    done.refs[logical_id] = arn  # Ref of a topic is its ARN
+    done.attrs[(logical_id, "TopicArn")] = arn
+    done.attrs[(logical_id, "TopicName")] = props["TopicName"]
+
+
+def _aws_only(session: Any, logical_id: str, props: dict[str, Any], done: Provisioned) -> None:
+    """Permissions for AWS services (SES publishing to a topic): moto does not check them."""
+    done.refs[logical_id] = logical_id
+
+
 _CREATORS = {
     "AWS::DynamoDB::Table": _create_table,
     "AWS::SQS::Queue": _create_queue,
+    "AWS::SNS::Topic": _create_topic,
+    "AWS::SNS::TopicPolicy": _aws_only,
 }

@@ -11,9 +11,11 @@ For example:
 from devstack.events import (
     LambdaContext,
     batch,
+    make_sns_record,
     make_sqs_record,
     make_stream_record,
     scheduled_event,
+    sns_record,
     sqs_record,
     stream_record,
 )
@@ -21,9 +23,11 @@ from devstack.events import (
 __all__ = [
     "LambdaContext",
     "batch",
+    "make_sns_record",
     "make_sqs_record",
     "make_stream_record",
     "scheduled_event",
+    "sns_record",
     "sqs_record",
     "stream_record",
 ]
