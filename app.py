@@ -16,6 +16,7 @@ from chalicelib.routes import (
     fields,
     forms,
     groups,
+    imports,
     jobs,
     system,
     tags,
@@ -39,6 +40,7 @@ for blueprint in (
     exclusions.bp,
     activity.bp,
     tracking.bp,
+    imports.bp,
 ):
     app.register_blueprint(blueprint)
 
@@ -67,6 +69,14 @@ def workflow_steps(event: Any) -> dict[str, Any]:
 @app.on_sqs_message(queue="cohort-jobs", batch_size=1)
 def background_jobs(event: Any) -> dict[str, Any]:
     return queues.handle(event.to_dict(), event.context)
+
+
+@app.on_sqs_message(queue="cohort-imports", batch_size=1)
+def import_files(event: Any) -> dict[str, Any]:
+    """Uploaded files (S3 notifications) and the steps of imports and exports."""
+    from chalicelib import imports as file_imports
+
+    return file_imports.handle(event.to_dict(), event.context)
 
 
 @app.schedule(Rate(1, unit=Rate.DAYS))

@@ -32,3 +32,12 @@ def secret() -> bytes:
 
 def public_base_url() -> str:
     return os.environ.get("COHORT_PUBLIC_BASE_URL", "http://127.0.0.1:8000").rstrip("/")
+
+
+def imports_bucket() -> str:
+    """Uploaded CSV files, import error reports and large exports (chalicelib.file_store)."""
+    return os.environ["COHORT_IMPORTS_BUCKET"]
+
+
+def imports_queue_url() -> str:
+    return os.environ["COHORT_IMPORTS_QUEUE_URL"]

@@ -118,7 +118,8 @@ def form_page(
         "</div>\n"
     )
     parts.append('<button type="submit">Send</button>\n</form>\n')
-    return _document(title, "".join(parts))
+    # "Error:" first in the title: the first thing a screen reader says of the new page.
+    return _document(f"Error: {title}" if listed else title, "".join(parts))
 
 
 def thank_you_page(title: str) -> str:

@@ -137,9 +137,86 @@ def _aws_only(session: Any, logical_id: str, props: dict[str, Any], done: Provis
     done.refs[logical_id] = logical_id
 
 
+def _substitute(session: Any, value: Any) -> Any:
+    """`Fn::Sub` with the pseudo parameters only (what the bucket's name and policy use)."""
+    if isinstance(value, dict) and "Fn::Sub" in value:
+        text = value["Fn::Sub"]
+        account = session.client("sts").get_caller_identity()["Account"]
+        for name, actual in (
+            ("AWS::AccountId", account),
+            ("AWS::Region", session.region_name),
+            ("AWS::Partition", "aws"),
+        ):
+            text = text.replace("${" + name + "}", actual)
+        return text
+    if isinstance(value, dict):
+        return {k: _substitute(session, v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_substitute(session, v) for v in value]
+    return value
+
+
+def _create_queue_policy(session: Any, logical_id: str, props: dict[str, Any], done: Provisioned) -> None:
+    props = _substitute(session, props)
+    for url in props["Queues"]:
+        session.client("sqs").set_queue_attributes(
+            QueueUrl=url, Attributes={"Policy": json.dumps(props["PolicyDocument"])}
+        )
+    done.refs[logical_id] = logical_id
+
+
+def _create_bucket(session: Any, logical_id: str, props: dict[str, Any], done: Provisioned) -> None:
+    """The bucket, its lifecycle rules and its notifications (moto delivers S3 events to SQS,
+    in-process and in server mode alike)."""
+    props = _substitute(session, props)
+    client = session.client("s3")
+    name = props["BucketName"]
+    if session.region_name == "us-east-1":
+        client.create_bucket(Bucket=name)
+    else:
+        client.create_bucket(
+            Bucket=name, CreateBucketConfiguration={"LocationConstraint": session.region_name}
+        )
+    rules = []
+    for rule in props.get("LifecycleConfiguration", {}).get("Rules", []):
+        converted: dict[str, Any] = {
+            "ID": rule["Id"],
+            "Status": rule["Status"],
+            "Filter": {"Prefix": rule.get("Prefix", "")},
+        }
+        if "ExpirationInDays" in rule:
+            converted["Expiration"] = {"Days": rule["ExpirationInDays"]}
+        if "AbortIncompleteMultipartUpload" in rule:
+            converted["AbortIncompleteMultipartUpload"] = rule["AbortIncompleteMultipartUpload"]
+        rules.append(converted)
+    if rules:
+        client.put_bucket_lifecycle_configuration(Bucket=name, LifecycleConfiguration={"Rules": rules})
+    cors = props.get("CorsConfiguration", {}).get("CorsRules", [])
+    if cors:
+        renamed = {"MaxAge": "MaxAgeSeconds"}  # CloudFormation's names -> the S3 API's
+        rules_ = [{renamed.get(k, k): v for k, v in rule.items()} for rule in cors]
+        client.put_bucket_cors(Bucket=name, CORSConfiguration={"CORSRules": rules_})
+    queues = [
+        {
+            "QueueArn": queue["Queue"],
+            "Events": [queue["Event"]],
+            "Filter": {"Key": {"FilterRules": queue["Filter"]["S3Key"]["Rules"]}},
+        }
+        for queue in props.get("NotificationConfiguration", {}).get("QueueConfigurations", [])
+    ]
+    if queues:
+        client.put_bucket_notification_configuration(
+            Bucket=name, NotificationConfiguration={"QueueConfigurations": queues}
+        )
+    done.refs[logical_id] = name
+    done.attrs[(logical_id, "Arn")] = f"arn:aws:s3:::{name}"
+
+
 _CREATORS = {
     "AWS::DynamoDB::Table": _create_table,
     "AWS::SQS::Queue": _create_queue,
+    "AWS::SQS::QueuePolicy": _create_queue_policy,
+    "AWS::S3::Bucket": _create_bucket,
     "AWS::SNS::Topic": _create_topic,
     "AWS::SNS::TopicPolicy": _aws_only,
 }

@@ -166,6 +166,7 @@ def test_a_visitor_corrects_a_refused_post_and_is_redirected(api: Api, server: s
     _submit(browser)  # neither email nor phone: the server refuses
 
     assert _heading(browser) == "Contact us"
+    assert browser.title == "Error: Contact us"
     summary = browser.find_element(By.CSS_SELECTOR, "[role=alert]").text
     assert "Email" in summary and "Phone" in summary
     assert _field(browser, "Last name").get_attribute("value") == "Martin"

@@ -10,6 +10,7 @@ from urllib.parse import urlencode
 import pytest
 
 from tests.support.api import Api, Reply
+from tests.support.campaigns import enrollments, running_campaign, sent_emails, verify_sender
 from tests.support.pump import pump  # noqa: F401
 
 FORM_ENCODED = "application/x-www-form-urlencoded"
@@ -111,14 +112,18 @@ def test_a_form_naming_an_unknown_group_is_404_and_not_created(api, new_workspac
     assert api.get(f"/api/v1/forms/{mine['id']}").json["groupIds"] == []
 
 
-@pytest.mark.parametrize(
-    "url",
-    ["ftp://acme.test/x", "javascript:alert(1)", "/thanks", "acme.test", "https://", "https://a b.test/"],
-)
-def test_a_redirect_that_is_not_http_is_422(api, url: str) -> None:
-    reply = api.post("/api/v1/forms", {"name": "F", "redirectUrl": url})
-    assert (reply.status, reply.error_code) == (422, "validation_error")
-    assert [d["field"] for d in reply.json["error"]["details"]] == ["redirectUrl"]
+def test_a_redirect_that_is_not_http_is_422(api) -> None:
+    for url in (
+        "ftp://acme.test/x",
+        "javascript:alert(1)",
+        "/thanks",
+        "acme.test",
+        "https://",
+        "https://a b.test/",
+    ):
+        reply = api.post("/api/v1/forms", {"name": "F", "redirectUrl": url})
+        assert (reply.status, reply.error_code) == (422, "validation_error"), url
+        assert [d["field"] for d in reply.json["error"]["details"]] == ["redirectUrl"]
     assert api.get("/api/v1/forms").json["items"] == []
 
 
@@ -200,6 +205,11 @@ def test_an_unknown_form_page_is_404_html(client) -> None:
 
 def test_a_browser_post_stores_the_contact_with_the_forms_tags_and_groups(api, pump) -> None:  # noqa: F811
     leads, dynamic = make_group(api, "Leads"), make_group(api, "Web", "DYNAMIC")
+    verify_sender()
+    welcome = running_campaign(
+        api, [dynamic], steps=[{"type": "email", "subject": "Hi {{firstName}}", "bodyText": "."}]
+    )
+    pump.drain()
     form = make_form(api, groupIds=[leads, dynamic], tags=["webinar"])
     reply = browser_post(
         api,
@@ -232,6 +242,10 @@ def test_a_browser_post_stores_the_contact_with_the_forms_tags_and_groups(api, p
     assert all(call.ok for call in pump.drain())
     assert api.get(f"/api/v1/groups/{leads}").json["memberCount"] == 1
     assert api.get(f"/api/v1/groups/{dynamic}").json["memberCount"] == 1
+    # Joining the dynamic group enrolled the new lead in the group's running campaign.
+    [enrollment] = enrollments(api, welcome)
+    assert (enrollment["contactId"], enrollment["source"]) == (contact["id"], "dynamicGroup")
+    assert [(m.to, m.subject) for m in sent_emails()] == [("ann@example.com", "Hi Ann")]
 
 
 def test_a_browser_is_sent_to_the_redirect_url(api) -> None:
@@ -334,9 +348,9 @@ def test_a_browser_post_without_email_or_phone_asks_for_one(api) -> None:
     assert contacts(api) == []
 
 
-@pytest.mark.parametrize(
-    ("body", "field"),
-    [
+def test_a_refused_json_post_names_the_field_and_stores_nothing(api) -> None:
+    form = make_form(api)
+    for body, field in (
         ({"email": "ann-at-example.com"}, "email"),
         ({"phone": "call me maybe"}, "phone"),
         ({"email": "ann@example.com", "firstName": "x" * 300}, "firstName"),
@@ -345,15 +359,10 @@ def test_a_browser_post_without_email_or_phone_asks_for_one(api) -> None:
         ({"email": "ann@example.com", "groupIds": []}, "groupIds"),
         ({"email": 42}, "email"),
         ({"firstName": "Ann"}, "email"),
-    ],
-)
-def test_a_refused_json_post_names_the_field_and_stores_nothing(
-    api, body: dict[str, Any], field: str
-) -> None:
-    form = make_form(api)
-    reply = json_post(api, form["id"], body)
-    assert (reply.status, reply.error_code) == (422, "validation_error")
-    assert field in [d["field"] for d in reply.json["error"]["details"]]
+    ):
+        reply = json_post(api, form["id"], body)
+        assert (reply.status, reply.error_code) == (422, "validation_error"), body
+        assert field in [d["field"] for d in reply.json["error"]["details"]], body
     assert contacts(api) == []
 
 
@@ -479,3 +488,25 @@ def test_the_matching_rules_apply_to_form_encoded_posts(api, case: str) -> None:
     for before in stored:
         if before["id"] != changed["id"]:
             assert after[before["id"]] == before  # nobody else was touched
+
+
+def test_request_budget_of_a_post(api, requests) -> None:
+    group_id = make_group(api, "Leads")
+    plain, grouped = make_form(api), make_form(api, groupIds=[group_id])
+    requests.reset()
+    assert browser_post(api, plain["id"], {"email": "ann@example.com"}).status == 200
+    # The form (GetItem), then the sync's one read and one transactional write.
+    assert requests.snapshot() == {
+        "dynamodb.GetItem": 1,
+        "dynamodb.BatchGetItem": 1,
+        "dynamodb.TransactWriteItems": 1,
+    }
+    requests.reset()
+    assert browser_post(api, grouped["id"], {"email": "bob@example.com"}).status == 200
+    # Plus the form's groups (one BatchGetItem), and per group its membership check and write.
+    assert requests.snapshot() == {
+        "dynamodb.GetItem": 1,
+        "dynamodb.BatchGetItem": 3,
+        "dynamodb.TransactWriteItems": 1,
+        "dynamodb.BatchWriteItem": 1,
+    }

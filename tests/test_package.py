@@ -122,7 +122,15 @@ def test_secrets_are_noecho_parameters_in_the_environment() -> None:
 
 
 def test_provisioned_environment_leaves_parameters_to_the_caller() -> None:
-    done = Provisioned(refs={"CohortTable": "cohort", "StepsQueue": "steps-url", "JobsQueue": "jobs-url"})
+    done = Provisioned(
+        refs={
+            "CohortTable": "cohort",
+            "StepsQueue": "steps-url",
+            "JobsQueue": "jobs-url",
+            "ImportsQueue": "imports-url",
+            "ImportsBucket": "imports-bucket",
+        }
+    )
     assert "COHORT_SECRET" not in done.environment()
     assert done.environment()["COHORT_TABLE"] == "cohort"
     assert done.environment({"CohortSecret": "s3cret"})["COHORT_SECRET"] == "s3cret"
