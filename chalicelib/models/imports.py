@@ -1,0 +1,102 @@
+"""Imports of CSV files and exports of contacts: one item each, holding options, progress and
+the checkpoint that lets a redelivered or restarted step resume exactly where the last one
+stopped (chalicelib.imports, chalicelib.contact_export)."""
+
+from __future__ import annotations
+
+from pynamodb.attributes import (
+    BooleanAttribute,
+    ListAttribute,
+    MapAttribute,
+    NumberAttribute,
+    UnicodeAttribute,
+)
+
+from chalicelib.db import Item
+from chalicelib.models import keys
+
+
+class Import(Item, discriminator="Import"):
+    """pk WS#<ws>, sk IMPORT#<id> (ULIDs: a Query lists them in creation order).
+
+    `step` counts the steps done (each counts a slice of the file or imports a chunk of rows);
+    a step's message carries the number it expects, and its checkpoint is written with the
+    condition `step = <that number>`, so a duplicate or late message never applies twice.
+    `offset`/`line` are where the next row starts; `claimedAt` is when the step in progress
+    first started (the contacts it created since then are its own, even after a crash).
+    """
+
+    id = UnicodeAttribute()
+    workspaceId = UnicodeAttribute()
+    status = UnicodeAttribute(default="PENDING")  # PENDING | RUNNING | COMPLETED | FAILED
+    source = UnicodeAttribute()  # upload | body
+    fileName = UnicodeAttribute(null=True)
+    groupId = UnicodeAttribute(null=True)
+    tags = ListAttribute(of=UnicodeAttribute, default=list)
+    mapping = MapAttribute(default=dict)  # {"csv header": "field" | None}
+    updateExisting = BooleanAttribute(default=False)
+    objectKey = UnicodeAttribute()
+    etag = UnicodeAttribute(null=True)  # of the object being imported: later reads require it
+    size = NumberAttribute(null=True)
+    # The file's layout (chalicelib.csv_reading.Layout) and the column decisions.
+    encoding = UnicodeAttribute(null=True)
+    delimiter = UnicodeAttribute(null=True)
+    newline = UnicodeAttribute(null=True)
+    header = ListAttribute(of=UnicodeAttribute, null=True)
+    targets = MapAttribute(null=True)  # {"<column index>": "field"}
+    columns = MapAttribute(null=True)  # the report: mapped, ignored, unmatchedMapping
+    dataOffset = NumberAttribute(null=True)
+    dataLine = NumberAttribute(null=True)
+    # Progress and checkpoint.
+    step = NumberAttribute(default=0)
+    claimedAt = UnicodeAttribute(null=True)
+    offset = NumberAttribute(null=True)
+    line = NumberAttribute(null=True)
+    counted = NumberAttribute(default=0)  # rows counted so far by the counting pass
+    totalRows = NumberAttribute(null=True)  # known once the counting pass is done
+    processedRows = NumberAttribute(default=0)
+    created = NumberAttribute(default=0)
+    updated = NumberAttribute(default=0)
+    skipped = NumberAttribute(default=0)
+    failed = NumberAttribute(default=0)
+    errors = ListAttribute(of=MapAttribute, default=list)  # the first MAX_INLINE_ERRORS
+    errorCount = NumberAttribute(default=0)
+    failureReason = UnicodeAttribute(null=True)
+    createdAt = UnicodeAttribute()
+    updatedAt = UnicodeAttribute()
+    startedAt = UnicodeAttribute(null=True)
+    finishedAt = UnicodeAttribute(null=True)
+
+    @staticmethod
+    def key(ws: str, import_id: str) -> tuple[str, str]:
+        return keys.workspace(ws), f"IMPORT#{import_id}"
+
+
+class Export(Item, discriminator="Export"):
+    """pk WS#<ws>, sk EXPORT#<id>: a large contact export, written to S3 in multipart parts.
+
+    `step` and `cursor` are the checkpoint (the list page to read next), `parts` the ETags of
+    the parts uploaded so far; a step is recorded with the condition `step = <its number>`.
+    """
+
+    id = UnicodeAttribute()
+    workspaceId = UnicodeAttribute()
+    status = UnicodeAttribute(default="RUNNING")  # RUNNING | COMPLETED | FAILED
+    filters = MapAttribute(default=dict)  # the contact list's: status, tag, groupId, pipelineStage, q
+    customKeys = ListAttribute(of=UnicodeAttribute, default=list)  # custom field columns, in order
+    customHeaders = ListAttribute(of=UnicodeAttribute, default=list)
+    objectKey = UnicodeAttribute()
+    uploadId = UnicodeAttribute()
+    parts = ListAttribute(of=UnicodeAttribute, default=list)  # ETags of parts 1, 2...
+    step = NumberAttribute(default=0)
+    cursor = UnicodeAttribute(null=True)  # the list cursor the next part starts at
+    exhausted = BooleanAttribute(default=False)  # the last part is uploaded
+    rows = NumberAttribute(default=0)
+    failureReason = UnicodeAttribute(null=True)
+    createdAt = UnicodeAttribute()
+    updatedAt = UnicodeAttribute()
+    finishedAt = UnicodeAttribute(null=True)
+
+    @staticmethod
+    def key(ws: str, export_id: str) -> tuple[str, str]:
+        return keys.workspace(ws), f"EXPORT#{export_id}"
