@@ -13,10 +13,6 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-# Error codes SES answers when the account sends too fast; the message is retried later.
-THROTTLING = frozenset(
-    {"TooManyRequestsException", "Throttling", "ThrottlingException", "LimitExceededException"}
-)
 
 
 @dataclass(frozen=True)
@@ -38,18 +34,23 @@ def build(email: Email) -> bytes:
     message = EmailMessage(policy=SMTP)
     message["From"] = email.sender
     message["To"] = email.to
-    message["Subject"] = email.subject
+    message["Subject"] = _one_line(email.subject)
     message["Date"] = formatdate(usegmt=True)
     message["Message-ID"] = make_msgid(domain=email.sender.rpartition("@")[2] or None)
     message["MIME-Version"] = "1.0"
     for name, value in email.headers.items():
         if name in message:
             del message[name]
-        message[name] = value
+        message[name] = _one_line(value)
     message.set_content(email.text, subtype="plain", charset="utf-8", cte="quoted-printable")
     if email.html is not None:
         message.add_alternative(email.html, subtype="html", charset="utf-8", cte="quoted-printable")
     return message.as_bytes()
+
+
+def _one_line(value: str) -> str:
+    # A header value cannot hold a line break (of any kind Python knows): it would end it.
+    return " ".join(value.splitlines())
 
 
 def send(email: Email) -> str:
@@ -63,9 +64,12 @@ def send(email: Email) -> str:
     return str(response["MessageId"])
 
 
-def is_throttling(error: BaseException) -> bool:
-    code = getattr(error, "response", {}).get("Error", {}).get("Code")
-    return code in THROTTLING
+def surely_not_sent(error: BaseException) -> bool:
+    """True when a failed `send` certainly sent nothing: SES answered with an error, or the
+    request never reached it. A read timeout is not one of these (SES may have sent it)."""
+    from botocore.exceptions import ClientError, ConnectTimeoutError, EndpointConnectionError
+
+    return isinstance(error, ClientError | ConnectTimeoutError | EndpointConnectionError)
 
 
 def is_verified_sender(address: str) -> bool:

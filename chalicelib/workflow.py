@@ -18,8 +18,9 @@ Delivery is AT MOST ONCE per (enrollment, step). The claim is written before the
 message that finds the claim already there (a previous delivery crashed after claiming)
 does not send again: it only records the step and moves on. So a crash between sending and
 recording never sends twice; a crash between claiming and sending loses that one email. A
-send that fails with an error (SES throttling...) releases the claim and fails the message,
-which SQS delivers again. Scheduling the next step before recording means a crash leaves a
+send that SES refused (an error answer such as throttling) or that never reached SES
+releases the claim and fails the message, which SQS delivers again; a send whose outcome is
+unknown (a read timeout, a crash) keeps the claim: it counts as sent. Scheduling the next step before recording means a crash leaves a
 duplicate next message at worst, which rule 2 makes harmless, never a stuck enrollment.
 """
 
@@ -306,8 +307,9 @@ class StepRunner:
                 return  # another delivery of this message claimed it first
             try:
                 self.send_email(_compose(campaign, upcoming.step, contact))
-            except Exception:
-                _release(ref)
+            except Exception as error:
+                if mailer.surely_not_sent(error):
+                    _release(ref)
                 raise
         else:
             logger.warning(

@@ -5,7 +5,8 @@ from __future__ import annotations
 
 import email
 import email.policy
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -138,3 +139,78 @@ def parse(raw: str) -> Sent:
         html=html.get_content() if html is not None else None,
         raw=raw,
     )
+
+
+# ---- faults -----------------------------------------------------------------------------
+
+
+class _Refused:
+    status_code = 400
+    headers: dict[str, str] = {}
+
+
+@contextmanager
+def dynamodb_fault(
+    operation: str,
+    match: str,
+    *,
+    times: int | None = None,
+    code: str = "ProvisionedThroughputExceededException",
+) -> Iterator[dict[str, int]]:
+    """Make DynamoDB refuse `operation` requests whose body contains `match` (`times` times,
+    or always) with `code`, as AWS does once botocore's retries gave up. Injected through
+    botocore's own `before-call` event on the table's client: no patching."""
+    from chalicelib.db import connection
+
+    client = connection().client
+    state = {"refused": 0}
+
+    def refuse(params: dict[str, Any], **_: Any) -> Any:
+        body = params.get("body") or b""
+        text = body.decode() if isinstance(body, bytes) else str(body)
+        if match not in text or (times is not None and state["refused"] >= times):
+            return None
+        state["refused"] += 1
+        return _Refused(), {
+            "Error": {"Code": code, "Message": "injected"},
+            "ResponseMetadata": {"HTTPStatusCode": 400},
+        }
+
+    event = f"before-call.dynamodb.{operation}"
+    client.meta.events.register_first(event, refuse, unique_id="test-dynamodb-fault")
+    try:
+        yield state
+    finally:
+        client.meta.events.unregister(event, unique_id="test-dynamodb-fault")
+
+
+class ThrottlingSes:
+    """An SES client that refuses to send to some recipients (TooManyRequestsException)
+    and sends everything else through the real (moto) client."""
+
+    def __init__(self, refuse: set[str], times: int | None = None) -> None:
+        import boto3
+
+        self.real = boto3.client("sesv2")
+        self.refuse = refuse
+        self.times = times
+        self.refused = 0
+
+    def send_email(self, **kwargs: Any) -> Any:
+        from botocore.exceptions import ClientError
+
+        to = kwargs["Destination"]["ToAddresses"][0]
+        if to in self.refuse and (self.times is None or self.refused < self.times):
+            self.refused += 1
+            raise ClientError(
+                {"Error": {"Code": "TooManyRequestsException", "Message": "Maximum sending rate exceeded."}},
+                "SendEmail",
+            )
+        return self.real.send_email(**kwargs)
+
+
+def settle(pump: Any, wait: float = 0.0) -> list[Any]:
+    """`pump.drain(wait)`, then once more without waiting: a delayed message that comes due
+    between the pump's last receive and its look at what is still delayed would otherwise be
+    left behind (the drain then sees nothing delayed and returns)."""
+    return [*pump.drain(wait=wait), *pump.drain()]

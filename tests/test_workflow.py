@@ -1,0 +1,258 @@
+"""The step runner: emails through SES, waits (SQS delays and due items), pause and resume,
+and the faults: duplicated messages, throttling, a crash between sending and recording."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+import pytest
+
+from tests.support.api import Api
+from tests.support.campaigns import (
+    ThrottlingSes,
+    add_members,
+    enrollments,
+    make_contacts,
+    new_group,
+    running_campaign,
+    sent_emails,
+    settle,
+    verify_sender,
+)
+from tests.support.events import LambdaContext
+from tests.support.pump import pump
+
+__all__ = ["pump"]  # the fixture, re-exported: the tests below ask for it by name
+
+Started = tuple[str, list[str]]
+QUICK = [
+    {"type": "email", "subject": "One", "bodyText": "first"},
+    {"type": "wait", "seconds": 1},
+    {"type": "email", "subject": "Two", "bodyText": "second"},
+]
+
+
+@pytest.fixture(autouse=True)
+def _sender(aws: Any) -> None:
+    verify_sender()
+
+
+def start(
+    api: Api, pump: Any, steps: list[dict[str, Any]], members: int = 1, **fields: Any
+) -> tuple[str, list[str]]:
+    """A RUNNING campaign on a dynamic group, then `members` contacts join it."""
+    leads = new_group(api, "Leads", "DYNAMIC")
+    campaign = running_campaign(api, [leads], steps=steps, **fields)
+    pump.drain()
+    contacts = make_contacts(api, members, company="Acme & Co")
+    add_members(api, leads, contacts)
+    return campaign, contacts
+
+
+def subjects() -> list[str]:
+    return sorted(m.subject for m in sent_emails())
+
+
+def test_emails_are_personalised_and_7_bit_clean(api: Api, pump) -> None:
+    steps = [
+        {
+            "type": "email",
+            "subject": "Bonjour {{firstName|toi}} — {{company}}",
+            "bodyText": "Hi {{firstName|there}}, plan {{customFields.plan|none}}. Évidemment.",
+            "bodyHtml": "<p>Hi <b>{{firstName|there}}</b> from {{company}}</p>",
+        }
+    ]
+    start(api, pump, steps)
+    pump.drain()
+    [mail] = sent_emails()
+    assert mail.to == "person0@example.com"
+    assert mail.subject == "Bonjour First0 — Acme & Co"
+    assert mail.text.strip() == "Hi First0, plan none. Évidemment."
+    assert mail.html is not None and "<b>First0</b> from Acme &amp; Co" in mail.html
+    assert mail.raw.isascii()
+    assert "Content-Transfer-Encoding: quoted-printable" in mail.raw
+    assert "Message-ID:" in mail.raw
+
+
+def test_a_short_wait_is_an_sqs_delay(api: Api, pump) -> None:
+    campaign, _ = start(api, pump, QUICK)
+    pump.drain()
+    assert subjects() == ["One"]
+    [enrollment] = enrollments(api, campaign)
+    assert (enrollment["currentStep"], enrollment["status"]) == (2, "ACTIVE")
+    assert enrollment["nextStepAt"] > enrollment["enrolledAt"]
+    settle(pump, 3)
+    assert subjects() == ["One", "Two"]
+    [enrollment] = enrollments(api, campaign)
+    assert (enrollment["status"], enrollment["emailsSent"], enrollment["nextStepAt"]) == (
+        "COMPLETED",
+        2,
+        None,
+    )
+
+
+def test_a_long_wait_is_a_due_item_released_by_the_schedule(api: Api, pump, requests) -> None:
+    from chalicelib import clock, workflow
+
+    steps = [QUICK[0], {"type": "wait", "minutes": 10}, {"type": "wait", "minutes": 10}, QUICK[2]]
+    campaign, _ = start(api, pump, steps, members=3)
+    pump.drain()
+    assert subjects() == ["One"] * 3
+    [due_minute] = {e["nextStepAt"][:16] for e in enrollments(api, campaign)}
+    assert due_minute == clock.iso(clock.now() + timedelta(minutes=20))[:16]
+    requests.reset()
+    assert pump.invoke_schedule("due_steps").ok  # nothing is due yet
+    pump.drain()
+    assert subjects() == ["One"] * 3
+    assert workflow.release_due(now=clock.now() + timedelta(minutes=21)) == 3
+    settle(pump, 2)
+    assert subjects() == ["One"] * 3 + ["Two"] * 3
+    assert requests.of("dynamodb", "Scan") == 0
+    # Those buckets are done: the next run sends nothing more.
+    assert workflow.release_due(now=clock.now() + timedelta(minutes=22)) == 0
+
+
+def test_a_step_message_delivered_twice_sends_once(api: Api, pump) -> None:
+    from app import workflow_steps
+
+    campaign, _ = start(api, pump, QUICK, members=2)
+    calls = settle(pump, 3)
+    step_batches = [call.event for call in calls if call.handler == "workflow_steps"]
+    assert step_batches
+    for event in step_batches:
+        assert not workflow_steps(event, LambdaContext("cohort-local-workflow_steps")).get(
+            "batchItemFailures"
+        )
+    settle(pump, 2)
+    assert subjects() == ["One", "One", "Two", "Two"]
+    assert api.get(f"/api/v1/campaigns/{campaign}/overview").json["totals"]["sent"] == 4
+
+
+def test_a_paused_campaign_sends_nothing_and_resumes_where_it_was(api: Api, pump) -> None:
+    campaign, _ = start(api, pump, QUICK)
+    pump.drain()
+    assert api.post(f"/api/v1/campaigns/{campaign}/pause").status == 200
+    settle(pump, 3)
+    assert subjects() == ["One"]
+    # Steps edited while paused: one before where the enrollment is, one after it.
+    current = api.get(f"/api/v1/campaigns/{campaign}").json["steps"]
+    new = [
+        {"type": "email", "subject": "Zero", "bodyText": "too late for this one"},
+        *current,
+        {"type": "email", "subject": "Three", "bodyText": "new at the end"},
+    ]
+    assert api.patch(f"/api/v1/campaigns/{campaign}", {"steps": new}).status == 200
+    assert api.post(f"/api/v1/campaigns/{campaign}/resume").status == 200
+    assert all(call.ok for call in settle(pump, 2))
+    assert subjects() == ["One", "Three", "Two"]
+    [enrollment] = enrollments(api, campaign)
+    assert (enrollment["status"], enrollment["emailsSent"]) == ("COMPLETED", 3)
+
+
+def test_completing_a_paused_campaign_stops_its_enrollments(api: Api, pump) -> None:
+    campaign, _ = start(api, pump, QUICK, members=2)
+    pump.drain()
+    api.post(f"/api/v1/campaigns/{campaign}/pause")
+    settle(pump, 3)
+    api.patch(f"/api/v1/campaigns/{campaign}", {"status": "COMPLETED"})
+    settle(pump, 1)
+    assert subjects() == ["One", "One"]
+    assert {(e["status"], e["stopReason"]) for e in enrollments(api, campaign)} == {
+        ("STOPPED", "campaignCompleted")
+    }
+
+
+def test_a_crash_between_sending_and_recording_never_sends_twice(api: Api, pump) -> None:
+    """At most once: the redelivered message finds the step claimed, records it, moves on."""
+    from chalicelib import workflow
+
+    crashes: list[str] = []
+
+    def crash_once(ref: Any, after: Any, now: str) -> bool:
+        if not crashes:
+            crashes.append(ref.step_id)
+            raise RuntimeError("the function died after SES accepted the email")
+        return workflow.record_sent(ref, after, now)
+
+    campaign, _ = start(api, pump, QUICK)
+    with workflow.substitute(record=crash_once):
+        calls = settle(pump, 3)
+    assert crashes  # it did crash
+    assert any(call.failed for call in calls if call.handler == "workflow_steps")
+    assert subjects() == ["One", "Two"]
+    [enrollment] = enrollments(api, campaign)
+    assert (enrollment["status"], enrollment["emailsSent"]) == ("COMPLETED", 2)
+
+
+def test_an_unknown_send_outcome_counts_as_sent(api: Api, pump) -> None:
+    """At most once, the other side: when SES may or may not have sent (a read timeout),
+    the step is not sent again; the enrollment goes on with the next step."""
+    from botocore.exceptions import ReadTimeoutError
+
+    from chalicelib import mailer, workflow
+
+    attempts: list[str] = []
+
+    def time_out_on_first(email: mailer.Email) -> str:
+        attempts.append(email.subject)
+        if email.subject == "One":
+            raise ReadTimeoutError(endpoint_url="https://email.us-east-1.amazonaws.com")
+        return mailer.send(email)
+
+    campaign, _ = start(api, pump, QUICK)
+    with workflow.substitute(send_email=time_out_on_first):
+        settle(pump, 3)
+    assert attempts == ["One", "Two"]
+    assert subjects() == ["Two"]
+    assert enrollments(api, campaign)[0]["status"] == "COMPLETED"
+
+
+def test_ses_throttling_retries_only_that_message(api: Api, pump) -> None:
+    from chalicelib import mailer
+
+    campaign, _ = start(api, pump, QUICK[:1], members=3)
+    ses = ThrottlingSes({"person1@example.com"}, times=2)
+    with mailer.use_client(ses):
+        calls = pump.drain()
+    step_calls = [call for call in calls if call.handler == "workflow_steps"]
+    assert [len(call.failed) for call in step_calls if call.failed] == [1, 1]
+    assert sum(len(call.records) for call in step_calls) == 3 + 2  # three, then the one twice
+    assert ses.refused == 2
+    assert sorted(m.to for m in sent_emails()) == [f"person{i}@example.com" for i in range(3)]
+    assert {e["status"] for e in enrollments(api, campaign)} == {"COMPLETED"}
+
+
+def test_a_message_throttled_every_time_goes_to_the_dead_letter_queue(api: Api, pump, aws) -> None:
+    import boto3
+
+    from chalicelib import mailer
+
+    campaign, contacts = start(api, pump, QUICK, members=3)
+    ses = ThrottlingSes({"person0@example.com"})
+    with mailer.use_client(ses):
+        settle(pump, 3)
+    assert ses.refused == 5  # the queue's maxReceiveCount
+    assert sorted((m.to, m.subject) for m in sent_emails()) == [
+        (f"person{i}@example.com", subject) for i in (1, 2) for subject in ("One", "Two")
+    ]
+    dlq = boto3.client("sqs").receive_message(
+        QueueUrl=aws.refs["StepsDeadLetterQueue"], MaxNumberOfMessages=10
+    )
+    assert len(dlq.get("Messages", [])) == 1
+    stuck = {e["contactId"]: e for e in enrollments(api, campaign)}[contacts[0]]
+    # Nothing was claimed for good: redriving the message later will send it.
+    assert (stuck["status"], stuck["emailsSent"]) == ("ACTIVE", 0)
+
+
+def test_a_contact_that_unsubscribed_meanwhile_gets_nothing_more(api: Api, pump) -> None:
+    from chalicelib import contacts
+
+    campaign, [contact] = start(api, pump, QUICK)
+    pump.drain()
+    ws = api.get("/api/v1/workspace").json["id"]
+    contacts.set_status(ws, contact, "REPLIED", "replied to One")
+    settle(pump, 3)
+    assert subjects() == ["One"]
+    [enrollment] = enrollments(api, campaign)
+    assert (enrollment["status"], enrollment["stopReason"]) == ("STOPPED", "replied")
