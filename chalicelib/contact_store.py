@@ -297,7 +297,11 @@ def commit(workspace_id: str, writes: Sequence[ContactWrite]) -> None:
         if delta:
             counter = TagCount(*TagCount.key(workspace_id, tag))
             kwargs = counter.get_update_kwargs_from_instance(
-                actions=[TagCount.contactCount.add(delta), TagCount.name.set(tag), TagCount.type.set(TagCount)]
+                actions=[
+                    TagCount.contactCount.add(delta),
+                    TagCount.name.set(tag),
+                    TagCount.type.set(TagCount),
+                ]
             )
             ops.append(Op("update", "tagcount", None, kwargs, (counter.pk, counter.sk)))
     count = sum(w.count_delta for w in writes)

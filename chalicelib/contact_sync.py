@@ -27,8 +27,8 @@ from chalicelib.contact_input import ContactInput, parse
 from chalicelib.contact_matching import Match, decide
 from chalicelib.contact_store import State, WriteRejected, canonical, commit, pack, plan, state_of
 from chalicelib.contacts import (
-    MAX_ATTEMPTS,
     PersonErased,
+    attempts,
     definitions_in,
     erased_digests,
     merged_custom,
@@ -121,7 +121,7 @@ def _sync_single(
     digests = erased_digests(workspace_id, given.email, given.phone)
     custom_keys = list(given.custom_fields or {})
     custom: dict[str, Any] | None = None
-    for _ in range(MAX_ATTEMPTS):
+    for _ in attempts():
         definitions = fields.keys_for(workspace_id, custom_keys) if custom is None else []
         found = read_items(
             [*_lookup_keys(workspace_id, given), *_erased_keys(workspace_id, digests), *definitions]

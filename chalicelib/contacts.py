@@ -14,8 +14,9 @@ and counters). Public functions other modules call:
 
 from __future__ import annotations
 
+import random
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from typing import Any
 
 from pynamodb.exceptions import DoesNotExist
@@ -31,9 +32,18 @@ from chalicelib.models.fields import FieldDefinition
 from chalicelib.models.workspaces import Workspace
 from chalicelib.schemas.contacts import MAX_TAGS_PER_CONTACT, ContactCreate, ContactPatch
 
-MAX_ATTEMPTS = 5  # reads and conditional writes retried when another writer got there first
+MAX_ATTEMPTS = 10  # reads and conditional writes retried when another writer got there first
 _REGION_SECONDS = 60.0
 _regions: dict[str, tuple[float, str]] = {}
+
+
+def attempts() -> Iterator[int]:
+    """MAX_ATTEMPTS tries of a read-then-conditional-write, with a short random pause before
+    each retry so that writers racing on one contact spread out."""
+    for attempt in range(MAX_ATTEMPTS):
+        if attempt:
+            time.sleep(random.uniform(0, min(0.05, 0.002 * 2**attempt)))
+        yield attempt
 
 
 class PersonErased(Conflict):
@@ -257,7 +267,7 @@ def patch(workspace_id: str, contact_id: str, data: dict[str, Any]) -> Contact:
     if given.custom_fields:
         found = read_items(fields.keys_for(workspace_id, given.custom_fields))
         custom = fields.check(given.custom_fields, definitions_in(found))
-    for _ in range(MAX_ATTEMPTS):
+    for _ in attempts():
         before = state_of(get(workspace_id, contact_id))
         if before.get("anonymizedAt"):
             raise Conflict("this contact was anonymised; it cannot be changed", [{"field": "id"}])
@@ -286,7 +296,7 @@ def delete(workspace_id: str, contact_id: str) -> None:
     workspace's contactCount go down in the same transaction), then its memberships (their
     REMOVE stream records let group counters follow). Enrollments are stopped by the campaign
     engine's reaction to the Contact REMOVE record."""
-    for _ in range(MAX_ATTEMPTS):
+    for _ in attempts():
         before = state_of(get(workspace_id, contact_id))
         try:
             commit(workspace_id, [plan(before, None)])
@@ -318,7 +328,7 @@ def delete_memberships(workspace_id: str, contact_id: str) -> int:
 def set_status(workspace_id: str, contact_id: str, status: str, reason: str | None) -> Contact:
     """Set the status (any direction) and why, e.g. ("UNSUBSCRIBED", "unsubscribe link") or
     ("BOUNCED", "hard bounce"). An anonymised contact stays BLOCKED. Two requests."""
-    for _ in range(MAX_ATTEMPTS):
+    for _ in attempts():
         before = state_of(get(workspace_id, contact_id))
         if before.get("anonymizedAt") or (
             before["status"] == status and before.get("statusReason") == reason

@@ -1,7 +1,46 @@
-"""Routes of /api/v1/fields (see ../shared/API.md)."""
+"""Routes of /api/v1/fields: custom field definitions."""
 
 from __future__ import annotations
 
-from chalice.app import Blueprint
+from chalice.app import Blueprint, Response
+
+from chalicelib.http import json_response, parse_body, parse_query, route, workspace_id
 
 bp = Blueprint(__name__)
+
+
+@route(
+    bp,
+    "/api/v1/fields",
+    "POST",
+    summary="Define a custom field {key, label, type (text|number|date|boolean|select|url), options}",
+    body="fields.FieldCreate",
+    response="fields.FieldView",
+    status=201,
+)
+def create_field() -> Response:
+    from chalicelib import fields
+    from chalicelib.schemas.fields import FieldCreate
+
+    request = bp.current_request
+    body = parse_body(request, FieldCreate)
+    definition = fields.define(workspace_id(request), body.key, body.label, body.type.value, body.options)
+    return json_response(fields.view(definition), 201)
+
+
+@route(
+    bp,
+    "/api/v1/fields",
+    "GET",
+    summary="The custom field definitions",
+    query="common.ListQuery",
+    response="fields.FieldPage",
+)
+def list_fields() -> Response:
+    from chalicelib import fields
+    from chalicelib.schemas.common import ListQuery
+
+    request = bp.current_request
+    query = parse_query(request, ListQuery)
+    items, cursor = fields.list_page(workspace_id(request), query.limit, query.cursor)
+    return json_response({"items": [fields.view(item) for item in items], "nextCursor": cursor})

@@ -1,7 +1,84 @@
-"""Routes of /api/v1/tags (see ../shared/API.md)."""
+"""Routes of /api/v1/tags: the tags with their contact counts, rename and merge."""
 
 from __future__ import annotations
 
-from chalice.app import Blueprint
+from chalice.app import Blueprint, Response
+
+from chalicelib.http import json_response, parse_body, parse_query, route, workspace_id
 
 bp = Blueprint(__name__)
+
+
+@route(
+    bp,
+    "/api/v1/tags",
+    "GET",
+    summary="The tags in use, with how many contacts carry each",
+    query="common.ListQuery",
+    response="contacts.TagPage",
+)
+def list_tags() -> Response:
+    from chalicelib import tags
+    from chalicelib.schemas.common import ListQuery
+
+    request = bp.current_request
+    query = parse_query(request, ListQuery)
+    items, cursor = tags.list_page(workspace_id(request), query.limit, query.cursor)
+    body = [{"tag": item.name, "contactCount": int(item.contactCount)} for item in items]
+    return json_response({"items": body, "nextCursor": cursor})
+
+
+@route(
+    bp,
+    "/api/v1/tags/rename",
+    "POST",
+    summary="Rename a tag on all its contacts; onto an existing tag, the two merge",
+    body="contacts.TagRename",
+    response="contacts.TagRenamed",
+)
+def rename_tag() -> Response:
+    from chalicelib import tags
+    from chalicelib.schemas.contacts import TagRename
+
+    request = bp.current_request
+    body = parse_body(request, TagRename)
+    ws = workspace_id(request)
+    merged, changed = tags.rename(ws, body.from_, body.to)
+    return json_response(
+        {
+            "tag": body.to,
+            "merged": merged,
+            "contactsChanged": changed,
+            "contactCount": tags.count(ws, body.to),
+        }
+    )
+
+
+@route(
+    bp,
+    "/api/v1/tags/merge",
+    "POST",
+    summary="Merge several tags into one, on all their contacts",
+    body="contacts.TagMerge",
+    response="contacts.TagRenamed",
+)
+def merge_tags() -> Response:
+    from chalicelib import tags
+    from chalicelib.schemas.contacts import TagMerge
+
+    request = bp.current_request
+    body = parse_body(request, TagMerge)
+    ws = workspace_id(request)
+    merged, changed = tags.count(ws, body.into) > 0, 0
+    for source in dict.fromkeys(body.from_):
+        if source != body.into:
+            was_merge, count = tags.rename(ws, source, body.into)
+            merged, changed = merged or was_merge, changed + count
+    return json_response(
+        {
+            "tag": body.into,
+            "merged": merged,
+            "contactsChanged": changed,
+            "contactCount": tags.count(ws, body.into),
+        }
+    )

@@ -1,0 +1,425 @@
+"""Contacts through the HTTP API: create, read, change, delete, conflicts, plans, bad input."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from typing import Any
+
+import boto3
+import pytest
+from botocore import handlers
+
+from tests.support.api import Api
+
+# moto's TransactWriteItems is not isolated from other threads: it snapshots the whole table,
+# applies the actions one by one and, when one fails, restores the snapshot (erasing what
+# another thread wrote meanwhile). DynamoDB runs each request atomically; so do these tests,
+# by holding a lock for the length of each DynamoDB call while `serialised` is on. Races
+# between requests (read, then conditional write) stay exactly as they are.
+_CALL_LOCK = threading.Lock()
+_SERIALISE = threading.Event()
+
+
+def _enter(context: dict[str, Any], **_: Any) -> None:
+    if _SERIALISE.is_set():
+        _CALL_LOCK.acquire()
+        context["cohort_serialised"] = True
+
+
+def _leave(context: dict[str, Any], **_: Any) -> None:
+    if context.pop("cohort_serialised", False):
+        _CALL_LOCK.release()
+
+
+handlers.BUILTIN_HANDLERS.extend(
+    [("before-call.dynamodb", _enter), ("after-call.dynamodb", _leave), ("after-call-error.dynamodb", _leave)]
+)
+
+
+@pytest.fixture
+def serialised() -> Iterator[None]:
+    _SERIALISE.set()
+    yield
+    _SERIALISE.clear()
+
+
+def table_items(aws: Any) -> list[dict[str, Any]]:
+    """Every item of the table (a test may Scan; the product never does)."""
+    client = boto3.client("dynamodb")
+    items: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {"TableName": aws.table_name}
+    while True:
+        page = client.scan(**kwargs)
+        items += page["Items"]
+        if "LastEvaluatedKey" not in page:
+            return sorted(items, key=lambda item: (item["pk"]["S"], item["sk"]["S"]))
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def workspace_of(api: Api) -> dict[str, Any]:
+    return api.get("/api/v1/workspace").json
+
+
+def test_create_then_get_shows_the_normalised_contact(api) -> None:
+    created = api.post(
+        "/api/v1/contacts",
+        {
+            "email": "  Jean.Dupont@Example.COM ",
+            "phone": "06 12 34 56 78",
+            "firstName": "Jean",
+            "lastName": "Dupont",
+            "company": "Acme",
+            "title": "CTO",
+            "tags": ["vip", "lead", "vip"],
+            "pipelineStage": "QUALIFIED",
+        },
+    )
+    assert created.status == 201, created.json
+    contact = created.json
+    assert contact["email"] == "jean.dupont@example.com"
+    assert contact["phone"] == "+33612345678"  # the workspace's default region is FR
+    assert contact["tags"] == ["vip", "lead"]
+    assert (contact["status"], contact["pipelineStage"], contact["source"]) == ("ACTIVE", "QUALIFIED", "api")
+    assert contact["createdAt"].endswith("Z")
+    fetched = api.get(f"/api/v1/contacts/{contact['id']}")
+    assert fetched.status == 200
+    assert fetched.json == contact
+    assert workspace_of(api)["contactCount"] == 1
+
+
+def test_a_taken_email_is_a_conflict_naming_the_existing_contact(api) -> None:
+    first = api.post("/api/v1/contacts", {"email": "ana@example.com"}).json
+    again = api.post("/api/v1/contacts", {"email": "ANA@example.com", "firstName": "Ana"})
+    assert again.status == 409
+    assert again.error_code == "conflict"
+    assert again.json["error"]["details"] == [{"field": "email", "existingContactId": first["id"]}]
+    assert workspace_of(api)["contactCount"] == 1
+
+
+def test_phone_only_contacts_are_unique_by_phone_but_contacts_with_email_are_not(api) -> None:
+    phone_only = api.post("/api/v1/contacts", {"phone": "+33612345678"}).json
+    clash = api.post("/api/v1/contacts", {"phone": "06 12 34 56 78"})
+    assert clash.status == 409
+    assert clash.json["error"]["details"] == [{"field": "phone", "existingContactId": phone_only["id"]}]
+    with_email = api.post("/api/v1/contacts", {"phone": "+33612345678", "email": "a@example.com"})
+    assert with_email.status == 201
+    also = api.post("/api/v1/contacts", {"phone": "+33612345678", "email": "b@example.com"})
+    assert also.status == 201
+
+
+def test_another_workspace_sees_404(api, new_workspace) -> None:
+    contact = api.post("/api/v1/contacts", {"email": "a@example.com"}).json
+    other = new_workspace(name="Other")
+    for reply in (
+        other.get(f"/api/v1/contacts/{contact['id']}"),
+        other.patch(f"/api/v1/contacts/{contact['id']}", {"firstName": "X"}),
+        other.delete(f"/api/v1/contacts/{contact['id']}"),
+        other.post(f"/api/v1/contacts/{contact['id']}/anonymize"),
+    ):
+        assert reply.status == 404
+        assert reply.error_code == "not_found"
+    assert other.post("/api/v1/contacts", {"email": "a@example.com"}).status == 201  # separate namespaces
+    assert api.get(f"/api/v1/contacts/{contact['id']}").json["firstName"] is None
+
+
+def test_unknown_ids_are_404(api) -> None:
+    assert api.get("/api/v1/contacts/nope").status == 404
+    assert api.get("/api/v1/contacts/01ARZ3NDEKTSV4RRFFQ69G5FAV").status == 404
+
+
+def test_patch_changes_what_it_names_and_clears_nulls(api) -> None:
+    contact = api.post(
+        "/api/v1/contacts", {"email": "a@example.com", "firstName": "Ana", "company": "Acme", "tags": ["x"]}
+    ).json
+    patched = api.patch(
+        f"/api/v1/contacts/{contact['id']}",
+        {
+            "company": None,
+            "title": "CEO",
+            "tags": ["y"],
+            "status": "UNSUBSCRIBED",
+            "email": "Ne@Example.com",
+        },
+    )
+    assert patched.status == 200, patched.json
+    body = patched.json
+    assert (body["firstName"], body["company"], body["title"]) == ("Ana", None, "CEO")
+    assert body["tags"] == ["y"]
+    assert body["status"] == "UNSUBSCRIBED"
+    assert body["email"] == "ne@example.com"
+    assert body["updatedAt"] >= contact["updatedAt"]
+    # the old email is free again, the new one is taken
+    assert api.post("/api/v1/contacts", {"email": "a@example.com"}).status == 201
+    assert api.post("/api/v1/contacts", {"email": "ne@example.com"}).status == 409
+
+
+def test_patch_onto_a_taken_email_is_a_conflict_and_changes_nothing(api, aws) -> None:
+    ana = api.post("/api/v1/contacts", {"email": "ana@example.com"}).json
+    bob = api.post("/api/v1/contacts", {"email": "bob@example.com"}).json
+    before = table_items(aws)
+    reply = api.patch(f"/api/v1/contacts/{bob['id']}", {"email": "ana@example.com", "firstName": "Bob"})
+    assert reply.status == 409
+    assert reply.json["error"]["details"] == [{"field": "email", "existingContactId": ana["id"]}]
+    assert table_items(aws) == before
+
+
+def test_patch_cannot_remove_the_last_identity(api) -> None:
+    contact = api.post("/api/v1/contacts", {"email": "a@example.com"}).json
+    reply = api.patch(f"/api/v1/contacts/{contact['id']}", {"email": None})
+    assert reply.status == 422
+    assert {d["field"] for d in reply.json["error"]["details"]} == {"email", "phone"}
+
+
+def test_delete_removes_the_contact_and_frees_its_email(api) -> None:
+    contact = api.post("/api/v1/contacts", {"email": "a@example.com", "tags": ["t"]}).json
+    assert api.delete(f"/api/v1/contacts/{contact['id']}").status == 204
+    assert api.get(f"/api/v1/contacts/{contact['id']}").status == 404
+    assert api.delete(f"/api/v1/contacts/{contact['id']}").status == 404
+    assert workspace_of(api)["contactCount"] == 0
+    assert api.get("/api/v1/tags").json["items"] == []
+    assert api.get("/api/v1/contacts", headers={}).json["items"] == []
+    assert api.post("/api/v1/contacts", {"email": "a@example.com"}).status == 201
+
+
+def test_delete_removes_the_contacts_memberships(api) -> None:
+    from chalicelib.models.groups import Membership
+    from chalicelib.models.keys import contact_partition
+
+    contact = api.post("/api/v1/contacts", {"email": "a@example.com"}).json
+    ws = workspace_of(api)["id"]
+    for group_id in ("01ARZ3NDEKTSV4RRFFQ69G5FA1", "01ARZ3NDEKTSV4RRFFQ69G5FA2"):
+        Membership(
+            *Membership.key(ws, group_id, contact["id"]),
+            workspaceId=ws,
+            groupId=group_id,
+            groupType="STATIC",
+            contactId=contact["id"],
+            joinedAt="2026-01-01T00:00:00.000Z",
+            gsi1pk=contact_partition(ws, contact["id"]),
+            gsi1sk=f"GROUP#{group_id}",
+        ).save()
+    assert api.delete(f"/api/v1/contacts/{contact['id']}").status == 204
+    left = list(Membership.gsi1.query(contact_partition(ws, contact["id"])))
+    assert left == []
+
+
+def seed_contacts(workspace_id: str, count: int) -> None:
+    """`count` contacts written as their creates write them (the contact and its copies, the
+    workspace's count), in BatchWriteItem requests: moto copies the whole table once per
+    transaction action, so hundreds of transactional creates would make the test slow."""
+    from chalicelib import clock, ids
+    from chalicelib.contact_store import canonical, copies, materialise
+    from chalicelib.db import Item
+    from chalicelib.models.workspaces import Workspace
+
+    now = clock.now_iso()
+    with Item.batch_write() as batch:
+        for i in range(count):
+            state = {
+                "id": ids.new_id(),
+                "workspaceId": workspace_id,
+                "email": f"seed{i}@example.com",
+                "customFields": {},
+                "tags": [],
+                "status": "ACTIVE",
+                "pipelineStage": "LEAD",
+                "source": "seed",
+                "createdAt": now,
+                "updatedAt": now,
+                "revision": 1,
+            }
+            batch.save(canonical(state))
+            for key, (_, cls) in copies(state).items():
+                batch.save(materialise(cls, *key, state))
+    Workspace(*Workspace.key(workspace_id)).update(actions=[Workspace.contactCount.add(count)])
+
+
+def test_free_plan_stops_at_300_and_the_301st_writes_nothing(new_workspace, aws) -> None:
+    free = new_workspace("FREE")
+    ws = workspace_of(free)["id"]
+    seed_contacts(ws, 299)
+    assert free.post("/api/v1/contacts", {"email": "last@example.com"}).status == 201
+    before = table_items(aws)
+    over = free.post("/api/v1/contacts", {"email": "over@example.com"})
+    assert over.status == 402
+    assert over.error_code == "plan_limit_reached"
+    synced = free.post("/api/v1/contacts/sync", {"email": "over@example.com"})
+    assert synced.status == 402
+    assert table_items(aws) == before
+    assert workspace_of(free)["contactCount"] == 300
+    # updating an existing contact is still fine, and a delete makes room
+    assert free.post("/api/v1/contacts/sync", {"email": "last@example.com", "firstName": "L"}).status == 200
+    last = free.get("/api/v1/contacts?q=last").json["items"][0]
+    assert free.delete(f"/api/v1/contacts/{last['id']}").status == 204
+    assert free.post("/api/v1/contacts", {"email": "over@example.com"}).status == 201
+
+
+def test_twenty_concurrent_creates_of_one_email_make_one_contact(api, serialised) -> None:
+    replies: list[Any] = []
+    barrier = threading.Barrier(20)
+
+    def create() -> None:
+        barrier.wait()
+        replies.append(api.post("/api/v1/contacts", {"email": "race@example.com"}))
+
+    threads = [threading.Thread(target=create) for _ in range(20)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    statuses = sorted(reply.status for reply in replies)
+    assert statuses == [201] + [409] * 19
+    winner = next(reply.json for reply in replies if reply.status == 201)
+    assert all(
+        reply.json["error"]["details"][0]["existingContactId"] == winner["id"]
+        for reply in replies
+        if reply.status == 409
+    )
+    assert workspace_of(api)["contactCount"] == 1
+    assert len(api.get("/api/v1/contacts").json["items"]) == 1
+
+
+# Chalice's test client keeps one `current_request` per app, so threads sending different
+# requests would read each other's; the races below go through the domain functions that the
+# routes call (the 20 identical creates above can go through HTTP).
+
+
+def test_concurrent_syncs_of_one_new_email_make_one_contact_and_lose_no_update(api, serialised) -> None:
+    from chalicelib import contact_sync
+
+    ws = workspace_of(api)["id"]
+    results: list[str] = []
+    barrier = threading.Barrier(10)
+
+    def sync(i: int) -> None:
+        barrier.wait()
+        synced = contact_sync.sync_one(ws, {"email": "race@example.com", "tags": [f"t{i}"]}, source="api")
+        results.append(synced.result)
+
+    threads = [threading.Thread(target=sync, args=(i,)) for i in range(10)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(results) == ["created"] + ["updated"] * 9
+    contacts = api.get("/api/v1/contacts").json["items"]
+    assert len(contacts) == 1
+    assert sorted(contacts[0]["tags"]) == sorted(f"t{i}" for i in range(10))
+    assert {t["tag"]: t["contactCount"] for t in api.get("/api/v1/tags").json["items"]} == {
+        f"t{i}": 1 for i in range(10)
+    }
+
+
+def test_concurrent_creates_and_deletes_keep_the_count_exact(new_workspace, serialised) -> None:
+    from chalicelib import contacts
+
+    free = new_workspace("FREE")
+    ws = workspace_of(free)["id"]
+    made = [free.post("/api/v1/contacts", {"email": f"k{i}@example.com"}).json for i in range(10)]
+    barrier = threading.Barrier(20)
+
+    def create(i: int) -> None:
+        barrier.wait()
+        contacts.create(ws, {"email": f"n{i}@example.com"})
+
+    def delete(contact_id: str) -> None:
+        barrier.wait()
+        contacts.delete(ws, contact_id)
+
+    threads = [threading.Thread(target=create, args=(i,)) for i in range(10)]
+    threads += [threading.Thread(target=delete, args=(c["id"],)) for c in made]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    listed = free.get("/api/v1/contacts?limit=500").json["items"]
+    assert {c["email"] for c in listed} == {f"n{i}@example.com" for i in range(10)}
+    assert workspace_of(free)["contactCount"] == 10
+
+
+def test_idempotency_key_replays_the_first_answer(api) -> None:
+    headers = {"Idempotency-Key": "k-1"}
+    first = api.post("/api/v1/contacts", {"email": "a@example.com"}, headers=headers)
+    again = api.post("/api/v1/contacts", {"email": "a@example.com"}, headers=headers)
+    assert first.status == again.status == 201
+    assert again.json == first.json
+    other_body = api.post("/api/v1/contacts", {"email": "b@example.com"}, headers=headers)
+    assert other_body.status == 409
+    synced = api.post("/api/v1/contacts/sync", {"email": "c@example.com"}, headers={"Idempotency-Key": "s"})
+    replay = api.post("/api/v1/contacts/sync", {"email": "c@example.com"}, headers={"Idempotency-Key": "s"})
+    assert (synced.status, replay.status) == (201, 201)
+    assert replay.json == synced.json
+    assert workspace_of(api)["contactCount"] == 2
+
+
+CONTACTS, SYNC = "/api/v1/contacts", "/api/v1/contacts/sync"
+OK = {"email": "a@example.com"}
+BAD_INPUT = [
+    pytest.param(CONTACTS, "{oops", 400, None, id="not json"),
+    pytest.param(CONTACTS, "[1, 2]", 400, None, id="json not an object"),
+    pytest.param(CONTACTS, {**OK, "favouriteColour": "red"}, 422, "favouriteColour", id="unknown field"),
+    pytest.param(CONTACTS, {"email": "nobody.example.com"}, 422, "email", id="email without @"),
+    pytest.param(CONTACTS, {**OK, "firstName": "x" * 300}, 422, "firstName", id="300-character name"),
+    pytest.param(CONTACTS, {"phone": "call me maybe"}, 422, "phone", id="phone of letters"),
+    pytest.param(
+        CONTACTS, {**OK, "customFields": {"age": "old"}}, 422, "customFields.age", id="custom wrong type"
+    ),
+    pytest.param(
+        CONTACTS, {**OK, "customFields": {"shoe": 42}}, 422, "customFields.shoe", id="custom unknown"
+    ),
+    pytest.param(CONTACTS, {**OK, "tags": [f"t{i}" for i in range(10_000)]}, 422, "tags", id="10,000 tags"),
+    pytest.param(CONTACTS, {"firstName": "Ana"}, 422, "email", id="no identity"),
+    pytest.param(CONTACTS, {**OK, "status": "HAPPY"}, 422, "status", id="bad status"),
+    pytest.param(SYNC, "nope", 400, None, id="sync not json"),
+    pytest.param(SYNC, {"email": "nobody"}, 422, "email", id="sync email without @"),
+    pytest.param(SYNC, {"phone": "abc"}, 422, "phone", id="sync phone of letters"),
+    pytest.param(SYNC, {**OK, "tags": ["t"] * 10_000}, 422, "tags", id="sync 10,000 tags"),
+    pytest.param(SYNC, {**OK, "customFields": {"age": True}}, 422, "customFields.age", id="sync custom type"),
+]
+
+
+@pytest.mark.parametrize(("path", "body", "status", "field"), BAD_INPUT)
+def test_bad_input_is_a_clear_4xx_and_changes_nothing(api, aws, path, body, status, field) -> None:
+    api.post("/api/v1/fields", {"key": "age", "label": "Age", "type": "number"})
+    existing = api.post("/api/v1/contacts", {"email": "keep@example.com"}).json
+    before = table_items(aws)
+    reply = api.post(path, raw=body) if isinstance(body, str) else api.post(path, body)
+    assert reply.status == status, reply.json
+    error = reply.json["error"]
+    assert error["code"] == ("invalid_request" if status == 400 else "validation_error")
+    assert error["message"]
+    if field is not None:
+        assert field in {d["field"] for d in error["details"]}, error
+    assert table_items(aws) == before
+    assert api.get(f"/api/v1/contacts/{existing['id']}").status == 200
+
+
+def test_bad_patch_changes_nothing(api, aws) -> None:
+    contact = api.post("/api/v1/contacts", {"email": "a@example.com"}).json
+    before = table_items(aws)
+    for body in ({"firstName": "x" * 300}, {"phone": "letters"}, {"nope": 1}, {"tags": ["t"] * 10_000}):
+        reply = api.patch(f"/api/v1/contacts/{contact['id']}", body)
+        assert reply.status == 422, body
+    assert api.patch(f"/api/v1/contacts/{contact['id']}", raw="[]").status == 400
+    assert table_items(aws) == before
+
+
+def test_request_budgets(api, requests) -> None:
+    """Create 1 request, get 1, sync-update 2 (one read, one transaction), list page 1."""
+    for i in range(3):
+        api.post("/api/v1/contacts", {"email": f"warm{i}@example.com"})
+    requests.reset()
+    created = api.post("/api/v1/contacts", {"email": "a@example.com", "firstName": "A", "tags": ["t"]}).json
+    assert requests.total("dynamodb") == 1, requests.snapshot()
+    requests.reset()
+    api.get(f"/api/v1/contacts/{created['id']}")
+    assert requests.total("dynamodb") == 1, requests.snapshot()
+    requests.reset()
+    updated = api.post("/api/v1/contacts/sync", {"email": "a@example.com", "company": "Acme", "tags": ["u"]})
+    assert updated.status == 200
+    assert requests.snapshot() == {"dynamodb.BatchGetItem": 1, "dynamodb.TransactWriteItems": 1}
+    for query in ("", "?status=ACTIVE", "?tag=t", "?q=a", "?pipelineStage=LEAD", "?status=ACTIVE&tag=u&q=a"):
+        requests.reset()
+        assert api.get(f"/api/v1/contacts{query}").status == 200
+        assert requests.snapshot() == {"dynamodb.Query": 1}, query
