@@ -19,7 +19,18 @@ _NO_STORE = {"Cache-Control": "no-store, max-age=0"}
 _HTML = "text/html; charset=utf-8"
 
 
-@route(bp, "/t/o/{token}", "GET", summary="Open pixel (1x1 GIF); counts the open once", public=True)
+# Any content type: these are opened by mail clients and browsers, never by API clients.
+ANY = ("*/*",)
+
+
+@route(
+    bp,
+    "/t/o/{token}",
+    "GET",
+    summary="Open pixel (1x1 GIF); counts the open once",
+    public=True,
+    content_types=ANY,
+)
 def open_pixel(token: str) -> Response:
     from chalicelib import tracking
 
@@ -34,6 +45,7 @@ def open_pixel(token: str) -> Response:
     summary="Click: counts it once, 302 to the link of the email",
     public=True,
     status=302,
+    content_types=ANY,
 )
 def click_link(token: str) -> Response:
     from chalicelib import tracking
@@ -48,6 +60,7 @@ def click_link(token: str) -> Response:
     "GET",
     summary="Unsubscribe page with a confirm button (a GET never unsubscribes)",
     public=True,
+    content_types=ANY,
     response_content_type="text/html",
 )
 def unsubscribe_page(token: str) -> Response:
@@ -66,7 +79,7 @@ def unsubscribe_page(token: str) -> Response:
     "POST",
     summary="One-click unsubscribe (RFC 8058) and the page's confirm button",
     public=True,
-    content_types=("*/*",),
+    content_types=ANY,
     response_content_type="text/html",
 )
 def unsubscribe_now(token: str) -> Response:
