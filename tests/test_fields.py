@@ -1,0 +1,122 @@
+"""Custom fields: definitions and the checking of contact values against their type."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from tests.support.api import Api
+
+DEFINITIONS = [
+    {"key": "bio", "label": "Bio", "type": "text"},
+    {"key": "seats", "label": "Seats", "type": "number"},
+    {"key": "renewal", "label": "Renewal", "type": "date"},
+    {"key": "vip", "label": "VIP", "type": "boolean"},
+    {"key": "plan", "label": "Plan", "type": "select", "options": ["free", "pro"]},
+    {"key": "site", "label": "Site", "type": "url"},
+]
+
+
+@pytest.fixture
+def defined(api: Api) -> Api:
+    for definition in DEFINITIONS:
+        reply = api.post("/api/v1/fields", definition)
+        assert reply.status == 201, reply.json
+    return api
+
+
+def test_definitions_are_listed(defined) -> None:
+    reply = defined.get("/api/v1/fields")
+    assert reply.status == 200
+    listed = {item["key"]: item for item in reply.json["items"]}
+    assert set(listed) == {d["key"] for d in DEFINITIONS}
+    assert listed["plan"]["options"] == ["free", "pro"]
+    assert listed["bio"]["options"] is None
+    assert listed["seats"]["type"] == "number"
+    assert listed["seats"]["createdAt"].endswith("Z")
+
+
+def test_a_key_is_defined_once(defined) -> None:
+    again = defined.post("/api/v1/fields", {"key": "seats", "label": "Other", "type": "text"})
+    assert again.status == 409
+    assert again.error_code == "conflict"
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        {"key": "1st", "label": "x", "type": "text"},
+        {"key": "has space", "label": "x", "type": "text"},
+        {"key": "k", "label": "", "type": "text"},
+        {"key": "k", "label": "x", "type": "colour"},
+        {"key": "k", "label": "x", "type": "select"},
+        {"key": "k", "label": "x", "type": "select", "options": ["a", "a"]},
+        {"key": "k", "label": "x", "type": "text", "options": ["a"]},
+        {"key": "k", "label": "x", "type": "text", "extra": True},
+    ],
+)
+def test_bad_definitions_are_422(api, body: dict[str, Any]) -> None:
+    reply = api.post("/api/v1/fields", body)
+    assert reply.status == 422, reply.json
+    assert api.get("/api/v1/fields").json["items"] == []
+
+
+GOOD = {
+    "bio": "Likes DynamoDB",
+    "seats": 12.5,
+    "renewal": "2027-02-28",
+    "vip": True,
+    "plan": "pro",
+    "site": "https://example.com/about",
+}
+BAD = [
+    ("bio", 42),
+    ("bio", "x" * 1001),
+    ("seats", "12"),
+    ("seats", True),
+    ("seats", 1e300),
+    ("renewal", "28/02/2027"),
+    ("renewal", "2027-02-30"),
+    ("vip", "yes"),
+    ("plan", "gold"),
+    ("site", "not a url"),
+    ("site", "ftp://example.com"),
+    ("unknown", "x"),
+]
+
+
+def test_values_of_every_type_are_stored(defined) -> None:
+    created = defined.post("/api/v1/contacts", {"email": "a@example.com", "customFields": GOOD})
+    assert created.status == 201, created.json
+    assert created.json["customFields"] == GOOD
+    assert defined.get(f"/api/v1/contacts/{created.json['id']}").json["customFields"] == GOOD
+
+
+@pytest.mark.parametrize(("key", "value"), BAD, ids=[f"{k}={str(v)[:12]}" for k, v in BAD])
+def test_a_value_of_the_wrong_type_is_422_naming_the_field(defined, key: str, value: Any) -> None:
+    reply = defined.post("/api/v1/contacts", {"email": "a@example.com", "customFields": {key: value}})
+    assert reply.status == 422, reply.json
+    assert [d["field"] for d in reply.json["error"]["details"]] == [f"customFields.{key}"]
+    assert defined.get("/api/v1/contacts").json["items"] == []
+
+
+def test_patch_merges_values_and_null_removes_one(defined) -> None:
+    contact = defined.post("/api/v1/contacts", {"email": "a@example.com", "customFields": GOOD}).json
+    patched = defined.patch(f"/api/v1/contacts/{contact['id']}", {"customFields": {"seats": 3, "bio": None}})
+    assert patched.status == 200, patched.json
+    expected = {**GOOD, "seats": 3}
+    del expected["bio"]
+    assert patched.json["customFields"] == expected
+    bad = defined.patch(f"/api/v1/contacts/{contact['id']}", {"customFields": {"vip": "no"}})
+    assert bad.status == 422
+    assert defined.get(f"/api/v1/contacts/{contact['id']}").json["customFields"] == expected
+
+
+def test_every_bad_value_is_reported_at_once(defined) -> None:
+    reply = defined.post(
+        "/api/v1/contacts", {"email": "a@example.com", "customFields": {"seats": "x", "vip": 1, "nope": 2}}
+    )
+    assert reply.status == 422
+    fields = {d["field"] for d in reply.json["error"]["details"]}
+    assert fields == {"customFields.seats", "customFields.vip", "customFields.nope"}
