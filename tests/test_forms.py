@@ -510,3 +510,23 @@ def test_request_budget_of_a_post(api, requests) -> None:
         "dynamodb.TransactWriteItems": 1,
         "dynamodb.BatchWriteItem": 1,
     }
+
+
+def test_a_full_free_plan_refuses_new_leads_but_updates_known_ones(new_workspace) -> None:
+    from chalicelib.models.workspaces import Workspace
+
+    api = new_workspace("FREE")
+    assert api.post("/api/v1/contacts", {"email": "ann@example.com"}).status == 201
+    # The plan's 300 contacts, counted as the contact writes count them (creating 299 more
+    # through the API would make this test slow, not better).
+    workspace = Workspace.get(*Workspace.key(api.get("/api/v1/workspace").json["id"]))
+    workspace.update([Workspace.contactCount.set(300)])
+    form = make_form(api, tags=["web"])
+    as_json = json_post(api, form["id"], {"email": "one-too-many@example.com"})
+    assert (as_json.status, as_json.error_code) == (402, "plan_limit_reached")
+    as_form = browser_post(api, form["id"], {"email": "one-too-many@example.com"})
+    assert as_form.status == 402
+    assert as_form.headers["Content-Type"].startswith("text/html")
+    assert [c["email"] for c in contacts(api)] == ["ann@example.com"]
+    assert browser_post(api, form["id"], {"email": "ann@example.com"}).status == 200
+    assert contact_by_email(api, "ann@example.com")["tags"] == ["web"]
