@@ -84,10 +84,10 @@ def list_contacts() -> Response:
     request = bp.current_request
     query = parse_query(request, ContactListQuery)
     filters = ContactFilters(
-        status=query.status.value if query.status else None,
+        status=query.status,
         tag=query.tag,
         group_id=query.group_id,
-        pipeline_stage=query.pipeline_stage.value if query.pipeline_stage else None,
+        pipeline_stage=query.pipeline_stage,
         q=query.q,
     )
     items, cursor = search(workspace_id(request), filters, limit=query.limit, cursor=query.cursor)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, field_validator
 
@@ -29,6 +29,12 @@ class PipelineStage(StrEnum):
     NEGOTIATION = "NEGOTIATION"
     WON = "WON"
     LOST = "LOST"
+
+
+# The same values as plain literals, for query strings: their JSON schema is an inline enum,
+# which the OpenAPI query parameters can carry (an Enum class would be a $ref).
+StatusName = Literal["ACTIVE", "UNSUBSCRIBED", "BOUNCED", "REPLIED", "BLOCKED"]
+StageName = Literal["LEAD", "QUALIFIED", "PROPOSAL", "NEGOTIATION", "WON", "LOST"]
 
 
 def _clean_tag(value: str) -> str:
@@ -116,10 +122,10 @@ class ContactPage(Page[ContactView]):
 
 
 class ContactListQuery(ListQuery):
-    status: ContactStatus | None = None
+    status: StatusName | None = None
     tag: Tag | None = None
     group_id: str | None = Field(default=None, max_length=26)
-    pipeline_stage: PipelineStage | None = None
+    pipeline_stage: StageName | None = None
     q: str | None = Field(default=None, min_length=1, max_length=100, description="prefix of email or name")
 
 
