@@ -25,6 +25,9 @@ from devstack.requests_count import RequestCounter, install
 from infra.provision import Provisioned, provision
 from tests.support.api import Api
 
+# The `pump` fixture (devstack's pollers run synchronously) is available to every test module.
+pytest_plugins = ["tests.support.pump"]
+
 COUNTER = install()
 ADMIN_TOKEN = "local-admin"  # the local stage's token (.chalice/config.json)
 
