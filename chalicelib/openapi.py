@@ -89,6 +89,18 @@ def _query_parameters(doc: RouteDoc) -> list[dict[str, Any]]:
     schema = resolve_model(doc.query).model_json_schema(by_alias=True)
     required = set(schema.get("required", []))
     return [
-        {"name": name, "in": "query", "required": name in required, "schema": prop}
+        {"name": name, "in": "query", "required": name in required, "schema": _inline(prop, schema)}
         for name, prop in schema.get("properties", {}).items()
     ]
+
+
+def _inline(node: Any, root: dict[str, Any]) -> Any:
+    """A parameter's schema stands alone in OpenAPI: replace refs to the model's $defs by them."""
+    if isinstance(node, dict):
+        ref = node.get("$ref", "")
+        if ref.startswith("#/$defs/"):
+            return _inline(root["$defs"][ref.removeprefix("#/$defs/")], root)
+        return {key: _inline(value, root) for key, value in node.items()}
+    if isinstance(node, list):
+        return [_inline(value, root) for value in node]
+    return node
