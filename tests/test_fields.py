@@ -93,11 +93,11 @@ def test_values_of_every_type_are_stored(defined) -> None:
     assert defined.get(f"/api/v1/contacts/{created.json['id']}").json["customFields"] == GOOD
 
 
-@pytest.mark.parametrize(("key", "value"), BAD, ids=[f"{k}={str(v)[:12]}" for k, v in BAD])
-def test_a_value_of_the_wrong_type_is_422_naming_the_field(defined, key: str, value: Any) -> None:
-    reply = defined.post("/api/v1/contacts", {"email": "a@example.com", "customFields": {key: value}})
-    assert reply.status == 422, reply.json
-    assert [d["field"] for d in reply.json["error"]["details"]] == [f"customFields.{key}"]
+def test_a_value_of_the_wrong_type_is_422_naming_the_field(defined) -> None:
+    for key, value in BAD:
+        reply = defined.post("/api/v1/contacts", {"email": "a@example.com", "customFields": {key: value}})
+        assert reply.status == 422, (key, value, reply.json)
+        assert [d["field"] for d in reply.json["error"]["details"]] == [f"customFields.{key}"]
     assert defined.get("/api/v1/contacts").json["items"] == []
 
 
