@@ -31,11 +31,13 @@ from chalicelib.contacts import (
     attempts,
     definitions_in,
     erased_digests,
+    join_groups,
     merged_custom,
     merged_tags,
     new_state,
     raise_for,
     read_items,
+    require_groups,
     require_identity,
     same,
     workspace_region,
@@ -91,22 +93,18 @@ def sync_one(
 
     `source` is recorded on a created contact (the body's own `source` wins); `extra_tags` are
     added to it. Raises 422 ValidationFailed (details name each field), 409 PersonErased
-    (a Conflict: the person was erased under GDPR), 402 PlanLimitReached. `group_ids` (and the
-    body's groupId/groupIds) are handed to `join_groups` once the contact is stored.
+    (a Conflict: the person was erased under GDPR), 402 PlanLimitReached, 404 NotFound for a
+    group that does not exist (checked before anything is written). The contact joins
+    `group_ids` and the body's groupId/groupIds once it is stored (chalicelib.memberships).
     """
     given = parse(data, ContactCreate, lambda: workspace_region(workspace_id))
     require_identity(given.email, given.phone)
     tags = merged_tags(extra_tags)  # checks the caller's tags like a client's
+    joining = list(dict.fromkeys([*given.group_ids, *group_ids]))
+    require_groups(workspace_id, joining)
     result, state = _sync_single(workspace_id, given, source=source, extra_tags=tags, update_existing=True)
-    join_groups(workspace_id, state["id"], [*given.group_ids, *group_ids])
+    join_groups(workspace_id, state["id"], joining)
     return SyncResult(result=result if result == "created" else "updated", contact=canonical(state))
-
-
-def join_groups(workspace_id: str, contact_id: str, group_ids: Sequence[str]) -> None:
-    """Hook for group membership after a sync or create (groups own memberships and their
-    counters). Until chalicelib's groups module wires it, group ids are accepted and not
-    applied."""
-    return None
 
 
 def _sync_single(

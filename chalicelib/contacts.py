@@ -236,14 +236,17 @@ def raise_for(rejected: WriteRejected) -> None:
 
 def create(workspace_id: str, data: dict[str, Any], *, source: str = "api") -> Contact:
     """Create a contact from an API body; never updates. One TransactWriteItems (plus one
-    BatchGetItem when the body has custom fields).
+    BatchGetItem when the body has custom fields; the groups of `groupId`/`groupIds` are
+    checked first and joined after, through chalicelib.memberships).
 
     409 `conflict` (details: field, existingContactId) when the email is taken, or when a
     contact without email is created with the phone of another contact without email;
-    409 when the person was erased; 402 `plan_limit_reached` past the plan's contacts.
+    409 when the person was erased; 402 `plan_limit_reached` past the plan's contacts;
+    404 when a group does not exist.
     """
     given = parse(data, ContactCreate, lambda: workspace_region(workspace_id))
     require_identity(given.email, given.phone)
+    require_groups(workspace_id, given.group_ids)
     custom = None
     if given.custom_fields:
         found = read_items(fields.keys_for(workspace_id, given.custom_fields))
@@ -255,7 +258,25 @@ def create(workspace_id: str, data: dict[str, Any], *, source: str = "api") -> C
     except WriteRejected as rejected:
         raise_for(rejected)
         raise Conflict("the contact could not be created; try again") from None
+    join_groups(workspace_id, state["id"], given.group_ids)
     return canonical(state)
+
+
+def require_groups(workspace_id: str, group_ids: Sequence[str]) -> None:
+    """404 (details: groupIds, unknownIds) unless every group exists; checked before the
+    contact is written so that a wrong group id changes nothing."""
+    if group_ids:
+        from chalicelib import groups
+
+        groups.require_all(workspace_id, list(group_ids))
+
+
+def join_groups(workspace_id: str, contact_id: str, group_ids: Sequence[str]) -> None:
+    """Put the contact in these groups (chalicelib.memberships owns memberships)."""
+    if group_ids:
+        from chalicelib import memberships
+
+        memberships.join(workspace_id, contact_id, list(group_ids))
 
 
 def patch(workspace_id: str, contact_id: str, data: dict[str, Any]) -> Contact:
@@ -305,24 +326,9 @@ def delete(workspace_id: str, contact_id: str) -> None:
         break
     else:
         raise Conflict("the contact kept changing while it was being deleted; try again")
-    delete_memberships(workspace_id, contact_id)
+    from chalicelib import memberships
 
-
-def delete_memberships(workspace_id: str, contact_id: str) -> int:
-    """Delete the contact's group memberships (Query gsi1, BatchWriteItem by 25)."""
-    from chalicelib.models import keys
-    from chalicelib.models.groups import Membership
-
-    found = Membership.gsi1.query(
-        keys.contact_partition(workspace_id, contact_id), Membership.gsi1sk.startswith("GROUP#")
-    )
-    removed = 0
-    with Membership.batch_write() as batch:
-        for membership in found:
-            if isinstance(membership, Membership):
-                batch.delete(membership)
-                removed += 1
-    return removed
+    memberships.delete_for_contact(workspace_id, contact_id)
 
 
 def set_status(workspace_id: str, contact_id: str, status: str, reason: str | None) -> Contact:

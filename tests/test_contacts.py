@@ -405,3 +405,27 @@ def test_request_budgets(api, requests) -> None:
         requests.reset()
         assert api.get(f"/api/v1/contacts{query}").status == 200
         assert requests.snapshot() == {"dynamodb.Query": 1}, query
+
+
+def test_a_new_contact_joins_the_groups_it_names(api, aws) -> None:
+    first = api.post("/api/v1/groups", {"name": "Newsletter"}).json
+    second = api.post("/api/v1/groups", {"name": "Webinar"}).json
+    created = api.post(
+        "/api/v1/contacts", {"email": "a@example.com", "groupIds": [first["id"], second["id"]]}
+    )
+    assert created.status == 201, created.json
+    synced = api.post("/api/v1/contacts/sync", {"email": "b@example.com", "groupId": first["id"]})
+    assert synced.status == 201, synced.json
+    members = {c["id"] for c in api.get(f"/api/v1/contacts?groupId={first['id']}").json["items"]}
+    assert members == {created.json["id"], synced.json["contact"]["id"]}
+    assert [c["id"] for c in api.get(f"/api/v1/contacts?groupId={second['id']}").json["items"]] == [
+        created.json["id"]
+    ]
+    before = table_items(aws)
+    for path in ("/api/v1/contacts", "/api/v1/contacts/sync"):
+        unknown = api.post(
+            path, {"email": "c@example.com", "groupIds": [first["id"], "01ARZ3NDEKTSV4RRFFQ69G5FA9"]}
+        )
+        assert unknown.status == 404
+        assert unknown.json["error"]["details"][0]["unknownIds"] == ["01ARZ3NDEKTSV4RRFFQ69G5FA9"]
+    assert table_items(aws) == before
