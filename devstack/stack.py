@@ -96,6 +96,9 @@ def _aws_environment(endpoint: str) -> None:
 def _start_moto(host: str, port: int) -> Any:
     from moto.server import ThreadedMotoServer
 
+    from devstack import moto_patches
+
+    moto_patches.install()
     # Werkzeug logs every request at INFO: the pollers' ReceiveMessage calls would flood the console.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)

@@ -21,6 +21,7 @@ import pytest
 from chalice.test import Client
 from moto import mock_aws
 
+from devstack import moto_patches
 from devstack.requests_count import RequestCounter, install
 from infra.provision import Provisioned, provision
 from tests.support.api import Api
@@ -29,6 +30,7 @@ from tests.support.api import Api
 pytest_plugins = ["tests.support.pump"]
 
 COUNTER = install()
+moto_patches.install()
 ADMIN_TOKEN = "local-admin"  # the local stage's token (.chalice/config.json)
 
 
