@@ -1,0 +1,253 @@
+"""Contacts: DynamoDB requests per create, sync-update, get and list page, and sync throughput
+as a ratio to raw boto3 put_item, against a moto server started here.
+
+    .venv/bin/python -m bench.contacts [--contacts 30] [--throughput 30]
+
+The API is driven through Chalice's test client (the routes as Lambda runs them) while moto
+runs as a server in a thread (ThreadedMotoServer, AWS_ENDPOINT_URL pointing at it), so
+every request crosses HTTP like the local stack's. Requests are counted with botocore's
+hooks (devstack.requests_count), installed before any client exists; each operation's time
+is measured between its before-call and after-call hooks.
+
+Targets: a sync <= 2 requests (one read, one transactional write), a get 1, a list page 1;
+sync >= 0.4 x the raw put_item rate. moto's TransactWriteItems deep-copies the whole table
+(items and every stream record so far) once per action, so its cost grows with the table:
+the throughput is measured on a fresh table and again after the request-count phases, and
+each operation's own time is printed to show where the time goes.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import statistics
+import sys
+import time
+from collections import defaultdict
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGETS = {"create": 1, "sync (update)": 2, "sync (create)": 2, "get": 1, "list page": 1}
+
+
+class OperationClock:
+    """Milliseconds spent in each DynamoDB operation (between botocore's call hooks)."""
+
+    def __init__(self) -> None:
+        self.times: dict[str, list[float]] = defaultdict(list)
+
+    def start(self, context: dict[str, Any], **_: Any) -> None:
+        context["bench_started"] = time.perf_counter()
+
+    def stop(self, model: Any, context: dict[str, Any], **_: Any) -> None:
+        started = context.pop("bench_started", None)
+        if started is not None:
+            self.times[model.name].append((time.perf_counter() - started) * 1000)
+
+    def reset(self) -> None:
+        self.times.clear()
+
+
+class KeyLookups:
+    """GetItem requests of API-key items: the authentication, cached a minute per container,
+    comes back in phases that moto makes last longer than that; it is not the contacts' cost."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, params: dict[str, Any], **_: Any) -> None:
+        if b'"APIKEY#' in (params.get("body") or b""):
+            self.count += 1
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--contacts", type=int, default=30, help="contacts per request-count phase")
+    parser.add_argument("--throughput", type=int, default=30, help="syncs and puts per throughput run")
+    args = parser.parse_args()
+
+    sys.path.insert(0, str(ROOT))
+    from botocore import handlers
+
+    from devstack.requests_count import install
+
+    counter = install()  # before any client is created
+    clock, key_lookups = OperationClock(), KeyLookups()
+    handlers.BUILTIN_HANDLERS.extend(
+        [
+            ("before-call.dynamodb", clock.start),
+            ("after-call.dynamodb", clock.stop),
+            ("before-call.dynamodb.GetItem", key_lookups),
+        ]
+    )
+
+    import logging
+
+    from moto.server import ThreadedMotoServer
+
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request
+
+    port = _free_port()
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    try:
+        os.environ.update(
+            AWS_ACCESS_KEY_ID="testing",
+            AWS_SECRET_ACCESS_KEY="testing",
+            AWS_DEFAULT_REGION="us-east-1",
+            AWS_ENDPOINT_URL=f"http://127.0.0.1:{port}",
+        )
+        from infra.provision import provision
+
+        os.environ.update(provision().environment())
+        stage = json.loads((ROOT / ".chalice" / "config.json").read_text())["stages"]["local"]
+        os.environ.update(stage["environment_variables"])
+        return run(args.contacts, args.throughput, counter, clock, key_lookups)
+    finally:
+        server.stop()
+
+
+def run(n: int, m: int, counter: Any, clock: OperationClock, key_lookups: KeyLookups) -> int:
+    import boto3
+    from chalice.test import Client
+
+    from app import app
+
+    raw = boto3.client("dynamodb")
+    table = os.environ["COHORT_TABLE"]
+    print(f"moto server, {n} contacts per phase, throughput over {m} calls each\n")
+    with Client(app, stage_name="local") as client:
+        api = _Api(client)
+        created = api.call("post", "/api/v1/workspaces", {"name": "Bench", "plan": "PRO"}, 201, admin=True)
+        api.key = created["apiKey"]
+        api.call("get", "/api/v1/workspace", None, 200)  # the key is resolved once, then cached
+
+        fresh = throughput(api, raw, table, m, "fresh", clock)
+
+        rows: dict[str, dict[str, float]] = {}
+        ids: list[str] = []
+
+        def phase(name: str, calls: list[tuple[str, str, Any, int]], keep: bool = False) -> None:
+            counter.reset()
+            key_lookups.count = 0
+            for method, path, body, status in calls:
+                answer = api.call(method, path, body, status)
+                if keep:
+                    ids.append(answer["id"])
+            calls_by_op = {op: k for (svc, op), k in counter.calls.items() if svc == "dynamodb"}
+            calls_by_op["GetItem"] = calls_by_op.get("GetItem", 0) - key_lookups.count
+            rows[name] = {op: k / len(calls) for op, k in calls_by_op.items() if k}
+
+        person = {"firstName": "Ada", "lastName": "Lovelace", "company": "Analytical", "tags": ["bench"]}
+        phase(
+            "create",
+            [("post", "/api/v1/contacts", {"email": f"c{i}@bench.example", **person}, 201) for i in range(n)],
+            keep=True,
+        )
+        phase(
+            "sync (update)",
+            [
+                ("post", "/api/v1/contacts/sync", {"email": f"c{i}@bench.example", "title": f"T{i}"}, 200)
+                for i in range(n)
+            ],
+        )
+        phase(
+            "sync (create)",
+            [
+                ("post", "/api/v1/contacts/sync", {"email": f"s{i}@bench.example", **person}, 201)
+                for i in range(n)
+            ],
+        )
+        phase("get", [("get", f"/api/v1/contacts/{cid}", None, 200) for cid in ids])
+        pages = _pages(api, "/api/v1/contacts?limit=50")
+        phase("list page", [("get", url, None, 200) for url in pages])
+        for query in ("status=ACTIVE", "tag=bench", "q=ada", "q=c1&tag=bench&status=ACTIVE"):
+            phase(
+                f"list page ({query})",
+                [("get", url, None, 200) for url in _pages(api, f"/api/v1/contacts?{query}&limit=50")],
+            )
+
+        items = raw.describe_table(TableName=table)["Table"].get("ItemCount", 0)
+        grown = throughput(api, raw, table, m, f"after the phases (~{items} items in the table)", clock)
+
+    print(f"{'operation':<40}{'requests':>10}  by operation (API-key lookups left out)")
+    failed = False
+    for name, per_call in rows.items():
+        total = sum(per_call.values())
+        target = TARGETS.get(name.split(" (")[0] if name.startswith("list page") else name)
+        mark = "" if target is None else (" ok" if total <= target else f" OVER {target}")
+        failed |= target is not None and total > target
+        ops = ", ".join(f"{op} {k:g}" for op, k in sorted(per_call.items()))
+        print(f"{name:<40}{total:>10.2f}  {ops}{mark}")
+    print()
+    for label, (ratio, sync_rate, put_rate, op_ms) in (("fresh table", fresh), ("grown table", grown)):
+        ops = ", ".join(f"{op} {ms:.1f} ms" for op, ms in sorted(op_ms.items()))
+        print(
+            f"sync throughput, {label}: {sync_rate:.1f}/s vs put_item {put_rate:.1f}/s = {ratio:.2f} x"
+            f" (target >= 0.4)  median per request: {ops}"
+        )
+    return 1 if failed else 0
+
+
+def throughput(
+    api: _Api, raw: Any, table: str, m: int, label: str, clock: OperationClock
+) -> tuple[float, float, float, dict[str, float]]:
+    """m syncs (half creates, half updates of those) against m raw put_items."""
+    clock.reset()
+    tag = f"t{time.monotonic_ns()}"
+    started = time.perf_counter()
+    for i in range(m):
+        email = f"{tag}-{i // 2}@bench.example"
+        api.call(
+            "post", "/api/v1/contacts/sync", {"email": email, "title": f"v{i}"}, 201 if i % 2 == 0 else 200
+        )
+    sync_rate = m / (time.perf_counter() - started)
+    started = time.perf_counter()
+    for i in range(m):
+        raw.put_item(
+            TableName=table, Item={"pk": {"S": f"BENCH#{tag}"}, "sk": {"S": str(i)}, "v": {"S": "x" * 200}}
+        )
+    put_rate = m / (time.perf_counter() - started)
+    op_ms = {op: statistics.median(times) for op, times in clock.times.items() if times}
+    return sync_rate / put_rate, sync_rate, put_rate, op_ms
+
+
+def _pages(api: _Api, first: str) -> list[str]:
+    urls, url = [], first
+    while url:
+        urls.append(url)
+        cursor = api.call("get", url, None, 200)["nextCursor"]
+        url = f"{first}&cursor={cursor}" if cursor else ""
+    return urls
+
+
+class _Api:
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.key: str | None = None
+
+    def call(self, method: str, path: str, body: Any, status: int, admin: bool = False) -> Any:
+        headers = {"Content-Type": "application/json"}
+        if admin:
+            headers["X-Admin-Token"] = os.environ["COHORT_ADMIN_TOKEN"]
+        elif self.key:
+            headers["Authorization"] = f"Bearer {self.key}"
+        answer = getattr(self.client.http, method)(
+            path, headers=headers, body=json.dumps(body) if body else None
+        )
+        if answer.status_code != status:
+            raise SystemExit(f"{method.upper()} {path}: {answer.status_code} {answer.body[:300]!r}")
+        return json.loads(answer.body) if answer.body else None
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
