@@ -1,4 +1,4 @@
-"""Routes of /api/v1/groups, and a contact's groups (/api/v1/contacts/{contactId}/groups).
+"""Routes of /api/v1/groups, and a contact's groups (/api/v1/contacts/{id}/groups).
 
 See ../shared/API.md, section Groups. Views parse, call the domain, answer; nothing else.
 """
@@ -234,35 +234,33 @@ def group_action(groupId: str) -> Response:
 
 @route(
     bp,
-    "/api/v1/contacts/{contactId}/groups",
+    "/api/v1/contacts/{id}/groups",
     "GET",
     summary="The contact's groups (one Query)",
     query="common.ListQuery",
     response="groups.ContactGroupPage",
 )
-def contact_groups(contactId: str) -> Response:
+def contact_groups(id: str) -> Response:
     from chalicelib.schemas.common import ListQuery
 
     request = bp.current_request
     query = parse_query(request, ListQuery)
-    items, cursor = memberships.contact_groups_page(
-        workspace_id(request), contactId, query.limit, query.cursor
-    )
+    items, cursor = memberships.contact_groups_page(workspace_id(request), id, query.limit, query.cursor)
     return json_response({"items": items, "nextCursor": cursor})
 
 
 @route(
     bp,
-    "/api/v1/contacts/{contactId}/groups",
+    "/api/v1/contacts/{id}/groups",
     "PUT",
     summary="Set the contact's groups to exactly this list",
     body="groups.ContactGroupsSet",
     response="groups.ContactGroupsReport",
 )
-def set_contact_groups(contactId: str) -> Response:
+def set_contact_groups(id: str) -> Response:
     from chalicelib.schemas.groups import ContactGroupsSet
 
     request = bp.current_request
     body = parse_body(request, ContactGroupsSet)
-    group_ids, added, removed = memberships.set_groups(workspace_id(request), contactId, body.group_ids)
+    group_ids, added, removed = memberships.set_groups(workspace_id(request), id, body.group_ids)
     return json_response({"groupIds": group_ids, "added": added, "removed": removed})

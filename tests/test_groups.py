@@ -1,0 +1,339 @@
+"""Groups: create, list, read, change, delete; names unique per workspace; tenancy.
+
+The helpers at the top are shared by the other test_group*/test_membership*/test_jobs modules.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from tests.support.api import Api
+from tests.support.pump import pump
+
+__all__ = ["pump"]  # the fixture, re-exported: the tests below ask for it by name
+
+
+def workspace_of(api: Api) -> str:
+    return api.get("/api/v1/workspace").json["id"]
+
+
+def make_contacts(api: Api, count: int, *, prefix: str = "person", **fields: Any) -> list[str]:
+    """Contacts <prefix>0@example.com... created through the contacts' bulk sync; ids in order."""
+    from chalicelib import contact_sync
+
+    rows = [
+        {"email": f"{prefix}{i}@example.com", "firstName": f"First{i}", "lastName": f"Last{i}", **fields}
+        for i in range(count)
+    ]
+    outcomes = contact_sync.sync_many(workspace_of(api), rows, update_existing=False, source="test")
+    assert [o.result for o in outcomes] == ["created"] * count, outcomes[:3]
+    return [str(o.contact_id) for o in outcomes]
+
+
+def seed_contacts(api: Api, count: int, *, prefix: str = "bulk") -> list[str]:
+    """Many Contact items written straight to the table with BatchWriteItem, without the
+    lookup copies the contacts module adds (so they cannot be found by email): moto copies
+    the whole table for every action of a transaction, so creating thousands through the
+    real (transactional) path takes minutes. Use make_contacts where creation matters."""
+    from chalicelib import clock, ids
+    from chalicelib.contact_store import canonical
+    from chalicelib.db import Item
+    from chalicelib.models.workspaces import Workspace
+
+    ws = workspace_of(api)
+    now = clock.now_iso()
+    created = []
+    with Item.batch_write() as batch:
+        for i in range(count):
+            state = {
+                "id": ids.new_id(),
+                "workspaceId": ws,
+                "email": f"{prefix}{i}@example.com",
+                "phone": None,
+                "firstName": f"First{i}",
+                "lastName": f"Last{i}",
+                "company": None,
+                "title": None,
+                "customFields": {},
+                "tags": [],
+                "status": "ACTIVE",
+                "statusReason": None,
+                "pipelineStage": "LEAD",
+                "source": "test",
+                "createdAt": now,
+                "updatedAt": now,
+                "anonymizedAt": None,
+                "revision": 1,
+            }
+            batch.save(canonical(state))
+            created.append(state["id"])
+    Workspace(*Workspace.key(ws)).update([Workspace.contactCount.add(count)])
+    return created
+
+
+def new_group(api: Api, name: str, group_type: str = "STATIC", **fields: Any) -> str:
+    reply = api.post("/api/v1/groups", {"name": name, "type": group_type, **fields})
+    assert reply.status == 201, reply.json
+    return reply.json["id"]
+
+
+def add(
+    api: Api, group_id: str, contact_ids: Sequence[str] = (), emails: Sequence[str] = ()
+) -> dict[str, Any]:
+    body: dict[str, Any] = {}
+    if contact_ids:
+        body["contactIds"] = list(contact_ids)
+    if emails:
+        body["emails"] = list(emails)
+    reply = api.post(f"/api/v1/groups/{group_id}/members", body)
+    assert reply.status == 200, reply.json
+    return reply.json
+
+
+def run_jobs(runner: Any) -> list[Any]:
+    """Deliver the queues' messages (the jobs) until idle, leaving stream records pending:
+    moto copies the whole table per action of a transaction, so counting thousands of
+    stream records in a test is slow; tests of the counters use small groups."""
+    calls: list[Any] = []
+    while True:
+        made = [call for poller in runner.queues for call in poller.poll(False)]
+        if not made:
+            return calls
+        calls.extend(made)
+
+
+def member_ids(api: Api, group_id: str, **params: str) -> list[str]:
+    """Every member id, following the cursor."""
+    found: list[str] = []
+    cursor = None
+    while True:
+        query = "&".join(f"{k}={v}" for k, v in {**params, **({"cursor": cursor} if cursor else {})}.items())
+        reply = api.get(f"/api/v1/groups/{group_id}/members?{query}")
+        assert reply.status == 200, reply.json
+        found.extend(item["id"] for item in reply.json["items"])
+        cursor = reply.json["nextCursor"]
+        if cursor is None:
+            return found
+
+
+def stats(api: Api, group_id: str) -> dict[str, Any]:
+    reply = api.get(f"/api/v1/groups/{group_id}/stats")
+    assert reply.status == 200, reply.json
+    return reply.json
+
+
+# ---- create, read, list ---------------------------------------------------------------------
+
+
+def test_a_created_group_reads_back_with_its_fields(api) -> None:
+    created = api.post(
+        "/api/v1/groups",
+        {"name": "LinkedIn Leads Q4", "description": "Q4", "type": "DYNAMIC", "color": "Teal"},
+    )
+    assert created.status == 201
+    group = created.json
+    assert group["name"] == "LinkedIn Leads Q4"
+    assert (group["type"], group["color"], group["memberCount"]) == ("DYNAMIC", "teal", 0)
+    assert api.get(f"/api/v1/groups/{group['id']}").json == group
+
+
+def test_defaults_and_hex_colors(api) -> None:
+    group = api.post("/api/v1/groups", {"name": "Fintech", "color": "#A1B2C3"}).json
+    assert (group["type"], group["color"], group["description"]) == ("STATIC", "#a1b2c3", None)
+
+
+def test_names_are_unique_per_workspace_whatever_the_case(api, new_workspace) -> None:
+    first = new_group(api, "Customers")
+    clash = api.post("/api/v1/groups", {"name": "  cUSTOMERS "})
+    assert clash.status == 409
+    assert clash.error_code == "conflict"
+    assert clash.json["error"]["details"] == [{"field": "name", "existingGroupId": first}]
+    # Another workspace has its own names.
+    assert new_workspace(name="Other").post("/api/v1/groups", {"name": "Customers"}).status == 201
+
+
+def test_bad_fields_are_422_and_create_nothing(api) -> None:
+    cases = [
+        {"name": ""},
+        {"name": "   "},
+        {"name": "x" * 101},
+        {"name": "A", "color": "#abc"},
+        {"name": "A", "color": "blurple"},
+        {"name": "A", "color": "rgb(1,2,3)"},
+        {"name": "A", "type": "SMART"},
+        {"name": "A", "extra": 1},
+        {},
+    ]
+    for body in cases:
+        reply = api.post("/api/v1/groups", body)
+        assert reply.status == 422, body
+        assert reply.error_code == "validation_error"
+        assert reply.json["error"]["details"], body
+    assert api.get("/api/v1/groups").json == {"items": [], "nextCursor": None}
+
+
+def test_listing_pages_through_groups_with_member_counts(api, pump) -> None:
+    ids = [new_group(api, f"Group {i}") for i in range(5)]
+    contacts = make_contacts(api, 3)
+    add(api, ids[0], contacts)
+    pump.drain()
+    first = api.get("/api/v1/groups?limit=2")
+    assert first.status == 200
+    seen = list(first.json["items"])
+    cursor = first.json["nextCursor"]
+    while cursor:
+        page = api.get(f"/api/v1/groups?limit=2&cursor={cursor}").json
+        seen.extend(page["items"])
+        cursor = page["nextCursor"]
+    assert [g["id"] for g in seen] == ids
+    assert [g["memberCount"] for g in seen] == [3, 0, 0, 0, 0]
+
+
+def test_a_forged_cursor_or_limit_out_of_range_is_422(api) -> None:
+    new_group(api, "A")
+    assert api.get("/api/v1/groups?cursor=abc").status == 422
+    assert api.get("/api/v1/groups?limit=501").status == 422
+    assert api.get("/api/v1/groups?limit=0").status == 422
+
+
+def test_the_same_idempotency_key_creates_one_group(api) -> None:
+    headers = {"Idempotency-Key": "create-leads-1"}
+    first = api.post("/api/v1/groups", {"name": "Leads"}, headers=headers)
+    again = api.post("/api/v1/groups", {"name": "Leads"}, headers=headers)
+    assert (first.status, again.status) == (201, 201)
+    assert first.json == again.json
+    assert len(api.get("/api/v1/groups").json["items"]) == 1
+
+
+# ---- patch ----------------------------------------------------------------------------------
+
+
+def test_renaming_frees_the_old_name_and_takes_the_new_one(api) -> None:
+    group = new_group(api, "Prospects")
+    other = new_group(api, "Customers")
+    renamed = api.patch(f"/api/v1/groups/{group}", {"name": "Qualified prospects"})
+    assert renamed.status == 200
+    assert renamed.json["name"] == "Qualified prospects"
+    assert api.post("/api/v1/groups", {"name": "prospects"}).status == 201
+    clash = api.patch(f"/api/v1/groups/{group}", {"name": "CUSTOMERS"})
+    assert clash.status == 409
+    assert clash.json["error"]["details"] == [{"field": "name", "existingGroupId": other}]
+    assert api.get(f"/api/v1/groups/{group}").json["name"] == "Qualified prospects"
+
+
+def test_a_case_only_rename_keeps_the_name_and_changes_its_spelling(api) -> None:
+    group = new_group(api, "fintech")
+    assert api.patch(f"/api/v1/groups/{group}", {"name": "Fintech"}).json["name"] == "Fintech"
+    assert api.post("/api/v1/groups", {"name": "FINTECH"}).status == 409
+
+
+def test_patch_changes_type_and_clears_color_and_description(api) -> None:
+    group = new_group(api, "Inbound", description="web", color="navy")
+    changed = api.patch(f"/api/v1/groups/{group}", {"type": "DYNAMIC", "color": None, "description": None})
+    assert changed.status == 200
+    assert (changed.json["type"], changed.json["color"], changed.json["description"]) == (
+        "DYNAMIC",
+        None,
+        None,
+    )
+    assert changed.json["name"] == "Inbound"
+
+
+def test_bad_patches_are_422(api) -> None:
+    group = new_group(api, "Inbound")
+    for body in ({}, {"name": ""}, {"name": None}, {"type": None}, {"color": "#12345g"}, {"id": "x"}):
+        reply = api.patch(f"/api/v1/groups/{group}", body)
+        assert reply.status == 422, body
+
+
+# ---- tenancy ----------------------------------------------------------------------------------
+
+
+def test_another_workspaces_group_is_404_everywhere(api, new_workspace) -> None:
+    theirs = new_group(new_workspace(name="Other"), "Theirs")
+    contact = make_contacts(api, 1)[0]
+    for method, path, body in [
+        ("GET", f"/api/v1/groups/{theirs}", None),
+        ("PATCH", f"/api/v1/groups/{theirs}", {"name": "Mine"}),
+        ("DELETE", f"/api/v1/groups/{theirs}", None),
+        ("GET", f"/api/v1/groups/{theirs}/members", None),
+        ("GET", f"/api/v1/groups/{theirs}/stats", None),
+        ("GET", f"/api/v1/groups/{theirs}/export", None),
+        ("POST", f"/api/v1/groups/{theirs}/members", {"contactIds": [contact]}),
+        ("POST", f"/api/v1/groups/{theirs}/members/validate", {"emails": ["a@example.com"]}),
+        ("POST", f"/api/v1/groups/{theirs}/members/remove", {"contactIds": [contact]}),
+        ("DELETE", f"/api/v1/groups/{theirs}/members/{contact}", None),
+        ("POST", f"/api/v1/groups/{theirs}/actions", {"action": "applyTags", "tags": ["x"]}),
+        ("GET", "/api/v1/groups/not-an-id", None),
+    ]:
+        reply = api.call(method, path, body)
+        assert (reply.status, reply.error_code) == (404, "not_found"), (method, path, reply.json)
+
+
+# ---- delete -----------------------------------------------------------------------------------
+
+
+def test_deleting_a_group_keeps_its_contacts_and_frees_its_name(api, pump) -> None:
+    group = new_group(api, "Trade show")
+    contacts = make_contacts(api, 3)
+    add(api, group, contacts)
+    pump.drain()
+    assert api.delete(f"/api/v1/groups/{group}").status == 204
+    assert api.get(f"/api/v1/groups/{group}").status == 404
+    assert api.get(f"/api/v1/groups/{group}/stats").status == 404
+    for contact in contacts:
+        assert api.get(f"/api/v1/contacts/{contact}").status == 200
+        assert api.get(f"/api/v1/contacts/{contact}/groups").json["items"] == []
+    assert api.post("/api/v1/groups", {"name": "trade show"}).status == 201
+    assert all(call.ok for call in pump.drain())
+
+
+def test_a_group_a_running_campaign_uses_needs_force_to_go(api) -> None:
+    from chalicelib.models.campaigns import CampaignLink
+
+    group = new_group(api, "Nurture", "DYNAMIC")
+    ws = workspace_of(api)
+    CampaignLink(
+        *CampaignLink.key(ws, group, "01CAMPAIGN0000000000000000"),
+        campaignId="01CAMPAIGN0000000000000000",
+        role="include",
+        status="RUNNING",
+    ).save()
+    refused = api.delete(f"/api/v1/groups/{group}")
+    assert (refused.status, refused.error_code) == (409, "conflict")
+    assert refused.json["error"]["details"][0]["runningCampaignIds"] == ["01CAMPAIGN0000000000000000"]
+    assert api.get(f"/api/v1/groups/{group}").status == 200
+    assert api.delete(f"/api/v1/groups/{group}?force=true").status == 204
+    assert api.get(f"/api/v1/groups/{group}").status == 404
+
+
+def test_a_paused_campaign_does_not_block_a_delete(api) -> None:
+    from chalicelib.models.campaigns import CampaignLink
+
+    group = new_group(api, "Nurture")
+    ws = workspace_of(api)
+    CampaignLink(
+        *CampaignLink.key(ws, group, "01CAMPAIGN0000000000000001"),
+        campaignId="01CAMPAIGN0000000000000001",
+        role="include",
+        status="PAUSED",
+    ).save()
+    assert api.delete(f"/api/v1/groups/{group}").status == 204
+
+
+def test_a_big_groups_memberships_are_removed_by_a_job(api, pump) -> None:
+    from chalicelib.groups import INLINE_DELETE_MEMBERS
+
+    group = new_group(api, "Big")
+    contacts = seed_contacts(api, INLINE_DELETE_MEMBERS + 20)
+    add(api, group, contacts[:1000])
+    reply = api.delete(f"/api/v1/groups/{group}")
+    assert reply.status == 202
+    job_id = reply.json["jobId"]
+    assert api.get(f"/api/v1/groups/{group}").status == 404
+    assert all(call.ok for call in run_jobs(pump))
+    job = api.get(f"/api/v1/jobs/{job_id}").json
+    assert (job["status"], job["processed"], job["kind"]) == ("COMPLETED", 20, "memberCleanup")
+    for contact in contacts[::50]:
+        assert api.get(f"/api/v1/contacts/{contact}/groups").json["items"] == []
