@@ -3,6 +3,8 @@ through the API and the event pump, and reading the workspace's contacts back.""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
@@ -61,3 +63,31 @@ def contacts_by_email(api: Api) -> dict[str, dict[str, Any]]:
 def outcomes(view: dict[str, Any]) -> dict[int, tuple[str, str]]:
     """row -> (result, reason) of the rows the import reported."""
     return {error["row"]: (error["result"], error["reason"]) for error in view["errors"]}
+
+
+@contextmanager
+def killed_at(client: Any, operation: str, match: str, nth: int = 1) -> Iterator[dict[str, int]]:
+    """Kill the handler (an exception, as when Lambda dies) at the `nth` `operation` request of
+    `client` whose body contains `match`; once. Injected through botocore's own before-call
+    event, so everything before that request really happened and nothing after it did."""
+    state = {"seen": 0, "killed": 0}
+
+    def kill(params: dict[str, Any], **_: Any) -> None:
+        body = params.get("body") or b""
+        text = body.decode() if isinstance(body, bytes) else str(body)
+        if match in text and not state["killed"]:
+            state["seen"] += 1
+            if state["seen"] == nth:
+                state["killed"] += 1
+                raise Killed(f"killed at {operation} #{nth}")
+
+    event = f"before-call.{client.meta.service_model.service_name}.{operation}"
+    client.meta.events.register_first(event, kill, unique_id="test-import-kill")
+    try:
+        yield state
+    finally:
+        client.meta.events.unregister(event, unique_id="test-import-kill")
+
+
+class Killed(RuntimeError):
+    """The injected death of a handler."""
