@@ -102,7 +102,7 @@ class ExportQuery(ApiModel):
     q: str | None = Field(default=None, min_length=1, max_length=100)
 
     def filters(self) -> dict[str, Any]:
-        return self.model_dump(mode="json", exclude_none=True)
+        return self.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
 class ExportStarted(ApiModel):
