@@ -1,0 +1,1 @@
+"""`cohort`: the command-line client of a Cohort deployment (imports, exports, contacts)."""
