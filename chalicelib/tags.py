@@ -8,6 +8,8 @@ and a counter item (`WS#<ws>` / `TAG#<tag>`) that the contact transactions keep 
 
 from __future__ import annotations
 
+import time
+
 from chalicelib import clock, pagination
 from chalicelib.contact_search import one_page
 from chalicelib.contact_store import State, WriteRejected, commit, pack, plan, state_of
@@ -18,8 +20,9 @@ from chalicelib.models.contacts import ContactTag, TagCount
 
 # Contacts renamed per round: one Query of links, then transactions of up to 100 actions.
 ROUND = 100
-# A rename stops after this many rounds (it is resumable: call it again for the rest).
-MAX_ROUNDS = 200
+# A rename stops starting rounds after this long, within API Gateway's 29 s; it is resumable
+# (the links still under the old name are the work left), so the client calls it again.
+TIME_BUDGET_SECONDS = 20.0
 
 
 def list_page(workspace_id: str, limit: int, cursor: str | None) -> tuple[list[TagCount], str | None]:
@@ -40,9 +43,12 @@ def count(workspace_id: str, tag: str) -> int:
     return int(found[0].contactCount) if found else 0
 
 
-def rename(workspace_id: str, old: str, new: str) -> tuple[bool, int]:
+def rename(
+    workspace_id: str, old: str, new: str, *, budget_seconds: float = TIME_BUDGET_SECONDS
+) -> tuple[bool, int, bool]:
     """Give every contact tagged `old` the tag `new` instead; when some contacts already carry
-    `new` the tags merge (such contacts just lose `old`). Returns (merged, contacts changed).
+    `new` the tags merge (such contacts just lose `old`). Returns (merged, contacts changed,
+    done); not done when the time budget ran out first: calling again goes on.
 
     Round by round: one Query of `old`'s links (each a copy of its contact), then the
     contacts rewritten in batched transactions conditioned on their revision; a contact that
@@ -50,20 +56,25 @@ def rename(workspace_id: str, old: str, new: str) -> tuple[bool, int]:
     """
     if old == new:
         raise field_error("to", "is the same tag")
+    deadline = time.monotonic() + budget_seconds
     merged = count(workspace_id, new) > 0
     changed = 0
-    for _ in range(MAX_ROUNDS):
+    while time.monotonic() < deadline:
         links, _last = one_page(ContactTag.partition(workspace_id, old), None, None, limit=ROUND, start=None)
         if not links:
-            return merged, changed
+            return merged, changed, True
         writes = [plan(before, _retagged(before, old, new)) for before in map(state_of, links)]  # type: ignore[arg-type]
+        progress = 0
         for group in pack(writes):
             try:
                 commit(workspace_id, group)
-                changed += len(group)
+                progress += len(group)
             except WriteRejected:
-                changed += sum(_retag_alone(workspace_id, w.contact_id, old, new) for w in group)
-    raise Conflict("the tag has too many contacts to rename in one call; call again to continue")
+                progress += sum(_retag_alone(workspace_id, w.contact_id, old, new) for w in group)
+        if not progress:  # links of contacts that no longer carry the tag: nothing to move
+            raise Conflict("the tag's contacts keep changing; try again")
+        changed += progress
+    return merged, changed, False
 
 
 def _retagged(before: State, old: str, new: str) -> State:

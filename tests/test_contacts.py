@@ -429,3 +429,23 @@ def test_a_new_contact_joins_the_groups_it_names(api, aws) -> None:
         assert unknown.status == 404
         assert unknown.json["error"]["details"][0]["unknownIds"] == ["01ARZ3NDEKTSV4RRFFQ69G5FA9"]
     assert table_items(aws) == before
+
+
+def test_set_status_records_why_and_a_sync_keeps_it(api) -> None:
+    from chalicelib import contacts
+    from chalicelib.errors import NotFound
+
+    contact = api.post("/api/v1/contacts", {"email": "a@example.com", "tags": ["t"]}).json
+    ws = workspace_of(api)["id"]
+    contacts.set_status(ws, contact["id"], "UNSUBSCRIBED", "unsubscribe link")
+    after = api.get(f"/api/v1/contacts/{contact['id']}").json
+    assert (after["status"], after["statusReason"]) == ("UNSUBSCRIBED", "unsubscribe link")
+    for query in ("status=UNSUBSCRIBED", "tag=t&status=UNSUBSCRIBED", "q=a&status=UNSUBSCRIBED"):
+        assert [c["id"] for c in api.get(f"/api/v1/contacts?{query}").json["items"]] == [contact["id"]], query
+    assert api.get("/api/v1/contacts?status=ACTIVE").json["items"] == []
+    synced = api.post(
+        "/api/v1/contacts/sync", {"email": "a@example.com", "status": "ACTIVE", "firstName": "A"}
+    )
+    assert synced.json["contact"]["status"] == "UNSUBSCRIBED"
+    with pytest.raises(NotFound):
+        contacts.set_status(ws, "01ARZ3NDEKTSV4RRFFQ69G5FA9", "BOUNCED", "hard bounce")

@@ -53,7 +53,13 @@ def test_rename_moves_every_contact_to_the_new_tag(api) -> None:
     other = make(api, "x@example.com", ["keep"])
     reply = api.post("/api/v1/tags/rename", {"from": "old", "to": "Renamed"})
     assert reply.status == 200, reply.json
-    assert reply.json == {"tag": "Renamed", "merged": False, "contactsChanged": 5, "contactCount": 5}
+    assert reply.json == {
+        "tag": "Renamed",
+        "merged": False,
+        "contactsChanged": 5,
+        "contactCount": 5,
+        "done": True,
+    }
     assert tag_counts(api) == {"Renamed": 5, "keep": 6}
     assert tagged(api, "Renamed") == {c["id"] for c in made}
     assert tagged(api, "old") == set()
@@ -67,7 +73,7 @@ def test_renaming_onto_an_existing_tag_merges_them(api) -> None:
     only_a = make(api, "a@example.com", ["a"])
     only_b = make(api, "b@example.com", ["b"])
     reply = api.post("/api/v1/tags/rename", {"from": "a", "to": "b"})
-    assert reply.json == {"tag": "b", "merged": True, "contactsChanged": 2, "contactCount": 3}
+    assert reply.json == {"tag": "b", "merged": True, "contactsChanged": 2, "contactCount": 3, "done": True}
     assert tag_counts(api) == {"b": 3}
     assert api.get(f"/api/v1/contacts/{both['id']}").json["tags"] == ["b"]
     assert tagged(api, "b") == {both["id"], only_a["id"], only_b["id"]}
@@ -81,6 +87,7 @@ def test_merge_several_tags_into_one(api) -> None:
     assert reply.status == 200, reply.json
     assert reply.json["contactCount"] == 3
     assert reply.json["merged"] is True
+    assert reply.json["done"] is True
     assert tag_counts(api) == {"lead": 3, "other": 1}
 
 
@@ -114,3 +121,14 @@ def test_a_contact_has_at_most_twenty_tags_of_at_most_64_characters(api) -> None
     full = api.post("/api/v1/contacts/sync", {"email": "a@example.com", "tags": ["one-more"]})
     assert full.status == 422
     assert full.json["error"]["details"][0]["field"] == "tags"
+
+
+def test_a_rename_out_of_time_says_so_and_goes_on_when_called_again(api) -> None:
+    from chalicelib import tags
+
+    made = [make(api, f"p{i}@example.com", ["old"]) for i in range(3)]
+    ws = api.get("/api/v1/workspace").json["id"]
+    assert tags.rename(ws, "old", "new", budget_seconds=0) == (False, 0, False)
+    assert tag_counts(api) == {"old": 3}
+    assert tags.rename(ws, "old", "new") == (False, 3, True)
+    assert tagged(api, "new") == {c["id"] for c in made}

@@ -32,7 +32,7 @@ def list_tags() -> Response:
     bp,
     "/api/v1/tags/rename",
     "POST",
-    summary="Rename a tag on all its contacts; onto an existing tag, the two merge",
+    summary="Rename a tag on all its contacts (onto an existing tag: merge); done=false: call again",
     body="contacts.TagRename",
     response="contacts.TagRenamed",
 )
@@ -43,15 +43,9 @@ def rename_tag() -> Response:
     request = bp.current_request
     body = parse_body(request, TagRename)
     ws = workspace_id(request)
-    merged, changed = tags.rename(ws, body.from_, body.to)
-    return json_response(
-        {
-            "tag": body.to,
-            "merged": merged,
-            "contactsChanged": changed,
-            "contactCount": tags.count(ws, body.to),
-        }
-    )
+    merged, changed, done = tags.rename(ws, body.from_, body.to)
+    answer = {"tag": body.to, "merged": merged, "contactsChanged": changed, "done": done}
+    return json_response({**answer, "contactCount": tags.count(ws, body.to)})
 
 
 @route(
@@ -69,16 +63,10 @@ def merge_tags() -> Response:
     request = bp.current_request
     body = parse_body(request, TagMerge)
     ws = workspace_id(request)
-    merged, changed = tags.count(ws, body.into) > 0, 0
+    merged, changed, done = tags.count(ws, body.into) > 0, 0, True
     for source in dict.fromkeys(body.from_):
-        if source != body.into:
-            was_merge, count = tags.rename(ws, source, body.into)
+        if source != body.into and done:
+            was_merge, count, done = tags.rename(ws, source, body.into)
             merged, changed = merged or was_merge, changed + count
-    return json_response(
-        {
-            "tag": body.into,
-            "merged": merged,
-            "contactsChanged": changed,
-            "contactCount": tags.count(ws, body.into),
-        }
-    )
+    answer = {"tag": body.into, "merged": merged, "contactsChanged": changed, "done": done}
+    return json_response({**answer, "contactCount": tags.count(ws, body.into)})

@@ -158,3 +158,4 @@ class TagRenamed(ApiModel):
     merged: bool
     contacts_changed: int
     contact_count: int
+    done: bool = Field(description="false when time ran out first: the same call goes on")
