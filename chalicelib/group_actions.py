@@ -1,7 +1,7 @@
 """Bulk actions on a whole group, run as jobs (chalicelib.jobs) page by page over its members:
 
 - `applyTags`: add tags to every member contact;
-- `addToCampaign`: hand the members to the campaign engine (chalicelib.enrollment);
+- `addToCampaign`: handed to the campaign engine's own job (chalicelib.enrollment);
 - `deleteContacts`: delete every member contact from the workspace (needs `"confirm": true`);
 
 and the group's own upkeep, run the same way: removing the memberships of a deleted group,
@@ -10,24 +10,21 @@ copying a renamed group's name onto its memberships, and the daily recount of it
 
 from __future__ import annotations
 
-import importlib
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.exceptions import UpdateError
 
 from chalicelib import clock, groups, jobs, memberships
 from chalicelib.db import is_conditional_failure
-from chalicelib.errors import ApiError, Conflict, NotFound, field_error
+from chalicelib.errors import ApiError, NotFound, field_error
 from chalicelib.logs import logger
-from chalicelib.models.campaigns import Campaign
 from chalicelib.models.groups import Group, Membership
 from chalicelib.models.jobs import Job
 
 if TYPE_CHECKING:
     from chalicelib.schemas.groups import GroupAction
 
-MAX_TAG_LENGTH = 100
 ACTIVE = "ACTIVE"
 
 
@@ -39,14 +36,12 @@ def start(workspace_id: str, group_id: str, action: GroupAction) -> str:
         tags = _tags(action.tags)
         return jobs.start(workspace_id, "applyTags", group_id, total=total, params={"tags": tags}).id
     if action.action == "addToCampaign":
-        campaign_id = action.campaign_id
-        if not campaign_id:
+        if not action.campaign_id:
             raise field_error("campaignId", "is required for addToCampaign")
-        _require_campaign(workspace_id, campaign_id)
-        if _enroll_function() is None:
-            raise Conflict("the campaign engine cannot take contacts yet", [{"field": "campaignId"}])
-        params = {"campaignId": campaign_id}
-        return jobs.start(workspace_id, "addToCampaign", group_id, total=total, params=params).id
+        from chalicelib import enrollment
+
+        # The campaign engine's own paged job (404 unknown campaign, 409 unless RUNNING/PAUSED).
+        return enrollment.enroll_group(workspace_id, action.campaign_id, group_id, source="manual")
     if action.confirm is not True:
         raise field_error(
             "confirm", "must be true: this deletes every contact of the group from the workspace"
@@ -55,28 +50,10 @@ def start(workspace_id: str, group_id: str, action: GroupAction) -> str:
 
 
 def _tags(given: Sequence[str] | None) -> list[str]:
-    tags = list(dict.fromkeys(tag.strip() for tag in given or () if tag and tag.strip()))
-    if not tags:
-        raise field_error("tags", "give at least one non-empty tag")
-    if any(len(tag) > MAX_TAG_LENGTH for tag in tags):
-        raise field_error("tags", f"a tag has at most {MAX_TAG_LENGTH} characters")
-    return tags
-
-
-def _require_campaign(workspace_id: str, campaign_id: str) -> None:
-    try:
-        Campaign.get(*Campaign.key(workspace_id, campaign_id))
-    except DoesNotExist:
-        raise NotFound("campaign not found", [{"field": "campaignId"}]) from None
-
-
-def _enroll_function() -> Any:
-    """The campaign engine's `enroll_contacts`, once it exists."""
-    try:
-        module = importlib.import_module("chalicelib.enrollment")
-    except ImportError:
-        return None
-    return getattr(module, "enroll_contacts", None)
+    """The tags (checked like a contact's by the schema), duplicates dropped."""
+    if not given:
+        raise field_error("tags", "is required for applyTags")
+    return list(dict.fromkeys(given))
 
 
 # ---- the actions' pages -------------------------------------------------------------------
@@ -87,7 +64,7 @@ def apply_tags_page(job: Job, members: list[Membership]) -> jobs.PageResult:
     from chalicelib.contact_store import WriteRejected, commit, pack, plan, state_of
     from chalicelib.contacts import MAX_ATTEMPTS, get_many, merged_tags
 
-    tags = [str(tag) for tag in job.params["tags"]]
+    tags = [str(tag) for tag in jobs.params(job)["tags"]]
     errors: list[dict[str, str]] = []
     pending = [m.contactId for m in members]
     for _ in range(MAX_ATTEMPTS):
@@ -114,21 +91,6 @@ def apply_tags_page(job: Job, members: list[Membership]) -> jobs.PageResult:
         pending = retry
     errors.extend({"contactId": cid, "reason": "kept changing; tags not applied"} for cid in pending)
     return jobs.PageResult(processed=len(members), errors=errors)
-
-
-@jobs.kind("addToCampaign", page_size=500)
-def add_to_campaign_page(job: Job, members: list[Membership]) -> jobs.PageResult:
-    enroll = _enroll_function()
-    if enroll is None:
-        raise RuntimeError("chalicelib.enrollment.enroll_contacts is not available")
-    failures = enroll(
-        job.workspaceId,
-        str(job.params["campaignId"]),
-        [m.contactId for m in members],
-        source="manual",
-        via_group_id=job.groupId,
-    )
-    return jobs.PageResult(processed=len(members), errors=list(failures or []))
 
 
 @jobs.kind("deleteContacts", page_size=200)
@@ -212,8 +174,9 @@ def recount_page(job: Job, members: list[Membership]) -> jobs.PageResult:
 
 
 def finish_recount(job: Job) -> None:
-    counted = {"total": int(job.state.get("total", 0)), "active": int(job.state.get("active", 0))}
-    baseline = {name: int(value) for name, value in job.params["baseline"].items()}
+    totals = jobs.state(job)
+    counted = {"total": totals.get("total", 0), "active": totals.get("active", 0)}
+    baseline = {name: int(value) for name, value in jobs.params(job)["baseline"].items()}
     extra = {
         "group_id": job.groupId,
         "workspace_id": job.workspaceId,

@@ -1,5 +1,8 @@
-"""A group's members as CSV: written page by page (1,000 members a Query, their contacts in
-BatchGetItems of 100), UTF-8 with a BOM so spreadsheet programs read accents right.
+"""A group's members as CSV, UTF-8 with a BOM so spreadsheet programs read accents right.
+
+The columns are what the member list shows (the contact snapshot on each membership), so a
+page of 1,000 members is one Query and nothing else. A full export of the group's contacts
+(tags, custom fields...) is the contacts export with `groupId`.
 
 Spreadsheet formula injection: a cell that starts with = + - @ or a tab or carriage return
 is prefixed with an apostrophe, so a spreadsheet shows it as text instead of running it
@@ -11,7 +14,6 @@ cut short silently.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -19,22 +21,7 @@ from typing import Any
 from chalicelib import groups, memberships
 from chalicelib.errors import PayloadTooLarge
 
-COLUMNS = (
-    "id",
-    "email",
-    "phone",
-    "firstName",
-    "lastName",
-    "company",
-    "title",
-    "status",
-    "pipelineStage",
-    "tags",
-    "customFields",
-    "source",
-    "createdAt",
-    "joinedAt",
-)
+COLUMNS = ("id", "email", "phone", "firstName", "lastName", "company", "title", "status", "joinedAt")
 PAGE = 1000
 MAX_BYTES = 5_500_000
 _DANGEROUS_START = ("=", "+", "-", "@", "\t", "\r")
@@ -49,31 +36,17 @@ def safe_cell(value: Any) -> str:
 
 
 def rows(workspace_id: str, group_id: str) -> Iterator[list[str]]:
-    """The header, then one row per member whose contact exists (in contact id order)."""
+    """The header, then one row per member (in contact id order)."""
     yield list(COLUMNS)
     start_key = None
     while True:
         page = memberships.member_page(workspace_id, group_id, limit=PAGE, start_key=start_key)
-        contacts = memberships.contacts_by_id(workspace_id, [m.contactId for m in page.items])
         for member in page.items:
-            contact = contacts.get(member.contactId)
-            if contact is not None:
-                yield [safe_cell(cell) for cell in _cells(contact, member.joinedAt)]
+            view = memberships.member_view(member)
+            yield [safe_cell(view[column]) for column in COLUMNS]
         if page.last_key is None:
             return
         start_key = page.last_key
-
-
-def _cells(contact: dict[str, Any], joined_at: str) -> list[Any]:
-    custom = contact.get("customFields")
-    custom = custom.as_dict() if hasattr(custom, "as_dict") else dict(custom or {})
-    values = {
-        **contact,
-        "tags": ";".join(contact.get("tags") or []),
-        "customFields": json.dumps(custom, ensure_ascii=False, sort_keys=True) if custom else "",
-        "joinedAt": joined_at,
-    }
-    return [values.get(column) for column in COLUMNS]
 
 
 def export(workspace_id: str, group_id: str) -> tuple[str, str]:

@@ -174,6 +174,7 @@ def _transact(workspace_id: str, group_id: str, events: list[Event]) -> None:
         transaction.update(
             change,
             [
+                GroupChange.type.set(GroupChange),  # an UpdateItem creates it: name its type
                 GroupChange.workspaceId.set(workspace_id),
                 GroupChange.groupId.set(group_id),
                 GroupChange.changedAt.set(stamp),

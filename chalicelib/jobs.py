@@ -133,7 +133,17 @@ def view(job: Job) -> dict[str, Any]:
 
 
 def _plain(value: Any) -> dict[str, Any]:
-    return value.as_dict() if hasattr(value, "as_dict") else dict(value)
+    return value.as_dict() if hasattr(value, "as_dict") else dict(value or {})
+
+
+def params(job: Job) -> dict[str, Any]:
+    """The job's arguments as plain values."""
+    return _plain(job.params)
+
+
+def state(job: Job) -> dict[str, int]:
+    """What the job's pages accumulated so far."""
+    return {name: int(value) for name, value in _plain(job.state).items()}
 
 
 def _send(job: Job, page: int) -> None:
@@ -184,13 +194,13 @@ def run(job: Job, page_number: int) -> None:
     if result.errors:
         room = max(0, MAX_ERRORS - len(job.errors or []))
         if room:
-            actions.append(Job.errors.append(result.errors[:room]))
+            actions.append(Job.errors.set(Job.errors.append(result.errors[:room])))
         actions.append(Job.errorCount.add(len(result.errors)))
     if result.counts:
-        state = {name: int(value) for name, value in (job.state or {}).items()}
+        totals = state(job)
         for name, value in result.counts.items():
-            state[name] = state.get(name, 0) + int(value)
-        actions.append(Job.state.set(state))
+            totals[name] = totals.get(name, 0) + int(value)
+        actions.append(Job.state.set(totals))
     try:
         job.update(actions, condition=Job.page == page_number)
     except UpdateError as error:

@@ -4,10 +4,7 @@ contact's groups (each one Query), setting a contact's groups, static and dynami
 from __future__ import annotations
 
 from chalicelib.ids import new_id
-from tests.support.pump import pump
 from tests.test_groups import add, make_contacts, member_ids, new_group, workspace_of
-
-__all__ = ["pump"]  # the fixture, re-exported: the tests below ask for it by name
 
 
 def _membership_changes(calls) -> list:

@@ -9,6 +9,7 @@ from typing import Literal
 from pydantic import Field, field_validator, model_validator
 
 from chalicelib.schemas.common import ApiModel, ListQuery
+from chalicelib.schemas.contacts import MAX_TAGS_PER_CONTACT, Tag
 
 MAX_MEMBERS_PER_CALL = 1000
 MAX_GROUPS_PER_CONTACT = 500
@@ -168,7 +169,7 @@ class GroupAction(ApiModel):
     """One model for the three actions; what each needs is checked by chalicelib.group_actions."""
 
     action: Literal["applyTags", "addToCampaign", "deleteContacts"]
-    tags: list[str] | None = Field(default=None, max_length=50)
+    tags: list[Tag] | None = Field(default=None, min_length=1, max_length=MAX_TAGS_PER_CONTACT)
     campaign_id: str | None = None
     confirm: bool | None = None
 
