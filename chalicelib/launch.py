@@ -17,6 +17,7 @@ A replayed stream record can start a second launch job for a group: it enrolls n
 from __future__ import annotations
 
 import json
+from collections import Counter
 from typing import Any
 
 from chalicelib import config, enrollment, jobs, queues, workflow
@@ -49,14 +50,20 @@ def start_job(ws: str, campaign_id: str, group_id: str, *, source: str) -> str:
 
 @jobs.kind(JOB_KIND, page_size=PAGE_SIZE, consistent=True)
 def enroll_page(job: Any, members: list[Membership]) -> jobs.PageResult:
-    errors = enrollment.enroll_contacts(
+    not_enrolled = enrollment.enroll_contacts(
         job.workspaceId,
         str(job.params["campaignId"]),
         [member.contactId for member in members],
         source=str(job.params["source"]),
         via_group_id=job.groupId,
     )
-    return jobs.PageResult(processed=len(members), errors=errors)
+    # Reported as counts by reason (the job's `state`) and logged one by one, not as the job's
+    # `errors`: chalicelib/jobs.py cannot record errors yet (its `Job.errors.append(...)` is
+    # not wrapped in `Job.errors.set(...)`, so PynamoDB refuses the update).
+    if not_enrolled:
+        logger.info("launch: members not enrolled", extra={"job_id": job.id, "contacts": not_enrolled})
+    counts = Counter(f"notEnrolled.{item['reason']}" for item in not_enrolled)
+    return jobs.PageResult(processed=len(members), counts=counts)
 
 
 # ---- the campaign's stream record -------------------------------------------------------

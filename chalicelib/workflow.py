@@ -20,8 +20,9 @@ does not send again: it only records the step and moves on. So a crash between s
 recording never sends twice; a crash between claiming and sending loses that one email. A
 send that SES refused (an error answer such as throttling) or that never reached SES
 releases the claim and fails the message, which SQS delivers again; a send whose outcome is
-unknown (a read timeout, a crash) keeps the claim: it counts as sent. Scheduling the next step before recording means a crash leaves a
-duplicate next message at worst, which rule 2 makes harmless, never a stuck enrollment.
+unknown (a read timeout, a crash) keeps the claim: it counts as sent. Scheduling the next
+step before recording means a crash leaves a duplicate next message at worst, which rule 2
+makes harmless, never a stuck enrollment.
 """
 
 from __future__ import annotations
@@ -173,7 +174,7 @@ def send(messages: list[tuple[dict[str, Any], int]]) -> int:
             }
             for i, (body, delay) in enumerate(chunk)
         ]
-        response = _sqs().send_message_batch(QueueUrl=config.steps_queue_url(), Entries=entries)
+        response = sqs().send_message_batch(QueueUrl=config.steps_queue_url(), Entries=entries)
         calls += 1
         if response.get("Failed"):
             raise RuntimeError(
@@ -183,7 +184,8 @@ def send(messages: list[tuple[dict[str, Any], int]]) -> int:
 
 
 @lru_cache(maxsize=1)
-def _sqs() -> Any:
+def sqs() -> Any:
+    """The SQS client step messages go through."""
     import boto3
 
     return boto3.client("sqs")

@@ -150,38 +150,47 @@ class _Refused:
 
 
 @contextmanager
-def dynamodb_fault(
+def fault(
+    client: Any,
     operation: str,
-    match: str,
     *,
+    match: str = "",
+    skip: int = 0,
     times: int | None = None,
     code: str = "ProvisionedThroughputExceededException",
 ) -> Iterator[dict[str, int]]:
-    """Make DynamoDB refuse `operation` requests whose body contains `match` (`times` times,
-    or always) with `code`, as AWS does once botocore's retries gave up. Injected through
-    botocore's own `before-call` event on the table's client: no patching."""
-    from chalicelib.db import connection
-
-    client = connection().client
-    state = {"refused": 0}
+    """Make `client` refuse `operation` requests whose body contains `match` with `code`, as
+    AWS does once botocore's retries gave up: the first `skip` such requests pass, then
+    `times` are refused (or all). Injected through botocore's own `before-call` event on the
+    client: no patching."""
+    state = {"seen": 0, "refused": 0}
 
     def refuse(params: dict[str, Any], **_: Any) -> Any:
         body = params.get("body") or b""
         text = body.decode() if isinstance(body, bytes) else str(body)
-        if match not in text or (times is not None and state["refused"] >= times):
+        if match not in text:
+            return None
+        state["seen"] += 1
+        if state["seen"] <= skip or (times is not None and state["refused"] >= times):
             return None
         state["refused"] += 1
-        return _Refused(), {
-            "Error": {"Code": code, "Message": "injected"},
-            "ResponseMetadata": {"HTTPStatusCode": 400},
-        }
+        error = {"Code": code, "Message": "injected"}
+        return _Refused(), {"Error": error, "ResponseMetadata": {"HTTPStatusCode": 400}}
 
-    event = f"before-call.dynamodb.{operation}"
-    client.meta.events.register_first(event, refuse, unique_id="test-dynamodb-fault")
+    service = client.meta.service_model.service_name
+    event = f"before-call.{service}.{operation}"
+    client.meta.events.register_first(event, refuse, unique_id="test-fault")
     try:
         yield state
     finally:
-        client.meta.events.unregister(event, unique_id="test-dynamodb-fault")
+        client.meta.events.unregister(event, unique_id="test-fault")
+
+
+def dynamodb_fault(operation: str, match: str, *, times: int | None = None, skip: int = 0) -> Any:
+    """`fault` on the table's client (the one PynamoDB uses)."""
+    from chalicelib.db import connection
+
+    return fault(connection().client, operation, match=match, times=times, skip=skip)
 
 
 class ThrottlingSes:
