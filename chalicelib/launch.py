@@ -17,7 +17,6 @@ A replayed stream record can start a second launch job for a group: it enrolls n
 from __future__ import annotations
 
 import json
-from collections import Counter
 from typing import Any
 
 from chalicelib import config, enrollment, jobs, queues, workflow
@@ -57,13 +56,7 @@ def enroll_page(job: Any, members: list[Membership]) -> jobs.PageResult:
         source=str(job.params["source"]),
         via_group_id=job.groupId,
     )
-    # Reported as counts by reason (the job's `state`) and logged one by one, not as the job's
-    # `errors`: chalicelib/jobs.py cannot record errors yet (its `Job.errors.append(...)` is
-    # not wrapped in `Job.errors.set(...)`, so PynamoDB refuses the update).
-    if not_enrolled:
-        logger.info("launch: members not enrolled", extra={"job_id": job.id, "contacts": not_enrolled})
-    counts = Counter(f"notEnrolled.{item['reason']}" for item in not_enrolled)
-    return jobs.PageResult(processed=len(members), counts=counts)
+    return jobs.PageResult(processed=len(members), errors=not_enrolled)
 
 
 # ---- the campaign's stream record -------------------------------------------------------

@@ -71,50 +71,42 @@ def test_launch_enrolls_the_current_members_in_the_background(api: Api, pump) ->
     assert set(groups) == {static, dynamic}  # excluded groups have no figures
 
 
-def test_add_to_campaign_enrolls_the_members_of_one_group(api: Api, pump) -> None:
-    leads, extra = new_group(api, "Leads", "DYNAMIC"), new_group(api, "Fair visitors")
-    campaign = running_campaign(api, [leads], steps=ONE_EMAIL)
-    people = make_contacts(api, 3)
+def test_add_to_campaign_enrolls_one_group_and_reports_who_was_not(api: Api, pump) -> None:
+    from chalicelib import contacts
+
+    ws = workspace_of(api)
+    leads, extra, vip = (
+        new_group(api, "Leads", "DYNAMIC"),
+        new_group(api, "Fair visitors"),
+        new_group(api, "VIP"),
+    )
+    campaign = running_campaign(api, [leads], [vip], steps=ONE_EMAIL)
+    people = make_contacts(api, 4)
+    contacts.set_status(ws, people[2], "BOUNCED", "test")
     add_members(api, extra, people)
+    add_members(api, vip, people[3:])
     pump.drain()
     reply = api.post(f"/api/v1/groups/{extra}/actions", {"action": "addToCampaign", "campaignId": campaign})
     assert reply.status == 202, reply.json
     assert all(call.ok for call in pump.drain())
     job = api.get(f"/api/v1/jobs/{reply.json['jobId']}").json
-    assert (job["status"], job["processed"]) == ("COMPLETED", 3)
+    assert (job["status"], job["processed"]) == ("COMPLETED", 4)
+    assert sorted(job["errors"], key=lambda e: e["reason"]) == [
+        {"contactId": people[3], "reason": "excluded"},
+        {"contactId": people[2], "reason": "notActive"},
+    ]
     found = {e["contactId"]: e for e in enrollments(api, campaign)}
-    assert set(found) == set(people)
+    assert set(found) == set(people[:2])
     assert {(e["source"], e["viaGroupId"]) for e in found.values()} == {("manual", extra)}
     overview = api.get(f"/api/v1/campaigns/{campaign}/overview").json
     assert {g["groupId"]: g["included"] for g in overview["groups"]} == {leads: True, extra: False}
 
 
-def test_a_launch_job_counts_who_was_not_enrolled_and_why(api: Api, pump) -> None:
-    from chalicelib import contacts, jobs
-
-    ws = workspace_of(api)
-    group, vip = new_group(api, "Customers"), new_group(api, "VIP")
-    people = make_contacts(api, 4)
-    contacts.set_status(ws, people[0], "BOUNCED", "test")
-    add_members(api, group, people)
-    add_members(api, vip, people[1:2])
-    pump.drain()
-    campaign = running_campaign(api, [group], [vip], steps=ONE_EMAIL)
-    pump.drain()
-    job_id = enrollment_job(ws)
-    job = jobs.get(ws, job_id)
-    assert (job.status, int(job.processed)) == ("COMPLETED", 4)
-    assert job.state.as_dict() == {"notEnrolled.notActive": 1, "notEnrolled.excluded": 1}
-    assert len(enrollments(api, campaign)) == 2
-
-
-def enrollment_job(ws: str) -> str:
-    """The id of the workspace's only campaign enrollment job."""
-    from chalicelib.models.jobs import Job
-    from chalicelib.models.keys import workspace
-
-    [job] = [j for j in Job.query(workspace(ws), Job.sk.startswith("JOB#")) if j.kind == "campaignEnroll"]
-    return str(job.id)
+def test_add_to_a_campaign_that_is_not_running_is_409(api: Api) -> None:
+    group = new_group(api, "Leads")
+    draft = new_campaign(api, [group])["id"]
+    reply = api.post(f"/api/v1/groups/{group}/actions", {"action": "addToCampaign", "campaignId": draft})
+    assert (reply.status, reply.error_code) == (409, "conflict")
 
 
 def test_enroll_group_refuses_a_campaign_that_is_not_running(api: Api) -> None:
