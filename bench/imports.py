@@ -1,0 +1,324 @@
+"""Imports: a CSV file of N rows through the upload URL, the S3 notification and the imports
+queue, against a moto server; rows per second, DynamoDB requests next to the issue's floor,
+and the peak memory of the handler at two file sizes.
+
+    .venv/bin/python -m bench.imports [--rows 100000 10000] [--group] [--no-tracemalloc]
+
+moto runs in a child process (a server on a free port), so the memory traced here is the
+handler's alone; the imports queue is polled by devstack's own QueuePoller (the local
+stack's SQS event source), invoking `app.import_files` as Lambda would. The stream consumers
+of the local stack are not run: the figures are the import's.
+
+The floor, from the issue: rows x items per row / 25 (BatchWriteItem) + rows / 100
+(BatchGetItem), with the items per row counted in the table afterwards. Target: requests
+<= 1.3 x the floor; memory flat (the same peak at both sizes).
+
+One thing is changed in moto, in its process only: its TransactWriteItems deep-copies the
+whole table once per action to be able to roll back, which makes a 100,000-row import take
+hours (the cost grows with the table). The bench makes that copy free and checks that no
+transaction was cancelled in the run (a rollback would have been needed then); request
+counts and the handler's memory do not depend on it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+TARGET_RATIO = 1.3
+
+
+# ---- the moto process -----------------------------------------------------------------------
+
+
+def serve_moto(port: int) -> None:
+    """The child process: moto's server with cheap transaction snapshots."""
+    import copy
+    import logging
+    import types
+
+    import moto.dynamodb.models as dynamodb_models
+    from moto.dynamodb.models.table import Table
+    from moto.server import ThreadedMotoServer
+
+    def deepcopy(value: Any, memo: Any = None) -> Any:
+        return value if isinstance(value, Table) else copy.deepcopy(value, memo)
+
+    dynamodb_models.copy = types.SimpleNamespace(deepcopy=deepcopy)  # type: ignore[assignment]
+    logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    print("ready", flush=True)
+    sys.stdin.read()  # until the parent closes it
+    server.stop()
+
+
+def start_moto() -> tuple[subprocess.Popen[str], int]:
+    port = _free_port()
+    child = subprocess.Popen(
+        [sys.executable, "-m", "bench.imports", "--serve-moto", str(port)],
+        cwd=ROOT,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert child.stdout is not None
+    if child.stdout.readline().strip() != "ready":
+        raise SystemExit("moto did not start")
+    return child, port
+
+
+# ---- measuring ----------------------------------------------------------------------------
+
+
+@dataclass
+class Run:
+    rows: int
+    seconds: float
+    items_per_row: float
+    requests: dict[str, int]
+    peak_bytes: int | None
+    steps: int
+    cancelled: int
+    view: dict[str, Any]
+
+    @property
+    def dynamodb(self) -> int:
+        return sum(n for op, n in self.requests.items() if op.startswith("dynamodb."))
+
+    @property
+    def floor(self) -> float:
+        return self.rows * self.items_per_row / 25 + self.rows / 100
+
+
+class Cancellations:
+    """TransactWriteItems answered with TransactionCanceledException (botocore's after-call)."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, parsed: dict[str, Any], **_: Any) -> None:
+        if (parsed.get("Error") or {}).get("Code") == "TransactionCanceledException":
+            self.count += 1
+
+
+def write_file(path: Path, rows: int, start: int) -> int:
+    with path.open("w", encoding="utf-8", newline="") as out:
+        out.write("Email;Prénom;Nom;Société;Téléphone;Tags\r\n")
+        for i in range(start, start + rows):
+            out.write(f"person{i}@bench.example;Prénom{i};Nom{i};Société {i % 97};;bench,lot-{i % 10}\r\n")
+    return path.stat().st_size
+
+
+def run_import(
+    rows: int, start: int, group: bool, trace: bool, counter: Any, cancelled: Cancellations
+) -> Run:
+    import boto3
+    import requests
+    from chalice.test import Client
+
+    from app import app
+    from devstack.events import LambdaContext
+    from devstack.queues import QueuePoller
+    from devstack.sources import QueueSource, bind
+    from infra.provision import Provisioned
+
+    resources: Provisioned = RESOURCES
+    peak = 0
+    steps = 0
+
+    def traced(handler: Any) -> Any:
+        def run(event: dict[str, Any], context: Any) -> Any:
+            nonlocal peak, steps
+            steps += 1
+            if not trace:
+                return handler(event, context)
+            tracemalloc.start()
+            try:
+                return handler(event, context)
+            finally:
+                peak = max(peak, tracemalloc.get_traced_memory()[1])
+                tracemalloc.stop()
+
+        return run
+
+    [source] = [s for s in bind(app, resources) if isinstance(s, QueueSource) and s.name == "import_files"]
+    poller = QueuePoller(
+        replace(source, handler=traced(source.handler)),
+        sqs=boto3.client("sqs"),
+        context=lambda name: LambdaContext(f"cohort-local-{name}", timeout_seconds=900),
+        retry_delay=0,
+    )
+
+    with Client(app, stage_name="local") as client, tempfile.TemporaryDirectory() as folder:
+        api = _Api(client)
+        api.key = api.call(
+            "post", "/api/v1/workspaces", {"name": f"Bench {rows}", "plan": "PRO"}, 201, admin=True
+        )["apiKey"]
+        options: dict[str, Any] = {"fileName": f"bench-{rows}.csv", "tags": ["imported"]}
+        if group:
+            options["groupId"] = api.call("post", "/api/v1/groups", {"name": f"Bench {rows}"}, 201)["id"]
+        path = Path(folder) / "bench.csv"
+        size = write_file(path, rows, start)
+        created = api.call("post", "/api/v1/imports", options, 201)
+        counter.reset()
+        cancelled.count = 0
+        started = time.perf_counter()
+        with path.open("rb") as body:
+            put = requests.put(
+                created["uploadUrl"], data=body, headers={"Content-Length": str(size)}, timeout=600
+            )
+        put.raise_for_status()
+        while True:
+            calls = poller.poll(honour_window=False)
+            if any(not call.ok for call in calls):
+                raise SystemExit(f"a step failed: {[call.error for call in calls if not call.ok]}")
+            if not calls:
+                view = api.call("get", f"/api/v1/imports/{created['id']}", None, 200)
+                if view["status"] in ("COMPLETED", "FAILED"):
+                    break
+                time.sleep(0.01)
+        seconds = time.perf_counter() - started
+        requests_made = dict(counter.snapshot())
+        workspace_id = api.call("get", "/api/v1/workspace", None, 200)["id"]
+    items_per_row = row_items(workspace_id) / rows
+    return Run(
+        rows, seconds, items_per_row, requests_made, peak if trace else None, steps, cancelled.count, view
+    )
+
+
+def row_items(workspace_id: str) -> int:
+    """Items the rows wrote: the workspace's partitions, less its own, the import's, the
+    groups' and the tag counters (the bench may Scan; the product never does)."""
+    import boto3
+
+    own = ("#META", "IMPORT#", "GROUP#", "GROUPNAME#", "TAG#")
+    paginator = boto3.client("dynamodb").get_paginator("scan")
+    count = 0
+    for page in paginator.paginate(
+        TableName=os.environ["COHORT_TABLE"],
+        FilterExpression="begins_with(pk, :ws)",
+        ExpressionAttributeValues={":ws": {"S": f"WS#{workspace_id}"}},
+        ProjectionExpression="pk, sk",
+    ):
+        for item in page["Items"]:
+            mine = item["pk"]["S"] == f"WS#{workspace_id}" and item["sk"]["S"].startswith(own)
+            count += 0 if mine else 1
+    return count
+
+
+def report(run: Run) -> None:
+    view = run.view
+    print(
+        f"\n{run.rows:,} rows ({view['status']}): {run.seconds:.1f} s, "
+        f"{run.rows / run.seconds:,.0f} rows/s, {run.steps} handler invocations"
+    )
+    print(
+        f"  results: created {view['created']:,}, updated {view['updated']:,}, "
+        f"skipped {view['skipped']:,}, failed {view['failed']:,}"
+    )
+    print(f"  items written per row: {run.items_per_row:.2f}")
+    print(
+        f"  DynamoDB requests: {run.dynamodb:,}   floor: {run.floor:,.0f}   "
+        f"ratio {run.dynamodb / run.floor:.2f} (target <= {TARGET_RATIO})"
+    )
+    for op, n in sorted(run.requests.items()):
+        print(f"    {op:40} {n:>8,}")
+    if run.peak_bytes is not None:
+        print(f"  peak traced memory of one handler invocation: {run.peak_bytes / 2**20:.1f} MiB")
+    print(f"  cancelled transactions: {run.cancelled} (must be 0: see the module docstring)")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rows", type=int, nargs="+", default=[100_000, 10_000])
+    parser.add_argument("--group", action="store_true", help="every row joins a group")
+    parser.add_argument("--no-tracemalloc", action="store_true", help="time without tracemalloc's overhead")
+    parser.add_argument("--serve-moto", type=int, help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.serve_moto:
+        serve_moto(args.serve_moto)
+        return 0
+
+    sys.path.insert(0, str(ROOT))
+    from botocore import handlers
+
+    from devstack.requests_count import install
+
+    counter = install()  # before any client exists
+    cancelled = Cancellations()
+    handlers.BUILTIN_HANDLERS.append(("after-call.dynamodb.TransactWriteItems", cancelled))
+
+    child, port = start_moto()
+    try:
+        os.environ.update(
+            AWS_ACCESS_KEY_ID="testing",
+            AWS_SECRET_ACCESS_KEY="testing",
+            AWS_DEFAULT_REGION="us-east-1",
+            AWS_ENDPOINT_URL=f"http://127.0.0.1:{port}",
+        )
+        from infra.provision import provision
+
+        global RESOURCES
+        RESOURCES = provision()
+        os.environ.update(RESOURCES.environment())
+        stage = json.loads((ROOT / ".chalice" / "config.json").read_text())["stages"]["local"]
+        os.environ.update(stage["environment_variables"])
+        print(f"moto server (child process), group: {args.group}, tracemalloc: {not args.no_tracemalloc}")
+        runs = []
+        start = 0
+        for rows in args.rows:
+            run = run_import(rows, start, args.group, not args.no_tracemalloc, counter, cancelled)
+            report(run)
+            runs.append(run)
+            start += rows
+        ok = all(r.view["status"] == "COMPLETED" and r.cancelled == 0 for r in runs)
+        ok = ok and all(r.dynamodb <= TARGET_RATIO * r.floor for r in runs)
+        return 0 if ok else 1
+    finally:
+        assert child.stdin is not None
+        child.stdin.close()
+        child.wait(timeout=30)
+
+
+RESOURCES: Any = None
+
+
+class _Api:
+    def __init__(self, client: Any) -> None:
+        self.client = client
+        self.key: str | None = None
+
+    def call(self, method: str, path: str, body: Any, status: int, admin: bool = False) -> Any:
+        headers = {"Content-Type": "application/json"}
+        if admin:
+            headers["X-Admin-Token"] = os.environ["COHORT_ADMIN_TOKEN"]
+        elif self.key:
+            headers["Authorization"] = f"Bearer {self.key}"
+        answer = getattr(self.client.http, method)(
+            path, headers=headers, body=json.dumps(body) if body else None
+        )
+        if answer.status_code != status:
+            raise SystemExit(f"{method.upper()} {path}: {answer.status_code} {answer.body[:300]!r}")
+        return json.loads(answer.body)
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+if __name__ == "__main__":
+    sys.exit(main())
