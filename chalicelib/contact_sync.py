@@ -339,7 +339,11 @@ def sync_many(
             current = batch.after[match.target_id]
             duplicate = match.target_id in touched
             ours = batch.before.get(match.target_id) is None  # created by an earlier row
-            state = _merged(current, given, row.custom, match, tags, update_existing or ours)
+            try:  # the merge can pass a contact's limits (tags, custom fields)
+                state = _merged(current, given, row.custom, match, tags, update_existing or ours)
+            except ApiError as error:
+                outcomes[row.index] = _failed(row.index, error, rows[row.index])
+                continue
             batch.apply(current, state)
             result = "unchanged" if same(current, state) else "updated"
             reason = "duplicate_in_batch" if duplicate else (None if update_existing else "exists")

@@ -94,6 +94,20 @@ def test_one_outcome_per_row_in_order(api) -> None:
     assert api.get("/api/v1/workspace").json["contactCount"] == 4  # known, the erased one, 0 and 10
 
 
+def test_a_row_that_would_pass_a_contacts_limits_fails_alone(api) -> None:
+    full = api.post(
+        "/api/v1/contacts", {"email": "full@example.com", "tags": [f"t{i}" for i in range(20)]}
+    ).json
+    rows = [{"email": "full@example.com", "tags": ["one-more"]}, {"email": "fine@example.com"}]
+    outcomes = contact_sync.sync_many(workspace_id(api), rows, update_existing=True, source="import")
+    assert [(o.result, o.contact_id) for o in outcomes] == [
+        ("failed", None),
+        ("created", outcomes[1].contact_id),
+    ]
+    assert outcomes[0].reason.startswith("tags:")
+    assert contact(api, full["id"]) == full
+
+
 def test_update_existing_false_only_adds_the_extra_tags(api) -> None:
     kept = api.post("/api/v1/contacts", {"email": "a@example.com", "firstName": "Ana", "tags": ["old"]}).json
     tagged = api.post("/api/v1/contacts", {"email": "b@example.com", "tags": ["imported"]}).json
