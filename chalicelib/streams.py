@@ -4,6 +4,11 @@ reactions registered for that item type (memberships enroll, contacts update cou
 Processing goes through Powertools' BatchProcessor, so one failing record is reported in
 `batchItemFailures` (by sequence number) and Lambda retries from it; the reactions must
 therefore be idempotent (conditional puts, per-record markers), never "exactly once by luck".
+
+A stream is ordered: Lambda redelivers from the first failed record and treats every record
+before it as done. So once a record fails the rest of the batch is not run (it comes again),
+and the work deferred by the records before the failure is carried out all the same: those
+records are never delivered again.
 """
 
 from __future__ import annotations
@@ -61,7 +66,10 @@ class Batch:
 
 Reaction = Callable[[Change, Batch], None]
 _REACTIONS: dict[str, list[Reaction]] = {}
-_FINISHERS: list[Callable[[Batch], None]] = []
+
+
+class AfterFailedRecord(Exception):
+    """Marks a record not run because an earlier one of its batch failed; it comes again."""
 
 
 def reacts_to(item_type: str) -> Callable[[Reaction], Reaction]:
@@ -70,12 +78,6 @@ def reacts_to(item_type: str) -> Callable[[Reaction], Reaction]:
         return reaction
 
     return register
-
-
-def on_batch_end(finisher: Callable[[Batch], None]) -> Callable[[Batch], None]:
-    """Register work that runs once after every record of a batch succeeded."""
-    _FINISHERS.append(finisher)
-    return finisher
 
 
 def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
@@ -91,17 +93,24 @@ def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
     batch = Batch()
     processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
 
+    failed = False
+
     def record_handler(record: Any) -> None:
-        _dispatch(to_change(record.raw_event), batch)
+        nonlocal failed
+        if failed:
+            raise AfterFailedRecord(record.dynamodb.sequence_number)
+        try:
+            _dispatch(to_change(record.raw_event), batch)
+        except Exception:
+            failed = True
+            raise
 
     result = process_partial_response(
         event=event, record_handler=record_handler, processor=processor, context=context
     )
-    if not result.get("batchItemFailures"):
-        for action in batch.deferred.values():
-            action()
-        for finisher in _FINISHERS:
-            finisher(batch)
+    # Only records before the first failure contributed: Lambda will not deliver them again.
+    for action in batch.deferred.values():
+        action()
     return result
 
 
