@@ -4,7 +4,9 @@ the app's handlers exactly as Lambda would."""
 
 from __future__ import annotations
 
+import json
 import os
+from pathlib import Path
 
 # Before anything creates an AWS client: fake credentials, one region, the request counter.
 os.environ.update(
@@ -31,7 +33,10 @@ pytest_plugins = ["tests.support.pump"]
 
 COUNTER = install()
 moto_patches.install()
-ADMIN_TOKEN = "local-admin"  # the local stage's token (.chalice/config.json)
+LOCAL_STAGE_ENV: dict[str, str] = json.loads(
+    (Path(__file__).resolve().parent.parent / ".chalice" / "config.json").read_text()
+)["stages"]["local"]["environment_variables"]
+ADMIN_TOKEN = LOCAL_STAGE_ENV["COHORT_ADMIN_TOKEN"]
 
 
 @pytest.fixture
@@ -40,8 +45,10 @@ def aws(monkeypatch: pytest.MonkeyPatch) -> Iterator[Provisioned]:
         resources = provision()
         for name, value in resources.environment().items():
             monkeypatch.setenv(name, value)
-        monkeypatch.setenv("COHORT_SECRET", "test-secret")
-        monkeypatch.setenv("COHORT_ADMIN_TOKEN", ADMIN_TOKEN)
+        # The same values Chalice's test client gives requests (the local stage), so what a
+        # request signs or hashes matches what handlers and domain calls in tests compute.
+        for name, value in LOCAL_STAGE_ENV.items():
+            monkeypatch.setenv(name, value)
         yield resources
 
 
