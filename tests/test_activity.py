@@ -8,10 +8,6 @@ from chalicelib import ids, link_tokens, tracking
 from chalicelib.link_tokens import Target
 from chalicelib.models.activity import Activity
 from tests.support.campaigns import add_members, make_contacts, new_group, running_campaign, verify_sender
-from tests.support.pump import pump
-from tests.support.stage_secret import stage_secret
-
-__all__ = ["pump", "stage_secret"]  # the fixtures, re-exported: tests ask for them by name
 
 ONE_EMAIL = [{"type": "email", "subject": "Hi", "bodyText": "Hello"}]
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 
 from chalicelib import suppression
-from tests.support.stage_secret import stage_secret  # noqa: F401
 
 
 def test_addresses_and_domains_are_added_normalised_and_listed(api) -> None:

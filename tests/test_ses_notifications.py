@@ -13,8 +13,6 @@ from chalicelib.link_tokens import Target
 from chalicelib.models.campaigns import CampaignGroupStats
 from chalicelib.models.groups import GroupEngagement
 from tests.support.events import LambdaContext, batch, make_sns_record
-from tests.support.pump import pump  # noqa: F401
-from tests.support.stage_secret import stage_secret  # noqa: F401
 
 
 class Sent:

@@ -14,7 +14,6 @@ from chalicelib import ids, link_tokens, tracking
 from chalicelib.link_tokens import Target
 from chalicelib.models.campaigns import CampaignGroupStats
 from chalicelib.models.groups import GroupEngagement
-from tests.support.stage_secret import stage_secret  # noqa: F401
 
 
 def sent_email(ws: str, group_id: str | None = None) -> Target:
@@ -142,7 +141,7 @@ def test_a_token_signed_with_another_secret_is_404(api, ws, monkeypatch) -> None
 
 @settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.data())
-def test_no_change_of_a_token_reads_as_valid(data) -> None:
+def test_no_change_of_a_token_reads_as_valid(aws, data) -> None:
     target = Target(ids.new_id(), ids.new_id(), ids.new_id(), 3, ids.new_id(), None)
     token = link_tokens.mint("c", target, "https://example.com/path")
     raw = bytearray(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
@@ -153,7 +152,7 @@ def test_no_change_of_a_token_reads_as_valid(data) -> None:
     assert link_tokens.read(token, "c") == link_tokens.Link("c", target, "https://example.com/path")
 
 
-def test_tokens_are_compact_and_url_safe() -> None:
+def test_tokens_are_compact_and_url_safe(aws) -> None:
     target = Target(ids.new_id(), ids.new_id(), ids.new_id(), 1, ids.new_id(), ids.new_id())
     token = link_tokens.mint("u", target)
     assert len(token) <= 140

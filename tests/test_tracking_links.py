@@ -10,9 +10,6 @@ from urllib.parse import unquote, urlparse
 
 from chalicelib import email_links, ids, link_tokens, mailer, tracking
 from chalicelib.link_tokens import Target
-from tests.support.stage_secret import stage_secret
-
-__all__ = ["stage_secret"]  # the fixture, re-exported
 
 BASE = "http://127.0.0.1:8000"
 HTML = """<html><body><p>Hi! See <a class="btn" href="https://shop.example/p?a=1&amp;b=2">our offer</a>,
@@ -47,7 +44,7 @@ def clicks(body: str) -> list[str]:
     return found
 
 
-def test_http_links_of_both_bodies_are_tracked_and_others_left_alone(monkeypatch) -> None:
+def test_http_links_of_both_bodies_are_tracked_and_others_left_alone(aws, monkeypatch) -> None:
     monkeypatch.setenv("COHORT_PUBLIC_BASE_URL", BASE)
     out, _ = decorated()
     assert clicks(out.email.html or "") == [
@@ -63,7 +60,7 @@ def test_http_links_of_both_bodies_are_tracked_and_others_left_alone(monkeypatch
     assert "ftp://old.example" in out.email.text
 
 
-def test_the_html_gets_a_pixel_and_an_unsubscribe_link_before_its_end(monkeypatch) -> None:
+def test_the_html_gets_a_pixel_and_an_unsubscribe_link_before_its_end(aws, monkeypatch) -> None:
     monkeypatch.setenv("COHORT_PUBLIC_BASE_URL", BASE)
     out, where = decorated()
     body = out.email.html or ""
@@ -77,7 +74,7 @@ def test_the_html_gets_a_pixel_and_an_unsubscribe_link_before_its_end(monkeypatc
     assert re.search(r"Unsubscribe: " + re.escape(BASE) + r"/u/[A-Za-z0-9_-]+\n$", text_only.email.text)
 
 
-def test_the_headers_offer_one_click_unsubscribe_and_our_message_id(monkeypatch) -> None:
+def test_the_headers_offer_one_click_unsubscribe_and_our_message_id(aws, monkeypatch) -> None:
     monkeypatch.setenv("COHORT_PUBLIC_BASE_URL", BASE)
     out, where = decorated()
     parsed = email.message_from_bytes(mailer.build(out.email), policy=email.policy.default)
@@ -104,7 +101,7 @@ def test_a_tracked_link_redirects_to_exactly_the_url_of_the_email(api) -> None:
     assert locations == ["https://shop.example/p?a=1&b=2", "HTTP://EXAMPLE.COM/x", "https://bare.example/y"]
 
 
-def test_a_url_too_long_to_sign_stays_as_it_was() -> None:
+def test_a_url_too_long_to_sign_stays_as_it_was(aws) -> None:
     long_url = "https://example.com/" + "a" * 3000
     out, _ = decorated(html=f'<a href="{long_url}">x</a>', text=long_url)
     assert long_url in (out.email.html or "") and long_url in out.email.text

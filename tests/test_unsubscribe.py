@@ -16,10 +16,6 @@ from tests.support.campaigns import (
     verify_sender,
     workspace_of,
 )
-from tests.support.pump import pump
-from tests.support.stage_secret import stage_secret
-
-__all__ = ["pump", "stage_secret"]  # the fixtures, re-exported: tests ask for them by name
 
 ONE_CLICK = {"Content-Type": "application/x-www-form-urlencoded"}
 LONG_WAIT = [
