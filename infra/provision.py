@@ -208,6 +208,11 @@ def _create_bucket(session: Any, logical_id: str, props: dict[str, Any], done: P
         client.put_bucket_notification_configuration(
             Bucket=name, NotificationConfiguration={"QueueConfigurations": queues}
         )
+        # S3 answers a new configuration with an s3:TestEvent message; a fresh stack's queues
+        # start empty (the handler would only skip it).
+        urls = {arn: done.refs[lid] for (lid, attr), arn in done.attrs.items() if attr == "Arn"}
+        for queue in queues:
+            session.client("sqs").purge_queue(QueueUrl=urls[queue["QueueArn"]])
     done.refs[logical_id] = name
     done.attrs[(logical_id, "Arn")] = f"arn:aws:s3:::{name}"
 
