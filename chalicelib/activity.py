@@ -117,9 +117,22 @@ def erase(ws: str, contact_id: str) -> int:
 
 
 # ---- stream reactions -------------------------------------------------------------------
-# Each record's item is written at once (PutItem, idempotent by its key) rather than deferred
-# to the batch's end: deferred work is dropped when any record of the batch fails, and the
-# records before the failed one are not delivered again.
+# A batch's items are written together at its end (BatchWriteItem, 25 a request); each is
+# idempotent by its key, so a record delivered again writes the same item again.
+
+_PENDING = "activity.items"
+
+
+def _later(batch: Batch, found: Activity) -> None:
+    pending: dict[tuple[str, str], Activity] = batch.data.setdefault(_PENDING, {})
+    pending[(found.pk, found.sk)] = found
+    batch.defer(_PENDING, lambda: _write(list(pending.values())))
+
+
+def _write(items: list[Activity]) -> None:
+    with Activity.batch_write() as writer:
+        for found in items:
+            writer.save(found)
 
 
 @reacts_to("Membership")
@@ -129,7 +142,7 @@ def on_membership(change: Change, batch: Batch) -> None:
         return
     ws, contact_id, group_id = member["workspaceId"], member["contactId"], member["groupId"]
     joined = str(member.get("joinedAt") or clock.now_iso())
-    item(ws, contact_id, JOINED_GROUP, f"JOINED#{group_id}#{joined}", joined, groupId=group_id).save()
+    _later(batch, item(ws, contact_id, JOINED_GROUP, f"JOINED#{group_id}#{joined}", joined, groupId=group_id))
 
 
 @reacts_to("Enrollment")
@@ -142,7 +155,7 @@ def on_enrollment(change: Change, batch: Batch) -> None:
     ws, contact_id, campaign_id = new["workspaceId"], new["contactId"], new["campaignId"]
     run = int(new.get("run") or 1)
     at = str(new.get("enrolledAt") or clock.now_iso())
-    item(
+    enrolled = item(
         ws,
         contact_id,
         ENROLLED,
@@ -152,7 +165,8 @@ def on_enrollment(change: Change, batch: Batch) -> None:
         groupId=new.get("viaGroupId"),
         run=run,
         source=new.get("source"),
-    ).save()
+    )
+    _later(batch, enrolled)
 
 
 @reacts_to("Contact")
@@ -165,5 +179,9 @@ def on_contact(change: Change, batch: Batch) -> None:
     )
     if change.event_name == "REMOVE" or erased:
         image = change.image
-        removed = erase(str(image["workspaceId"]), str(image["id"]))
+        ws, contact_id = str(image["workspaceId"]), str(image["id"])
+        pending: dict[tuple[str, str], Activity] = batch.data.get(_PENDING, {})
+        for key in [key for key in pending if key[0] == Activity.partition(ws, contact_id)]:
+            del pending[key]  # this batch's items of the contact must not outlive the erasure
+        removed = erase(ws, contact_id)
         logger.info("contact timeline erased", extra={"contact_id": image["id"], "items": removed})
