@@ -33,14 +33,13 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from chalicelib import clock, config, file_store, ids, pagination
+from chalicelib import clock, config, file_store, ids, import_rows, pagination
 from chalicelib.db import is_conditional_failure
 from chalicelib.errors import Conflict, InvalidRequest, NotFound, PayloadTooLarge, ValidationFailed
 from chalicelib.logs import logger
-from chalicelib.models.imports import Import
+from chalicelib.models.imports import Import, plain
 
 if TYPE_CHECKING:
-    from chalicelib.column_mapping import ColumnPlan, CustomField
     from chalicelib.csv_reading import Layout, Record
 
 CHUNK_ROWS = 1000  # rows per import step: ~10 BatchGetItem and ~50 TransactWriteItems
@@ -58,19 +57,6 @@ LAST_ATTEMPT = 5
 STEP_KIND = "import.step"
 REPORT_COLUMNS = ["row", "line", "result", "reason", "value"]
 
-_REASONS = {
-    "erased": "this person asked to be forgotten (GDPR erasure); never imported again",
-    "plan_limit_reached": "the workspace's plan allows no more contacts; upgrade to import this row",
-    "exists": "already a contact; left unchanged because updateExisting is false",
-}
-_SUPPRESSED = {
-    "excludedAddress": "this address is on the suppression list; never imported",
-    "excludedDomain": "this address's domain is on the suppression list; never imported",
-    "erased": _REASONS["erased"],
-}
-_UNCHANGED = "already a contact with these values"
-_DUPLICATE = "duplicate of row {row} in this file: merged into the same contact"
-_EARLIER_DUPLICATE = "duplicate of an earlier row in this file: merged into the same contact"
 _REPLACED = "the file was replaced or deleted while it was being imported; start a new import"
 
 
@@ -141,7 +127,7 @@ def _check_options(workspace_id: str, options: Options) -> None:
         for target in options.mapping.values()
         if target and target != column_mapping.IGNORE and target not in column_mapping.STANDARD_FIELDS
     }
-    known = set(_custom_fields(workspace_id, wanted)) if wanted else set()
+    known = set(import_rows.custom_fields(workspace_id, wanted)) if wanted else set()
     details = column_mapping.check_mapping(options.mapping, known)
     if details:
         raise ValidationFailed(f"{details[0]['field']}: {details[0]['message']}", details)
@@ -201,7 +187,7 @@ def view(item: Import) -> dict[str, Any]:
         "errors": [_error_view(error) for error in item.errors or []],
         "errorCount": int(item.errorCount),
         "errorReportUrl": f"/api/v1/imports/{item.id}/errors.csv" if finished else None,
-        "columns": _plain(item.columns) if item.columns is not None else None,
+        "columns": plain(item.columns) if item.columns is not None else None,
         "encoding": item.encoding,
         "delimiter": item.delimiter,
         "failureReason": item.failureReason,
@@ -212,7 +198,7 @@ def view(item: Import) -> dict[str, Any]:
 
 
 def _error_view(error: Any) -> dict[str, Any]:
-    data = _plain(error)
+    data = plain(error)
     return {
         "row": int(data["row"]),
         "line": int(data["line"]),
@@ -220,17 +206,6 @@ def _error_view(error: Any) -> dict[str, Any]:
         "value": data.get("value"),
         "reason": data["reason"],
     }
-
-
-def _plain(value: Any) -> Any:
-    """A MapAttribute's content as plain dicts, lists and numbers."""
-    if hasattr(value, "as_dict"):
-        value = value.as_dict()
-    if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_plain(v) for v in value]
-    return value
 
 
 @dataclass(frozen=True)
@@ -363,8 +338,8 @@ def start(item: Import, etag: str, size: int) -> None:
     except file_store.ObjectChanged:
         logger.info("upload replaced before its import started", extra={"import_id": item.id})
         return  # the newer object's own notification starts it
-    custom = list(_custom_fields(item.workspaceId).values())
-    plan = column_mapping.plan_columns(layout.header, custom, _plain(item.mapping))
+    custom = list(import_rows.custom_fields(item.workspaceId).values())
+    plan = column_mapping.plan_columns(layout.header, custom, plain(item.mapping))
     if not plan.has_identity:
         _fail(
             item,
@@ -482,7 +457,7 @@ def _count(item: Import) -> None:
     except UnreadableFile as error:
         _fail(item, str(error))
         return
-    columns = _plain(item.columns) or {}
+    columns = plain(item.columns) or {}
     ignored = list(columns.get("ignored", []))
     ignored += [
         f"column {i + 1} (no header)"
@@ -501,29 +476,6 @@ def _count(item: Import) -> None:
         actions += [Import.counted.add(counted), Import.offset.set(offset), Import.line.set(line)]
     if _checkpoint(item, actions):
         send_step(item, int(item.step))
-
-
-@dataclass
-class RowResult:
-    """What became of one data row (numbered from 1) and what the report says of it."""
-
-    row: int
-    line: int
-    cells: list[str]
-    result: str = "failed"  # created | updated | skipped | failed
-    reason: str | None = None
-    value: str | None = None
-    contact_id: str | None = None
-    duplicate: bool = False
-
-    def inline(self) -> dict[str, Any]:
-        return {
-            "row": self.row,
-            "line": self.line,
-            "result": self.result,
-            "value": self.value,
-            "reason": self.reason,
-        }
 
 
 def _import_chunk(item: Import) -> None:
@@ -550,7 +502,7 @@ def _import_chunk(item: Import) -> None:
         _fail(item, str(error))
         return
     try:
-        results = apply_rows(item, layout, records, claimed_at)
+        results = import_rows.apply_rows(item, layout, records, claimed_at)
     except NotFound as error:  # the group was deleted during the import
         _fail(item, f"{error.message}: the import's group was deleted while it ran")
         return
@@ -575,7 +527,7 @@ def _import_chunk(item: Import) -> None:
         actions.append(Import.errorCount.add(len(reported)))
         inline = list(item.errors or [])
         if len(inline) < MAX_INLINE_ERRORS:
-            inline = [_plain(e) for e in inline] + [r.inline() for r in reported]
+            inline = [plain(e) for e in inline] + [r.inline() for r in reported]
             actions.append(Import.errors.set(inline[:MAX_INLINE_ERRORS]))
     if not records:  # fewer rows than counted: the file ends here
         actions.append(Import.totalRows.set(int(item.processedRows)))
@@ -615,199 +567,6 @@ def _checkpoint(item: Import, actions: list[Any]) -> bool:
             return False
         raise
     return True
-
-
-def apply_rows(item: Import, layout: Layout, records: Sequence[Record], claimed_at: str) -> list[RowResult]:
-    """Turn records into contacts, sync them, reconcile with a dead attempt's work, and put
-    them in the import's group. One RowResult per record, in order."""
-    from chalicelib import column_mapping, contact_sync
-
-    plan = _plan(item)
-    custom = _custom_fields(item.workspaceId, _mapped_custom_keys(plan))
-    width = len(layout.header)
-    first = int(item.processedRows) + 1
-    results = [RowResult(first + i, record.line, record.cells) for i, record in enumerate(records)]
-    bodies: list[dict[str, Any]] = []
-    synced: list[RowResult] = []
-    for result, record in zip(results, records, strict=True):
-        extra = [cell for cell in record.cells[width:] if cell.strip()]
-        if record.error:
-            result.reason = record.error
-        elif extra:
-            result.reason = (
-                f"the row has {width + len(extra)} values but the header has {width} columns; "
-                "is a value containing the delimiter missing its quotes?"
-            )
-        else:
-            bodies.append(column_mapping.row_to_contact(record.cells, plan, custom))
-            synced.append(result)
-    bodies, synced = _without_suppressed(item.workspaceId, bodies, synced)
-    if bodies:
-        outcomes = contact_sync.sync_many(
-            item.workspaceId,
-            bodies,
-            update_existing=bool(item.updateExisting),
-            source=_source(item),
-            extra_tags=list(item.tags or []),
-        )
-        first_row_of: dict[str, int] = {}
-        for outcome in outcomes:
-            _settle(synced[outcome.index], outcome, bodies[outcome.index], first_row_of)
-        _reconcile(item, synced, bodies, claimed_at)
-    return results
-
-
-def _without_suppressed(
-    workspace_id: str, bodies: list[dict[str, Any]], results: list[RowResult]
-) -> tuple[list[dict[str, Any]], list[RowResult]]:
-    """Rows whose email is on the suppression list (or was erased) are skipped, never synced:
-    an import must not bring back an address that asked to hear no more."""
-    from chalicelib import suppression
-    from chalicelib.contact_identity import IdentityError, normalise_email
-
-    emails: dict[int, str] = {}
-    for index, body in enumerate(bodies):
-        try:
-            emails[index] = normalise_email(str(body["email"])) if body.get("email") else ""
-        except IdentityError:
-            continue  # sync_many fails the row with the email's own message
-    reasons = suppression.suppressed(workspace_id, {e for e in emails.values() if e}) if emails else {}
-    kept_bodies, kept_results = [], []
-    for index, (body, result) in enumerate(zip(bodies, results, strict=True)):
-        reason = reasons.get(emails.get(index) or "")
-        if reason:
-            result.result, result.value = "skipped", emails[index]
-            result.reason = _SUPPRESSED.get(reason, reason)
-        else:
-            kept_bodies.append(body)
-            kept_results.append(result)
-    return kept_bodies, kept_results
-
-
-def _settle(result: RowResult, outcome: Any, body: dict[str, Any], first_row_of: dict[str, int]) -> None:
-    """A sync_many outcome as one of the import's four results, with its reason."""
-    result.contact_id = outcome.contact_id
-    result.value = outcome.value or body.get("email") or body.get("phone")
-    kind, reason = outcome.result, outcome.reason
-    if outcome.contact_id and kind != "failed":
-        first_row_of.setdefault(outcome.contact_id, result.row)
-    if kind == "created":
-        result.result, result.reason = "created", None
-    elif reason == "duplicate_in_batch":
-        result.result = "updated" if kind == "updated" else "skipped"
-        result.reason = _DUPLICATE.format(row=first_row_of.get(outcome.contact_id or "", "?"))
-        result.duplicate = True
-    elif kind == "updated":
-        result.result, result.reason = "updated", None
-    elif kind == "unchanged":
-        result.result, result.reason = "skipped", _REASONS["exists"] if reason == "exists" else _UNCHANGED
-    else:
-        result.result = "skipped" if kind == "skipped" else "failed"
-        result.reason = _REASONS.get(reason or "", reason or "not imported")
-
-
-def _reconcile(item: Import, synced: list[RowResult], bodies: list[dict[str, Any]], claimed_at: str) -> None:
-    """Rows whose contact this very import created: by this step's dead attempt (the row was
-    really "created"), or by an earlier step (a duplicate row further down the file, merged
-    as sync_many merges duplicates within one call). Then the group, if any."""
-    from chalicelib import contact_sync
-
-    ours = _source(item)
-    candidates = [
-        r for r in synced if r.contact_id and r.result in ("updated", "skipped") and not r.duplicate
-    ]
-    wanted = (
-        {r.contact_id for r in synced if r.contact_id and r.result != "failed"} if item.groupId else set()
-    )
-    wanted |= {r.contact_id for r in candidates}
-    contacts = _read_contacts(item.workspaceId, [cid for cid in wanted if cid])
-    earlier: list[tuple[RowResult, dict[str, Any]]] = []
-    for result in candidates:
-        contact = contacts.get(result.contact_id or "")
-        if contact is None or contact.source != ours:
-            continue
-        if contact.createdAt >= claimed_at:
-            result.result, result.reason = "created", None
-        else:
-            earlier.append((result, bodies[synced.index(result)]))
-    if earlier and not item.updateExisting:
-        again = contact_sync.sync_many(
-            item.workspaceId,
-            [body for _, body in earlier],
-            update_existing=True,
-            source=ours,
-            extra_tags=list(item.tags or []),
-        )
-        for outcome in again:
-            result, body = earlier[outcome.index]
-            _settle(result, outcome, body, {})
-    for result, _ in earlier:
-        if result.result in ("updated", "skipped"):
-            result.reason, result.duplicate = _EARLIER_DUPLICATE, True
-    if item.groupId:
-        _join_group(item, synced, contacts)
-
-
-def _join_group(item: Import, synced: list[RowResult], contacts: Mapping[str, Any]) -> None:
-    """Every row's contact joins the group through memberships.add_contacts (existing members
-    are not written again, so a dynamic group enrolls each new member exactly once)."""
-    from chalicelib import groups, memberships
-
-    group = groups.get(item.workspaceId, item.groupId or "", consistent=True)
-    joining = list(
-        dict.fromkeys(
-            r.contact_id for r in synced if r.contact_id and r.result != "failed" and r.contact_id in contacts
-        )
-    )
-    if joining:
-        memberships.add_contacts(item.workspaceId, group, [contacts[cid] for cid in joining])
-
-
-def _read_contacts(workspace_id: str, contact_ids: Sequence[str]) -> dict[str, Any]:
-    """Contacts by id, strongly consistent (they may have been written a moment ago)."""
-    from chalicelib.contacts import read_items
-    from chalicelib.models.contacts import Contact
-
-    found = read_items(Contact.key(workspace_id, cid) for cid in contact_ids)
-    return {item.id: item for item in found.values() if isinstance(item, Contact)}
-
-
-def _source(item: Import) -> str:
-    return f"import:{item.id}"
-
-
-def _plan(item: Import) -> ColumnPlan:
-    from chalicelib.column_mapping import ColumnPlan
-
-    targets = {int(index): str(target) for index, target in _plain(item.targets or {}).items()}
-    return ColumnPlan(list(item.header or []), targets)
-
-
-def _mapped_custom_keys(plan: ColumnPlan) -> list[str]:
-    from chalicelib.column_mapping import CUSTOM_PREFIX
-
-    return [t.removeprefix(CUSTOM_PREFIX) for t in plan.targets.values() if t.startswith(CUSTOM_PREFIX)]
-
-
-def _custom_fields(workspace_id: str, keys: Sequence[str] | set[str] | None = None) -> dict[str, CustomField]:
-    """The workspace's custom fields (all: one Query; some: one BatchGetItem), by key."""
-    from chalicelib.column_mapping import CustomField
-    from chalicelib.models.fields import FieldDefinition
-    from chalicelib.models.keys import workspace
-
-    if keys is None:
-        found: Any = FieldDefinition.query(workspace(workspace_id), FieldDefinition.sk.startswith("FIELD#"))
-    elif keys:
-        found = FieldDefinition.batch_get(
-            [FieldDefinition.key(workspace_id, key) for key in sorted(set(keys))]
-        )
-    else:
-        return {}
-    return {
-        d.key_name: CustomField(d.key_name, d.label, d.fieldType, tuple(d.options or ()))
-        for d in found
-        if isinstance(d, FieldDefinition)
-    }
 
 
 # ---- finishing ----------------------------------------------------------------------------
@@ -872,7 +631,7 @@ def _report_header(item: Import) -> bytes:
     return BOM + _csv_line([*REPORT_COLUMNS, *(item.header or [])])
 
 
-def _report_lines(results: Sequence[RowResult]) -> bytes:
+def _report_lines(results: Sequence[import_rows.RowResult]) -> bytes:
     return b"".join(
         _csv_line([str(r.row), str(r.line), r.result, r.reason or "", r.value or "", *r.cells])
         for r in results

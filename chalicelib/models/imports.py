@@ -4,6 +4,8 @@ stopped (chalicelib.imports, chalicelib.contact_export)."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from pynamodb.attributes import (
     BooleanAttribute,
     ListAttribute,
@@ -14,6 +16,17 @@ from pynamodb.attributes import (
 
 from chalicelib.db import Item
 from chalicelib.models import keys
+
+
+def plain(value: Any) -> Any:
+    """A MapAttribute's or ListAttribute's content as plain dicts, lists and numbers."""
+    if hasattr(value, "as_dict"):
+        value = value.as_dict()
+    if isinstance(value, dict):
+        return {k: plain(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [plain(v) for v in value]
+    return value
 
 
 class Import(Item, discriminator="Import"):
