@@ -77,9 +77,11 @@ def patch_group(groupId: str) -> Response:
     bp,
     GROUP,
     "DELETE",
-    summary="Delete a group and its memberships, never its contacts (409 if a RUNNING campaign uses it)",
+    summary=(
+        "Delete a group and its memberships, never its contacts (409 if a RUNNING campaign uses it); "
+        "202 with a jobId when a big group's memberships are removed by a job"
+    ),
     query="groups.DeleteQuery",
-    response="groups.JobAccepted",
     status=204,
 )
 def delete_group(groupId: str) -> Response:
