@@ -1,13 +1,14 @@
 """Routes of /api/v1/groups, and a contact's groups (/api/v1/contacts/{id}/groups).
 
 See ../shared/API.md, section Groups. Views parse, call the domain, answer; nothing else.
+They import the domain inside the function: importing app (every function's cold start)
+should not pay for the groups' modules.
 """
 
 from __future__ import annotations
 
 from chalice.app import Blueprint, Response
 
-from chalicelib import group_stats, groups, idempotency, memberships
 from chalicelib.http import json_response, parse_body, parse_query, route, workspace_id
 
 bp = Blueprint(__name__)
@@ -25,6 +26,7 @@ GROUP = "/api/v1/groups/{groupId}"
     status=201,
 )
 def create_group() -> Response:
+    from chalicelib import groups, idempotency
     from chalicelib.schemas.groups import GroupCreate
 
     request = bp.current_request
@@ -44,6 +46,7 @@ def create_group() -> Response:
     response="groups.GroupPage",
 )
 def list_groups() -> Response:
+    from chalicelib import groups
     from chalicelib.schemas.common import ListQuery
 
     request = bp.current_request
@@ -54,6 +57,8 @@ def list_groups() -> Response:
 
 @route(bp, GROUP, "GET", summary="Read a group", response="groups.GroupView")
 def get_group(groupId: str) -> Response:
+    from chalicelib import groups
+
     return json_response(groups.view(groups.get(workspace_id(bp.current_request), groupId)))
 
 
@@ -66,6 +71,7 @@ def get_group(groupId: str) -> Response:
     response="groups.GroupView",
 )
 def patch_group(groupId: str) -> Response:
+    from chalicelib import groups
     from chalicelib.schemas.groups import GroupPatch
 
     request = bp.current_request
@@ -85,6 +91,7 @@ def patch_group(groupId: str) -> Response:
     status=204,
 )
 def delete_group(groupId: str) -> Response:
+    from chalicelib import groups
     from chalicelib.schemas.groups import DeleteQuery
 
     request = bp.current_request
@@ -105,6 +112,7 @@ def delete_group(groupId: str) -> Response:
     response="groups.MembersReport",
 )
 def add_members(groupId: str) -> Response:
+    from chalicelib import idempotency, memberships
     from chalicelib.schemas.groups import MembersAdd
 
     request = bp.current_request
@@ -126,6 +134,7 @@ def add_members(groupId: str) -> Response:
     response="groups.MembersReport",
 )
 def validate_members(groupId: str) -> Response:
+    from chalicelib import memberships
     from chalicelib.schemas.groups import MembersAdd
 
     request = bp.current_request
@@ -143,6 +152,7 @@ def validate_members(groupId: str) -> Response:
     response="groups.RemoveReport",
 )
 def remove_members(groupId: str) -> Response:
+    from chalicelib import memberships
     from chalicelib.schemas.groups import MembersRemove
 
     request = bp.current_request
@@ -159,6 +169,8 @@ def remove_members(groupId: str) -> Response:
     status=204,
 )
 def remove_member(groupId: str, contactId: str) -> Response:
+    from chalicelib import memberships
+
     memberships.remove_one(workspace_id(bp.current_request), groupId, contactId)
     return Response(body="", status_code=204)
 
@@ -172,6 +184,7 @@ def remove_member(groupId: str, contactId: str) -> Response:
     response="groups.MemberPage",
 )
 def list_members(groupId: str) -> Response:
+    from chalicelib import memberships
     from chalicelib.schemas.groups import MembersQuery
 
     request = bp.current_request
@@ -189,6 +202,8 @@ def list_members(groupId: str) -> Response:
 
 @route(bp, f"{GROUP}/stats", "GET", summary="The group's statistics (one read)", response="groups.GroupStats")
 def group_stats_view(groupId: str) -> Response:
+    from chalicelib import group_stats
+
     return json_response(group_stats.read(workspace_id(bp.current_request), groupId))
 
 
@@ -220,7 +235,7 @@ def export_group(groupId: str) -> Response:
     status=202,
 )
 def group_action(groupId: str) -> Response:
-    from chalicelib import group_actions
+    from chalicelib import group_actions, idempotency
     from chalicelib.schemas.groups import GroupAction
 
     request = bp.current_request
@@ -243,6 +258,7 @@ def group_action(groupId: str) -> Response:
     response="groups.ContactGroupPage",
 )
 def contact_groups(id: str) -> Response:
+    from chalicelib import memberships
     from chalicelib.schemas.common import ListQuery
 
     request = bp.current_request
@@ -260,6 +276,7 @@ def contact_groups(id: str) -> Response:
     response="groups.ContactGroupsReport",
 )
 def set_contact_groups(id: str) -> Response:
+    from chalicelib import memberships
     from chalicelib.schemas.groups import ContactGroupsSet
 
     request = bp.current_request

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from chalice.app import Blueprint, Response
 
-from chalicelib import jobs
 from chalicelib.http import json_response, route, workspace_id
 
 bp = Blueprint(__name__)
@@ -12,4 +11,6 @@ bp = Blueprint(__name__)
 
 @route(bp, "/api/v1/jobs/{jobId}", "GET", summary="A background job's progress", response="jobs.JobView")
 def get_job(jobId: str) -> Response:
+    from chalicelib import jobs
+
     return json_response(jobs.view(jobs.get(workspace_id(bp.current_request), jobId)))
