@@ -110,6 +110,9 @@ def middleware(request: Request, get_response: Callable[[Request], Response]) ->
         response = get_response(request)
     except ApiError as error:
         return error.response()
+    finally:
+        # The logger outlives the request in a warm container: later log lines are not this request's.
+        logger.remove_keys(["request_id", "path", "method", "workspace_id"])
     return _normalise_chalice_error(response)
 
 
