@@ -13,7 +13,6 @@ import requests as http
 from chalicelib import contact_export
 from tests.support.campaigns import add_members, new_group
 from tests.support.imports import contacts_by_email, import_body
-from tests.support.pump import pump  # noqa: F401
 
 
 def rows_of(text: str) -> list[dict[str, str]]:
@@ -79,7 +78,7 @@ def test_export_takes_the_filters_of_the_list(api) -> None:
     assert api.get(f"/api/v1/contacts/{ids['minus@example.com']}").json["email"] == "minus@example.com"
 
 
-def test_an_exported_file_imports_back_unchanged(api, new_workspace, pump) -> None:  # noqa: F811
+def test_an_exported_file_imports_back_unchanged(api, new_workspace, pump) -> None:
     seed(api)
     exported = api.get("/api/v1/contacts/export").body
     other = new_workspace(name="Copy")
@@ -97,7 +96,7 @@ def test_an_exported_file_imports_back_unchanged(api, new_workspace, pump) -> No
     assert copied == original
 
 
-def test_a_large_export_is_built_in_s3_by_steps(api, pump, monkeypatch) -> None:  # noqa: F811
+def test_a_large_export_is_built_in_s3_by_steps(api, pump, monkeypatch) -> None:
     # Small thresholds so 13 contacts take several parts; moto's own minimum part size is the
     # documented knob of the fake (S3_UPLOAD_PART_MIN_SIZE), lowered to match.
     monkeypatch.setattr(contact_export, "INLINE_ROWS", 3)
@@ -130,7 +129,7 @@ def seed_emails() -> tuple[str, ...]:
     return ("elodie@example.com", "attacker@example.com", "minus@example.com")
 
 
-def test_exports_belong_to_their_workspace(api, new_workspace, pump, monkeypatch) -> None:  # noqa: F811
+def test_exports_belong_to_their_workspace(api, new_workspace, pump, monkeypatch) -> None:
     monkeypatch.setattr(contact_export, "INLINE_ROWS", 1)
     seed(api)
     started = api.get("/api/v1/contacts/export").json

@@ -7,7 +7,7 @@ from __future__ import annotations
 import csv
 import io
 
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
 from chalicelib.csv_reading import detect, records
@@ -40,6 +40,9 @@ def test_reading_from_any_checkpoint_gives_the_rows_that_follow(
 ) -> None:
     header = ["email", "first name", "company"]
     data = as_file(header, rows, delimiter, encoding, newline)
+    # Lines are read as UTF-8 when they are valid UTF-8: Windows-1252 text that happens to be
+    # valid UTF-8 too ("É€" is C9 80, UTF-8 for "ɀ") is the one thing this cannot tell apart.
+    assume(encoding != "cp1252" or not any(_valid_utf8_beyond_ascii(line) for line in data.split(b"\n")))
     layout = detect(data, whole_file=True)
     assert layout.header == header and layout.delimiter == delimiter
 
@@ -57,6 +60,14 @@ def test_reading_from_any_checkpoint_gives_the_rows_that_follow(
         )
         assert [r.cells for r in rest] == [r.cells for r in read[read.index(checkpoint) + 1 :]]
         assert [r.line for r in rest] == [r.line for r in read[read.index(checkpoint) + 1 :]]
+
+
+def _valid_utf8_beyond_ascii(data: bytes) -> bool:
+    try:
+        data.decode("utf-8")
+    except UnicodeDecodeError:
+        return False
+    return not data.isascii()
 
 
 def _decoded(cells: list[str], encoding: str) -> list[str]:

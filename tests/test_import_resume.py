@@ -16,7 +16,6 @@ from chalicelib import config, imports, queues
 from chalicelib.db import connection
 from tests.support.api import Api
 from tests.support.imports import contacts_by_email, killed_at
-from tests.support.pump import pump  # noqa: F401
 
 ROWS = 50
 
@@ -38,7 +37,7 @@ def small_steps(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(imports, "CHUNK_ROWS", 20)
 
 
-def run(api: Api, pump: Any) -> tuple[dict[str, Any], list[Any]]:  # noqa: F811
+def run(api: Api, pump: Any) -> tuple[dict[str, Any], list[Any]]:
     created = api.post("/api/v1/imports", raw=the_file(), headers={"Content-Type": "text/csv"})
     assert created.status == 201
     calls = pump.drain()
@@ -70,7 +69,7 @@ def kill_points() -> dict[str, Any]:
     }
 
 
-def test_a_killed_import_ends_as_an_uninterrupted_one(new_workspace, pump) -> None:  # noqa: F811
+def test_a_killed_import_ends_as_an_uninterrupted_one(new_workspace, pump) -> None:
     clean = new_workspace(name="Clean")
     view, calls = run(clean, pump)
     assert all(call.ok for call in calls)
@@ -87,7 +86,7 @@ def test_a_killed_import_ends_as_an_uninterrupted_one(new_workspace, pump) -> No
         assert (summary(view), comparable(api)) == expected, name
 
 
-def test_duplicate_and_late_messages_change_nothing(api, pump) -> None:  # noqa: F811
+def test_duplicate_and_late_messages_change_nothing(api, pump) -> None:
     view, _ = run(api, pump)
     assert view["status"] == "COMPLETED"
     before = summary(view), comparable(api)

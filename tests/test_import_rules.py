@@ -8,10 +8,9 @@ import json
 
 from tests.support.campaigns import enrollments, make_contacts, new_group, running_campaign, verify_sender
 from tests.support.imports import contacts_by_email, import_body, import_upload, outcomes
-from tests.support.pump import pump  # noqa: F401
 
 
-def test_update_existing_false_only_adds_group_and_the_imports_tags(api, pump) -> None:  # noqa: F811
+def test_update_existing_false_only_adds_group_and_the_imports_tags(api, pump) -> None:
     group = new_group(api, "Salon")
     kept = api.post(
         "/api/v1/contacts", {"email": "kept@example.com", "firstName": "Old", "company": "OldCo"}
@@ -39,7 +38,7 @@ def test_update_existing_false_only_adds_group_and_the_imports_tags(api, pump) -
     }
 
 
-def test_update_existing_true_updates_fields_but_never_resubscribes(api, pump) -> None:  # noqa: F811
+def test_update_existing_true_updates_fields_but_never_resubscribes(api, pump) -> None:
     gone = api.post("/api/v1/contacts", {"email": "gone@example.com", "firstName": "Old"}).json
     assert api.patch(f"/api/v1/contacts/{gone['id']}", {"status": "UNSUBSCRIBED"}).status == 200
     data = b"email,first name,status\ngone@example.com,New,active\n"
@@ -49,7 +48,7 @@ def test_update_existing_true_updates_fields_but_never_resubscribes(api, pump) -
     assert (contact["firstName"], contact["status"]) == ("New", "UNSUBSCRIBED")
 
 
-def test_the_plan_limit_holds_in_the_middle_of_a_file(new_workspace, pump) -> None:  # noqa: F811
+def test_the_plan_limit_holds_in_the_middle_of_a_file(new_workspace, pump) -> None:
     free = new_workspace(plan="FREE")
     make_contacts(free, 296)
     data = "email\n" + "".join(f"new{i}@example.com\n" for i in range(1, 7))
@@ -62,7 +61,7 @@ def test_the_plan_limit_holds_in_the_middle_of_a_file(new_workspace, pump) -> No
     assert free.get("/api/v1/workspace").json["contactCount"] == 300
 
 
-def test_joining_a_dynamic_group_by_import_enrolls_each_new_member_once(api, pump) -> None:  # noqa: F811
+def test_joining_a_dynamic_group_by_import_enrolls_each_new_member_once(api, pump) -> None:
     verify_sender()
     dynamic = new_group(api, "Imported", "DYNAMIC")
     campaign = running_campaign(api, [dynamic], steps=[{"type": "email", "subject": "Hi", "bodyText": "."}])
@@ -115,7 +114,7 @@ def test_what_a_client_gets_wrong_is_a_4xx_that_changes_nothing(api, new_workspa
     assert mapping_error["details"][0]["field"] == "mapping.Mail"
 
 
-def test_imports_of_one_workspace_are_invisible_to_another(api, new_workspace, pump) -> None:  # noqa: F811
+def test_imports_of_one_workspace_are_invisible_to_another(api, new_workspace, pump) -> None:
     view = import_body(api, pump, b"email\nann@example.com\n")
     other = new_workspace(name="Other")
     assert other.get(f"/api/v1/imports/{view['id']}").status == 404
@@ -123,7 +122,7 @@ def test_imports_of_one_workspace_are_invisible_to_another(api, new_workspace, p
     assert other.get("/api/v1/imports").json["items"] == []
 
 
-def test_imports_list_newest_first_by_pages_and_the_report_waits_for_the_end(api, pump) -> None:  # noqa: F811
+def test_imports_list_newest_first_by_pages_and_the_report_waits_for_the_end(api, pump) -> None:
     first = import_body(api, pump, b"email\na@example.com\n")
     second = import_body(api, pump, b"email\nb@example.com\n", fileName="second.csv")
     pending = api.post("/api/v1/imports", {"fileName": "later.csv"}).json
@@ -136,7 +135,7 @@ def test_imports_list_newest_first_by_pages_and_the_report_waits_for_the_end(api
     assert api.get(f"/api/v1/imports/{pending['id']}").json["status"] == "PENDING"
 
 
-def test_the_same_idempotency_key_starts_one_import(api, pump) -> None:  # noqa: F811
+def test_the_same_idempotency_key_starts_one_import(api, pump) -> None:
     headers = {"Content-Type": "text/csv", "Idempotency-Key": "import-1"}
     one = api.post("/api/v1/imports", raw=b"email\nann@example.com\n", headers=headers)
     two = api.post("/api/v1/imports", raw=b"email\nann@example.com\n", headers=headers)

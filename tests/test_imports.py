@@ -6,10 +6,9 @@ from __future__ import annotations
 import json
 
 from tests.support.imports import contacts_by_email, corpus, import_body, import_upload, outcomes
-from tests.support.pump import pump  # noqa: F401
 
 
-def test_excel_utf8_file_with_bom_and_crlf(api, pump) -> None:  # noqa: F811
+def test_excel_utf8_file_with_bom_and_crlf(api, pump) -> None:
     view = import_body(api, pump, corpus("utf8_bom_crlf.csv"))
     assert (view["status"], view["totalRows"], view["processedRows"], view["created"]) == (
         "COMPLETED",
@@ -38,7 +37,7 @@ def test_excel_utf8_file_with_bom_and_crlf(api, pump) -> None:  # noqa: F811
     }
 
 
-def test_windows_1252_file_with_semicolons_and_french_headers(api, pump) -> None:  # noqa: F811
+def test_windows_1252_file_with_semicolons_and_french_headers(api, pump) -> None:
     view = import_body(api, pump, corpus("cp1252_semicolon_fr.csv"))
     assert (view["status"], view["created"], view["failed"]) == ("COMPLETED", 2, 0)
     assert (view["encoding"], view["delimiter"]) == ("windows-1252", ";")
@@ -56,7 +55,7 @@ def test_windows_1252_file_with_semicolons_and_french_headers(api, pump) -> None
     )
 
 
-def test_excel_sep_line_trailing_empty_columns_and_blank_lines(api, pump) -> None:  # noqa: F811
+def test_excel_sep_line_trailing_empty_columns_and_blank_lines(api, pump) -> None:
     view = import_body(api, pump, corpus("excel_sep_line.csv"))
     # Two people; the line of empty cells and the empty line are not rows.
     assert (view["status"], view["totalRows"], view["created"], view["errorCount"]) == ("COMPLETED", 2, 2, 0)
@@ -78,14 +77,14 @@ def test_excel_sep_line_trailing_empty_columns_and_blank_lines(api, pump) -> Non
     }
 
 
-def test_tab_separated_file_with_capital_headers(api, pump) -> None:  # noqa: F811
+def test_tab_separated_file_with_capital_headers(api, pump) -> None:
     view = import_body(api, pump, corpus("tab_delimited.csv"))
     assert (view["delimiter"], view["created"]) == ("\t", 2)
     lea = contacts_by_email(api)["lea.petit@example.com"]
     assert (lea["firstName"], lea["lastName"], lea["title"]) == ("Léa", "Petit", "CTO")
 
 
-def test_quoted_values_keep_their_commas_quotes_and_line_breaks(api, pump) -> None:  # noqa: F811
+def test_quoted_values_keep_their_commas_quotes_and_line_breaks(api, pump) -> None:
     view = import_body(api, pump, corpus("quoted_newlines.csv"))
     assert (view["totalRows"], view["created"]) == (2, 2)
     contacts = contacts_by_email(api)
@@ -94,14 +93,14 @@ def test_quoted_values_keep_their_commas_quotes_and_line_breaks(api, pump) -> No
     assert contacts["nina.faure@example.com"]["company"] == 'Le "Petit" Atelier'
 
 
-def test_old_mac_line_ends(api, pump) -> None:  # noqa: F811
+def test_old_mac_line_ends(api, pump) -> None:
     view = import_body(api, pump, corpus("mac_cr.csv"))
     assert (view["totalRows"], view["created"]) == (2, 2)
     rose = contacts_by_email(api)["rose.noel@example.com"]
     assert (rose["firstName"], rose["lastName"]) == ("Rose", "Noël")
 
 
-def test_custom_fields_by_label_and_key_and_ignored_columns_reported(api, pump) -> None:  # noqa: F811
+def test_custom_fields_by_label_and_key_and_ignored_columns_reported(api, pump) -> None:
     for field in (
         {"key": "budget", "label": "Budget annuel", "type": "number"},
         {"key": "signed_on", "label": "Date de signature", "type": "date"},
@@ -129,10 +128,7 @@ def test_custom_fields_by_label_and_key_and_ignored_columns_reported(api, pump) 
     assert view["columns"]["ignored"] == ["Notes", "column 7 (no header)"]
 
 
-def test_every_troubled_row_ends_with_a_result_and_a_reason(api, pump, monkeypatch) -> None:  # noqa: F811
-    # Chalice's test client gives requests the local stage's COHORT_SECRET, the fixtures give
-    # the rest "test-secret": erasure hashes written by a request must match the handler's.
-    monkeypatch.setenv("COHORT_SECRET", "local-secret-not-for-production")
+def test_every_troubled_row_ends_with_a_result_and_a_reason(api, pump) -> None:
     assert api.post("/api/v1/exclusions", {"value": "blocked@example.com"}).status in (200, 201)
     assert api.post("/api/v1/exclusions", {"value": "@spam.example"}).status in (200, 201)
     erased = api.post("/api/v1/contacts", {"email": "erased.person@example.com"}).json
@@ -167,7 +163,7 @@ def test_every_troubled_row_ends_with_a_result_and_a_reason(api, pump, monkeypat
     assert set(contacts) >= {"ok.one@example.com", "ok.two@example.com"}
 
 
-def test_the_error_report_lists_every_reported_row_with_its_cells(api, pump) -> None:  # noqa: F811
+def test_the_error_report_lists_every_reported_row_with_its_cells(api, pump) -> None:
     view = import_body(api, pump, corpus("troubles.csv"))
     report = api.get(f"/api/v1/imports/{view['id']}/errors.csv")
     assert report.status == 200
@@ -179,7 +175,7 @@ def test_the_error_report_lists_every_reported_row_with_its_cells(api, pump) -> 
     assert lines[1].startswith("3,4,failed,email:") and lines[1].endswith(",not-an-email,Bad,Email,")
 
 
-def test_a_quote_never_closed_fails_the_import_before_anything_is_written(api, pump) -> None:  # noqa: F811
+def test_a_quote_never_closed_fails_the_import_before_anything_is_written(api, pump) -> None:
     view = import_body(api, pump, corpus("unclosed_quote.csv"))
     assert view["status"] == "FAILED"
     assert "line 2" in view["failureReason"] and "never closed" in view["failureReason"]
@@ -187,13 +183,13 @@ def test_a_quote_never_closed_fails_the_import_before_anything_is_written(api, p
     assert contacts_by_email(api) == {}
 
 
-def test_a_workbook_is_refused_with_a_clear_reason(api, pump) -> None:  # noqa: F811
+def test_a_workbook_is_refused_with_a_clear_reason(api, pump) -> None:
     view = import_body(api, pump, b"PK\x03\x04" + b"\x00" * 200)
     assert view["status"] == "FAILED"
     assert "Excel workbook" in view["failureReason"]
 
 
-def test_a_file_without_email_or_phone_column_says_how_to_map_one(api, pump) -> None:  # noqa: F811
+def test_a_file_without_email_or_phone_column_says_how_to_map_one(api, pump) -> None:
     view = import_body(api, pump, b"Nom,Ville\nDupont,Paris\n")
     assert view["status"] == "FAILED"
     assert "no column holds an email or a phone" in view["failureReason"]
@@ -204,7 +200,7 @@ def test_a_file_without_email_or_phone_column_says_how_to_map_one(api, pump) -> 
     assert mapped["columns"] == {"mapped": {"Contact": "email"}, "ignored": ["Ville"], "unmatchedMapping": []}
 
 
-def test_explicit_mapping_overrides_the_automatic_one(api, pump) -> None:  # noqa: F811
+def test_explicit_mapping_overrides_the_automatic_one(api, pump) -> None:
     data = "Email,Mobile,Nom\nzoe@example.com,06 12 34 56 78,Zoé Lambert\n".encode()
     view = import_upload(api, pump, data, mapping={"Mobile": "ignore", "Nom": "fullName", "Absent": "title"})
     assert view["created"] == 1
@@ -214,7 +210,7 @@ def test_explicit_mapping_overrides_the_automatic_one(api, pump) -> None:  # noq
     assert view["columns"]["unmatchedMapping"] == ["Absent"]
 
 
-def test_the_upload_url_path_imports_a_windows_file(api, pump) -> None:  # noqa: F811
+def test_the_upload_url_path_imports_a_windows_file(api, pump) -> None:
     view = import_upload(api, pump, corpus("cp1252_semicolon_fr.csv"), fileName="clients.csv", tags=["salon"])
     assert (view["status"], view["created"], view["fileName"], view["tags"]) == (
         "COMPLETED",
