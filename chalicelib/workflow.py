@@ -39,7 +39,16 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
 from pynamodb.expressions.condition import Condition
 
-from chalicelib import campaign_stats, campaign_steps, clock, config, mailer, personalisation, queues
+from chalicelib import (
+    campaign_stats,
+    campaign_steps,
+    clock,
+    config,
+    mailer,
+    outgoing,
+    personalisation,
+    queues,
+)
 from chalicelib.db import Item, is_conditional_failure
 from chalicelib.logs import logger
 from chalicelib.models.campaigns import (
@@ -305,10 +314,18 @@ class StepRunner:
             return
         assert contact is not None
         if enrollment.claimedAt is None:
+            held = outgoing.hold(ref, contact.email)
+            if isinstance(held, str):
+                _end(ref, "STOPPED", held)  # suppressed since it was enrolled
+                return
+            if held:
+                schedule([(ref, held)])  # over the sending limits: the same step, later
+                return
             if not _claim(ref):
                 return  # another delivery of this message claimed it first
             try:
-                self.send_email(_compose(campaign, upcoming.step, contact))
+                email = _compose(campaign, upcoming.step, contact)
+                outgoing.send(self.send_email, ref, enrollment.viaGroupId, upcoming.step, email)
             except Exception as error:
                 if mailer.surely_not_sent(error):
                     _release(ref)
