@@ -90,17 +90,30 @@ def overview(ws: str, campaign: Campaign) -> dict[str, Any]:
                 "included": group_id in campaign.includeGroupIds,
                 "contacts": _n(item, "enrolled"),
                 **_rates(_n(item, "sent"), _n(item, "opened"), _n(item, "clicked")),
+                **_outcomes({name: _n(item, name) for name in OUTCOMES}, _n(item, "sent")),
             }
         )
     totals = {
         "enrolled": sum(row["contacts"] for row in rows),
         **_rates(*(sum(row[name] for row in rows) for name in ("sent", "opened", "clicked"))),
+        **_outcomes(
+            {name: sum(row[name] for row in rows) for name in OUTCOMES}, sum(row["sent"] for row in rows)
+        ),
     }
     return {"campaignId": campaign.id, "status": campaign.status, "totals": totals, "groups": rows}
 
 
 def _n(item: CampaignGroupStats | None, name: str) -> int:
     return int(getattr(item, name) or 0) if item is not None else 0
+
+
+OUTCOMES = ("delivered", "bounced", "softBounced", "complained", "unsubscribed", "replied")
+
+
+def _outcomes(counts: dict[str, int], sent: int) -> dict[str, Any]:
+    """Deliverability counters (chalicelib/engagement.py) and their rates per email sent."""
+    rates = {f"{name}Rate": round(counts[name] / sent, 4) if sent else 0.0 for name in OUTCOMES}
+    return {**counts, **rates}
 
 
 def _rates(sent: int, opened: int, clicked: int) -> dict[str, Any]:

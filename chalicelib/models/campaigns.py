@@ -119,6 +119,13 @@ class CampaignGroupStats(Item, discriminator="CampaignGroupStats"):
     sent = NumberAttribute(default=0)
     opened = NumberAttribute(default=0)
     clicked = NumberAttribute(default=0)
+    # Moved by SES notifications, unsubscribes and replies (chalicelib/engagement.py).
+    delivered = NumberAttribute(default=0)
+    bounced = NumberAttribute(default=0)
+    softBounced = NumberAttribute(default=0)
+    complained = NumberAttribute(default=0)
+    unsubscribed = NumberAttribute(default=0)
+    replied = NumberAttribute(default=0)
 
     @staticmethod
     def key(ws: str, campaign_id: str, group_id: str) -> tuple[str, str]:
