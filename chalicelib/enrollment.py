@@ -259,43 +259,34 @@ def on_membership(change: Change, batch: Batch) -> None:
     if change.event_name != "INSERT" or not member or member.get("groupType") != "DYNAMIC":
         return
     ws, group_id, contact_id = member["workspaceId"], member["groupId"], member["contactId"]
+    links = CampaignLink.query(
+        keys.group_partition(ws, group_id),
+        CampaignLink.sk.startswith("CAMPAIGN#"),
+        filter_condition=(CampaignLink.role == "include") & (CampaignLink.status == campaigns.RUNNING),
+    )
+    targets = [
+        Target(link.campaignId, tuple(link.excludeGroupIds), link.reenrollment == "afterExit")
+        for link in links
+    ]
+    outcome = enroll(
+        ws,
+        [contact_id],
+        targets,
+        source="dynamicGroup",
+        via_group_id=group_id,
+        joined_at=member.get("joinedAt"),
+    )
+    # Counted before the first steps are sent: if sending fails, this record is delivered
+    # again but its enrollments exist by then (not counted twice), while the batch's deferred
+    # work still runs for the records up to this one (chalicelib/streams.py).
     counts = _pending_counts(batch)
-    try:
-        links = CampaignLink.query(
-            keys.group_partition(ws, group_id),
-            CampaignLink.sk.startswith("CAMPAIGN#"),
-            filter_condition=(CampaignLink.role == "include") & (CampaignLink.status == campaigns.RUNNING),
-        )
-        targets = [
-            Target(link.campaignId, tuple(link.excludeGroupIds), link.reenrollment == "afterExit")
-            for link in links
-        ]
-        outcome = enroll(
-            ws,
-            [contact_id],
-            targets,
-            source="dynamicGroup",
-            via_group_id=group_id,
-            joined_at=member.get("joinedAt"),
-        )
-        for item in outcome.created:
-            counts[(ws, item.campaignId, group_id)] += 1
-        workflow.start(outcome.to_start)
-    except Exception:
-        # This record will be retried, the ones before it will not: count theirs now. Later
-        # records of this batch count as they go (the batch's deferred work is dropped when
-        # a record fails).
-        _flush(counts)
-        batch.data[_IMMEDIATE] = True
-        raise
-    if batch.data.get(_IMMEDIATE):
-        _flush(counts)
-    else:
-        batch.defer(_COUNTS, lambda: _flush(counts))
+    for item in outcome.created:
+        counts[(ws, item.campaignId, group_id)] += 1
+    batch.defer(_COUNTS, lambda: _flush(counts))
+    workflow.start(outcome.to_start)
 
 
 _COUNTS = "enrollment.counts"
-_IMMEDIATE = "enrollment.counts.immediate"
 
 
 def _pending_counts(batch: Batch) -> Counter[tuple[str, str, str]]:

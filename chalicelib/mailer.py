@@ -14,7 +14,6 @@ from functools import lru_cache
 from typing import Any
 
 
-
 @dataclass(frozen=True)
 class Email:
     sender: str

@@ -68,7 +68,9 @@ DUE_SHARDS = 8
 # How many minute buckets one run of the schedule may catch up on, and how far back a first
 # run (no checkpoint yet) looks.
 MAX_BUCKETS_PER_RUN = 60
+FIRST_RUN_LOOKBACK = timedelta(minutes=30)
 DUE_TTL = timedelta(days=7)
+SEND_WORKERS = 10
 STOP_STATUSES = frozenset({"UNSUBSCRIBED", "BOUNCED", "REPLIED", "BLOCKED"})
 
 
@@ -170,26 +172,33 @@ def schedule(items: Iterable[tuple[StepRef, int]], now: datetime | None = None) 
 
 
 def send(messages: list[tuple[dict[str, Any], int]]) -> int:
-    """SendMessageBatch with a delay per message, 10 a call; returns the number of calls.
-    (queues.send gives one delay to a whole call; steps due at different times share one.)"""
-    calls = 0
-    for start_at in range(0, len(messages), 10):
-        chunk = messages[start_at : start_at + 10]
-        entries = [
-            {
-                "Id": str(i),
-                "MessageBody": json.dumps(body, separators=(",", ":")),
-                "DelaySeconds": max(0, min(SQS_MAX_DELAY, int(delay))),
-            }
-            for i, (body, delay) in enumerate(chunk)
-        ]
-        response = sqs().send_message_batch(QueueUrl=config.steps_queue_url(), Entries=entries)
-        calls += 1
-        if response.get("Failed"):
-            raise RuntimeError(
-                f"SQS refused {len(response['Failed'])} step messages: {response['Failed'][0]}"
-            )
-    return calls
+    """SendMessageBatch with a delay per message, 10 a call, the calls side by side; returns
+    the number of calls. (queues.send gives one delay to a whole call and sends one call
+    after the other; a launch page sends 10 calls.)"""
+    chunks = [messages[i : i + 10] for i in range(0, len(messages), 10)]
+    if len(chunks) <= 1:
+        for chunk in chunks:
+            _send_chunk(chunk)
+    else:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(max_workers=min(SEND_WORKERS, len(chunks))) as pool:
+            list(pool.map(_send_chunk, chunks))
+    return len(chunks)
+
+
+def _send_chunk(chunk: list[tuple[dict[str, Any], int]]) -> None:
+    entries = [
+        {
+            "Id": str(i),
+            "MessageBody": json.dumps(body, separators=(",", ":")),
+            "DelaySeconds": max(0, min(SQS_MAX_DELAY, int(delay))),
+        }
+        for i, (body, delay) in enumerate(chunk)
+    ]
+    response = sqs().send_message_batch(QueueUrl=config.steps_queue_url(), Entries=entries)
+    if response.get("Failed"):
+        raise RuntimeError(f"SQS refused {len(response['Failed'])} step messages: {response['Failed'][0]}")
 
 
 @lru_cache(maxsize=1)
@@ -233,7 +242,7 @@ def release_due(now: datetime | None = None) -> int:
     first = (
         datetime.strptime(checkpoint, "%Y-%m-%dT%H:%M").replace(tzinfo=moment.tzinfo) + timedelta(minutes=1)
         if checkpoint
-        else moment.replace(second=0, microsecond=0) - timedelta(minutes=MAX_BUCKETS_PER_RUN)
+        else moment.replace(second=0, microsecond=0) - FIRST_RUN_LOOKBACK
     )
     last = (moment + timedelta(minutes=1)).replace(second=0, microsecond=0)
     sent = 0
@@ -285,10 +294,9 @@ class StepRunner:
 
     def run(self, ref: StepRef) -> None:
         enrollment, campaign, contact = _read(ref)
-        if not ref.matches(enrollment):
+        if enrollment is None or not ref.matches(enrollment):
             logger.debug("step message no longer matches its enrollment", extra={"ref": ref.message()})
             return
-        assert enrollment is not None
         if campaign is not None and campaign.status == "PAUSED":
             parked, campaign = _park(ref)
             if parked:
@@ -309,10 +317,9 @@ class StepRunner:
             _move(ref, upcoming)
             return
         reason = stop_reason(contact)
-        if reason:
-            _end(ref, "STOPPED", reason)
+        if reason or contact is None:
+            _end(ref, "STOPPED", reason or "contactDeleted")
             return
-        assert contact is not None
         if enrollment.claimedAt is None:
             held = outgoing.hold(ref, contact.email)
             if isinstance(held, str):
