@@ -40,6 +40,9 @@ class Stack:
             **os.environ,
             "MOTO_PORT": str(self.moto_port),
             "PORT": str(self.port),
+            # What the stack gives by default; explicit, as an earlier test may have left the
+            # local stage's value (port 8000) in this process's environment.
+            "COHORT_PUBLIC_BASE_URL": f"http://127.0.0.1:{self.port}",
             "PYTHONUNBUFFERED": "1",
         }
         self.process = subprocess.Popen(
