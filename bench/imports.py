@@ -289,7 +289,10 @@ def main() -> int:
     finally:
         assert child.stdin is not None
         child.stdin.close()
-        child.wait(timeout=30)
+        try:
+            child.wait(timeout=60)
+        except subprocess.TimeoutExpired:  # a big table takes moto a while to let go of
+            child.kill()
 
 
 RESOURCES: Any = None
