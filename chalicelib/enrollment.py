@@ -13,7 +13,8 @@ is all or nothing, so one contact enrolled meanwhile fails the 99 others; it cos
 write units; and moto copies the whole table for each transaction, which makes a launch on
 the local stack slow down as the table grows (10,000 items: 25 s per transaction here).
 
-Eligible = the contact exists, has a valid email, is ACTIVE, is not anonymised, is in none of
+Eligible = the contact exists, has a valid email, is ACTIVE, is not anonymised, is not on
+the suppression list (address, domain, erased person: chalicelib.suppression), is in none of
 the campaign's excluded groups, and is not already enrolled.
 
 An enrollment that exists but never ran its first step (its first-step message may have been
@@ -24,7 +25,7 @@ duplicates, so this can only heal, never send twice.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -32,7 +33,7 @@ from typing import Any
 
 from pynamodb.exceptions import PutError, UpdateError
 
-from chalicelib import campaign_stats, campaign_steps, campaigns, clock, pagination, workflow
+from chalicelib import campaign_stats, campaign_steps, campaigns, clock, pagination, suppression, workflow
 from chalicelib.db import Item, is_conditional_failure
 from chalicelib.errors import Conflict, NotFound
 from chalicelib.logs import logger
@@ -73,25 +74,39 @@ def enroll(
     source: str,
     via_group_id: str,
     joined_at: str | None = None,
+    emails: Mapping[str, str | None] | None = None,
 ) -> Outcome:
     """Write the enrollments of every eligible (contact, target); sends nothing (the caller
-    counts what was created, then calls workflow.start(outcome.to_start))."""
+    counts what was created, then calls workflow.start(outcome.to_start)).
+
+    `emails` ({contact id: email}, the memberships' snapshots) lets the suppression check
+    join the one BatchGetItem; a contact whose email it did not tell costs one more."""
     outcome = Outcome()
     if not contact_ids or not targets:
         return outcome
     excluded = sorted({g for t in targets for g in t.exclude_group_ids})
+    checks = suppression.checks_for(ws, [e for e in (emails or {}).values() if e])
     wanted = [Contact.key(ws, c) for c in contact_ids]
     wanted += [Enrollment.key(ws, t.campaign_id, c) for c in contact_ids for t in targets]
     wanted += [Membership.key(ws, g, c) for c in contact_ids for g in excluded]
-    found = list(Item.batch_get(wanted, consistent_read=True))
+    wanted += [key for entries in checks.values() for key, _ in entries]
+    # Two addresses of one domain share keys, and DynamoDB refuses duplicates in a batch.
+    found = list(Item.batch_get(list(dict.fromkeys(wanted)), consistent_read=True))
     contacts = {item.id: item for item in found if isinstance(item, Contact)}
     existing = {(item.campaignId, item.contactId): item for item in found if isinstance(item, Enrollment)}
     memberships = {(item.groupId, item.contactId) for item in found if isinstance(item, Membership)}
+    blocked = suppression.reasons(checks, {(item.pk, item.sk) for item in found})
+    unchecked = [c.email for c in contacts.values() if c.email and c.email not in checks]
+    if unchecked:
+        blocked.update(suppression.suppressed(ws, unchecked))
 
     now = clock.now_iso()
     writes: list[tuple[Enrollment, Any]] = []
     for contact_id in contact_ids:
-        reason = ineligible(contacts.get(contact_id))
+        contact = contacts.get(contact_id)
+        reason = ineligible(contact)
+        if reason is None and contact is not None:
+            reason = blocked.get(str(contact.email))
         if reason:
             outcome.skipped += [(contact_id, t.campaign_id, reason) for t in targets]
             continue
@@ -210,7 +225,13 @@ def _put(item: Enrollment, condition: Any) -> bool:
 
 
 def enroll_contacts(
-    workspace_id: str, campaign_id: str, contact_ids: list[str], *, source: str, via_group_id: str
+    workspace_id: str,
+    campaign_id: str,
+    contact_ids: list[str],
+    *,
+    source: str,
+    via_group_id: str,
+    emails: Mapping[str, str | None] | None = None,
 ) -> list[dict[str, str]]:
     """Enroll these members of group `via_group_id` (one page of a launch or addToCampaign
     job); returns one {"contactId", "reason"} per contact not enrolled for a reason other
@@ -223,7 +244,9 @@ def enroll_contacts(
     if campaign.status not in (campaigns.RUNNING, campaigns.PAUSED):
         return [{"contactId": c, "reason": f"campaign{campaign.status.title()}"} for c in contact_ids]
     target = Target(campaign_id, tuple(campaign.excludeGroupIds))
-    outcome = enroll(workspace_id, contact_ids, [target], source=source, via_group_id=via_group_id)
+    outcome = enroll(
+        workspace_id, contact_ids, [target], source=source, via_group_id=via_group_id, emails=emails
+    )
     campaign_stats.add_enrolled(workspace_id, campaign_id, via_group_id, len(outcome.created))
     workflow.start(outcome.to_start)
     return [
@@ -275,6 +298,7 @@ def on_membership(change: Change, batch: Batch) -> None:
         source="dynamicGroup",
         via_group_id=group_id,
         joined_at=member.get("joinedAt"),
+        emails={contact_id: member.get("email")},
     )
     # Counted before the first steps are sent: if sending fails, this record is delivered
     # again but its enrollments exist by then (not counted twice), while the batch's deferred

@@ -57,6 +57,7 @@ def enroll_page(job: Any, members: list[Membership]) -> jobs.PageResult:
         [member.contactId for member in members],
         source=str(job.params["source"]),
         via_group_id=job.groupId,
+        emails={member.contactId: member.email for member in members},
     )
     return jobs.PageResult(processed=len(members), errors=not_enrolled)
 

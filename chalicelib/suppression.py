@@ -8,6 +8,8 @@ of an erased person (chalicelib.contact_identity.erased_digest): no Query, no Sc
 Public:
 - `is_suppressed(workspace_id, email) -> str | None` (why: excludedAddress, excludedDomain, erased)
 - `suppressed(workspace_id, emails) -> dict[str, str]` (the same for many; 100 keys a request)
+- `checks_for(workspace_id, emails)`, `reasons(checks, found_keys)`: the same check split in
+  two, for a caller that reads the keys in its own BatchGetItem (chalicelib.enrollment)
 - `normalise(value) -> tuple[str, str]` ((value, "address" | "domain"); 422 otherwise)
 - `add(workspace_id, value) -> tuple[dict, bool]`, `remove(workspace_id, value)`, `page(...)`
 """
@@ -105,19 +107,33 @@ def is_suppressed(workspace_id: str, email: str) -> str | None:
 
 def suppressed(workspace_id: str, emails: Iterable[str]) -> dict[str, str]:
     """{email: reason} for the addresses that must not be emailed (the others are absent)."""
-    checks = {email: _keys_for(workspace_id, email) for email in dict.fromkeys(emails)}
+    checks = checks_for(workspace_id, emails)
     keys = list(dict.fromkeys(key for entries in checks.values() for key, _ in entries))
     found: set[tuple[str, str]] = set()
     for start in range(0, len(keys), _BATCH_KEYS):
         for item in Item.batch_get(keys[start : start + _BATCH_KEYS], attributes_to_get=["pk", "sk", "type"]):
             found.add((item.pk, item.sk))
-    reasons: dict[str, str] = {}
+    return reasons(checks, found)
+
+
+Checks = dict[str, list[tuple[tuple[str, str], str]]]
+
+
+def checks_for(workspace_id: str, emails: Iterable[str]) -> Checks:
+    """{email: [(key to read, reason when it exists)]}: for a caller that reads these keys
+    in its own BatchGetItem (enrollment), then calls `reasons`."""
+    return {email: _keys_for(workspace_id, email) for email in dict.fromkeys(emails)}
+
+
+def reasons(checks: Checks, found: set[tuple[str, str]]) -> dict[str, str]:
+    """{email: reason} given the keys of `checks` that exist."""
+    result: dict[str, str] = {}
     for email, entries in checks.items():
         # Address first, then the domains, then erasure: the most precise reason wins.
         reason = next((why for key, why in entries if key in found), None)
         if reason:
-            reasons[email] = reason
-    return reasons
+            result[email] = reason
+    return result
 
 
 def _keys_for(workspace_id: str, email: str) -> list[tuple[tuple[str, str], str]]:

@@ -23,9 +23,6 @@ from tests.support.campaigns import (
     workspace_of,
 )
 from tests.support.events import LambdaContext
-from tests.support.pump import pump
-
-__all__ = ["pump"]  # the fixture, re-exported: the tests below ask for it by name
 
 ONE_EMAIL = [{"type": "email", "subject": "Welcome {{firstName}}", "bodyText": "Hello"}]
 
@@ -95,6 +92,47 @@ def test_ineligible_contacts_are_not_enrolled(api: Api, pump) -> None:
     assert [m.to for m in sent_emails()] == ["person0@example.com"]
 
 
+def test_suppressed_contacts_are_not_enrolled(api: Api, pump) -> None:
+    from chalicelib import contacts
+
+    ws = workspace_of(api)
+    leads = new_group(api, "Leads", "DYNAMIC")
+    campaign = running_campaign(api, [leads], steps=ONE_EMAIL)
+    pump.drain()
+    fine, excluded = make_contacts(api, 2)
+    rival = contacts.create(ws, {"email": "buyer@eu.rival.com", "firstName": "Rival"}).id
+    for value in ("person1@example.com", "@rival.com"):
+        assert api.post("/api/v1/exclusions", {"value": value}).status == 201
+    add_members(api, leads, [fine, excluded, rival])
+    assert all(call.ok for call in pump.drain())
+    assert list(enrolled(api, campaign)) == [fine]
+    assert [m.to for m in sent_emails()] == ["person0@example.com"]
+    assert overview(api, campaign)["totals"]["enrolled"] == 1
+
+
+def test_the_suppression_list_is_read_even_when_the_membership_does_not_tell_the_email(api: Api) -> None:
+    """A membership snapshot that is stale or lacks the email: the contact's own email is
+    checked (one more read), never skipped."""
+    from chalicelib import enrollment
+
+    ws = workspace_of(api)
+    leads = new_group(api, "Leads", "DYNAMIC")
+    campaign = running_campaign(api, [leads], steps=ONE_EMAIL)
+    first, second = make_contacts(api, 2)
+    assert api.post("/api/v1/exclusions", {"value": "person0@example.com"}).status == 201
+    for emails in (None, {first: "old@example.com", second: "person1@example.com"}):
+        outcome = enrollment.enroll(
+            ws,
+            [first, second],
+            [enrollment.Target(campaign)],
+            source="test",
+            via_group_id=leads,
+            emails=emails,
+        )
+        assert (first, campaign, "excludedAddress") in outcome.skipped
+    assert list(enrolled(api, campaign)) == [second]
+
+
 def test_the_same_stream_batch_twice_enrolls_and_sends_once(api: Api, pump) -> None:
     from app import table_changes
 
@@ -119,8 +157,8 @@ def test_the_same_stream_batch_twice_enrolls_and_sends_once(api: Api, pump) -> N
 
 @pytest.mark.parametrize("k", [1, 3, 10])
 def test_an_auto_enrollment_costs_2_plus_k_requests_at_most(api: Api, pump, requests, k: int) -> None:
-    """One Query (links), one BatchGetItem (contact, enrollments, excluded memberships), k
-    conditional PutItem, ceil(k/10) SendMessageBatch."""
+    """One Query (links), one BatchGetItem (contact, enrollments, excluded memberships,
+    suppression list), k conditional PutItem, ceil(k/10) SendMessageBatch."""
     from chalicelib import enrollment
     from chalicelib.streams import Batch, Change, to_change
     from tests.support.events import make_stream_record
@@ -136,6 +174,7 @@ def test_an_auto_enrollment_costs_2_plus_k_requests_at_most(api: Api, pump, requ
         "groupId": leads,
         "groupType": "DYNAMIC",
         "contactId": contact,
+        "email": "person0@example.com",  # the contact's snapshot, as memberships carry it
         "joinedAt": "2030-01-01T00:00:00.000Z",
     }
     keys = {"pk": f"WS#{ws}#GROUP#{leads}", "sk": f"MEMBER#{contact}"}
