@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, Union
 
-from chalice.app import Blueprint, Request, Response
+from chalice.app import Blueprint, CaseInsensitiveMapping, Request, Response
 
 from chalicelib import workspaces
 from chalicelib.errors import (
@@ -107,6 +107,8 @@ def middleware(request: Request, get_response: Callable[[Request], Response]) ->
         doc = ROUTES.get((request.path, request.method))
         if doc is None or not doc.public:
             _authenticate(request)
+        if doc is not None and doc.response_content_type.startswith("image/"):
+            _accept(request, doc.response_content_type)
         response = get_response(request)
     except ApiError as error:
         return error.response()
@@ -125,6 +127,15 @@ def _authenticate(request: Request) -> None:
     # Where an API Gateway authorizer would put it, so views read it the same way either way.
     request.context["authorizer"] = {"principalId": workspace_id}
     logger.append_keys(workspace_id=workspace_id)
+
+
+def _accept(request: Request, content_type: str) -> None:
+    """Chalice refuses (400) a binary answer unless the Accept header names its type, but
+    mail clients and their image proxies load pixels with `image/*` or no Accept at all."""
+    accept = request.headers.get("accept") or ""
+    if content_type not in accept and "*/*" not in accept:
+        headers = {**request.headers, "accept": f"{content_type}, {accept}".rstrip(", ")}
+        request.headers = CaseInsensitiveMapping(headers)
 
 
 def workspace_id(request: Request) -> str:

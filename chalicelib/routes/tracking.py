@@ -30,6 +30,7 @@ ANY = ("*/*",)
     summary="Open pixel (1x1 GIF); counts the open once",
     public=True,
     content_types=ANY,
+    response_content_type="image/gif",
 )
 def open_pixel(token: str) -> Response:
     from chalicelib import tracking

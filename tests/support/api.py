@@ -41,12 +41,14 @@ class Api:
         body: Any = None,
         *,
         raw: bytes | str | None = None,
-        headers: dict[str, str] | None = None,
+        headers: dict[str, str | None] | None = None,
     ) -> Reply:
-        sent_headers = {"Content-Type": "application/json"}
+        """`headers` add to or replace the defaults; a None value leaves that header out."""
+        sent_headers: dict[str, str | None] = {"Content-Type": "application/json"}
         if self.key:
             sent_headers["Authorization"] = f"Bearer {self.key}"
         sent_headers.update(headers or {})
+        sent_headers = {name: value for name, value in sent_headers.items() if value is not None}
         payload = raw if raw is not None else (json.dumps(body) if body is not None else None)
         response = getattr(self.client.http, method.lower())(path, headers=sent_headers, body=payload)
         return Reply(response.status_code, response.body or b"", dict(response.headers))
