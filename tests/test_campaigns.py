@@ -13,9 +13,6 @@ from tests.support.campaigns import (
     running_campaign,
     verify_sender,
 )
-from tests.support.pump import pump
-
-__all__ = ["pump"]  # the fixture, re-exported: the tests below ask for it by name
 
 
 def test_a_campaign_is_created_as_draft_and_read_back(api: Api) -> None:

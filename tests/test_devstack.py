@@ -18,7 +18,6 @@ from chalice import Chalice, Rate
 from devstack.pump import Pump
 from devstack.settings import STREAM_MAX_RETRIES
 from infra.provision import Provisioned
-from tests.support.pump import pump  # noqa: F401
 
 # The decorator's ARN is a placeholder, as in app.py: the pump maps it to the table's stream.
 PLACEHOLDER_STREAM = "arn:aws:dynamodb:us-east-1:000000000000:table/cohort/stream/local"
@@ -241,7 +240,7 @@ def test_the_deployed_mapping_retries_as_often_as_the_local_one() -> None:
     assert package.STREAM_MAX_RETRIES == STREAM_MAX_RETRIES
 
 
-def test_the_pump_fixture_runs_the_apps_stream_handler(client, pump: Pump) -> None:  # noqa: F811
+def test_the_pump_fixture_runs_the_apps_stream_handler(client, pump: Pump) -> None:
     from tests.conftest import ADMIN_TOKEN
     from tests.support.api import Api
 

@@ -11,7 +11,6 @@ import pytest
 
 from tests.support.api import Api, Reply
 from tests.support.campaigns import enrollments, running_campaign, sent_emails, verify_sender
-from tests.support.pump import pump  # noqa: F401
 
 FORM_ENCODED = "application/x-www-form-urlencoded"
 
@@ -203,7 +202,7 @@ def test_an_unknown_form_page_is_404_html(client) -> None:
 # ---- public posts -----------------------------------------------------------------------------
 
 
-def test_a_browser_post_stores_the_contact_with_the_forms_tags_and_groups(api, pump) -> None:  # noqa: F811
+def test_a_browser_post_stores_the_contact_with_the_forms_tags_and_groups(api, pump) -> None:
     leads, dynamic = make_group(api, "Leads"), make_group(api, "Web", "DYNAMIC")
     verify_sender()
     welcome = running_campaign(

@@ -21,9 +21,6 @@ from tests.support.campaigns import (
     verify_sender,
 )
 from tests.support.events import LambdaContext
-from tests.support.pump import pump
-
-__all__ = ["pump"]  # the fixture, re-exported: the tests below ask for it by name
 
 Started = tuple[str, list[str]]
 QUICK = [

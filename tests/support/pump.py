@@ -1,7 +1,6 @@
 """The `pump` fixture: the app's stream, queue and schedule handlers, run as Lambda runs them,
-against the in-process moto of the `aws` fixture. Use it in a test module with
-
-    from tests.support.pump import pump  # noqa: F401
+against the in-process moto of the `aws` fixture. tests/conftest.py registers it for every
+test module (`pytest_plugins`):
 
     def test_enrolling_counts_the_member(api, pump) -> None:
         api.post(...)                       # writes to the table
