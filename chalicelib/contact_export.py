@@ -31,6 +31,7 @@ from chalicelib import clock, config, file_store, ids
 from chalicelib.errors import NotFound
 from chalicelib.logs import logger
 from chalicelib.models.imports import Export
+from chalicelib.queues import LAST_ATTEMPT
 
 BOM = b"\xef\xbb\xbf"
 STANDARD_COLUMNS = (
@@ -52,7 +53,6 @@ INLINE_ROWS = 5000  # ~1 MB of CSV: well under Lambda's 6 MB answer
 PAGE = 1000
 PART_BYTES = 6 * 1024 * 1024  # S3 wants parts of 5 MiB at least (but the last)
 DOWNLOAD_SECONDS = 900
-LAST_ATTEMPT = 5
 STEP_KIND = "export.step"
 _FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 

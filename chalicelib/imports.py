@@ -38,6 +38,7 @@ from chalicelib.db import is_conditional_failure
 from chalicelib.errors import Conflict, InvalidRequest, NotFound, PayloadTooLarge, ValidationFailed
 from chalicelib.logs import logger
 from chalicelib.models.imports import Import, plain
+from chalicelib.queues import LAST_ATTEMPT  # a step failing on it makes the import FAILED
 
 if TYPE_CHECKING:
     from chalicelib.csv_reading import Layout, Record
@@ -51,9 +52,6 @@ MAX_FILE_BYTES = 2 * 1024**3
 UPLOAD_URL_SECONDS = 3600
 REPORT_URL_SECONDS = 900
 INLINE_REPORT_BYTES = 1024 * 1024
-# On this delivery of a failing step the import is marked FAILED instead of retried again
-# (the queue's maxReceiveCount is 5: the message would go to the dead-letter queue next).
-LAST_ATTEMPT = 5
 STEP_KIND = "import.step"
 REPORT_COLUMNS = ["row", "line", "result", "reason", "value"]
 

@@ -12,8 +12,9 @@ from the message: the page's progress is recorded with the condition `page = n`,
 - two deliveries of the same page running at once record it once; the loser stops.
 
 When the last page is recorded the job is FINISHING, the kind's `finish` runs (again if it
-crashed), then COMPLETED. A page that keeps failing goes to the queue's dead-letter queue
-and the job stays RUNNING with its progress where it stopped.
+crashed), then COMPLETED. A page that fails on its last delivery makes the job FAILED (with
+its progress where it stopped) and its message goes to the dead-letter queue: redriven from
+there, it runs the page again and the job carries on.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ MESSAGE_KIND = "job.page"
 MAX_ERRORS = 1000  # kept in the Job item (400 KB); errorCount counts them all
 JOB_TTL = timedelta(days=30)
 
-PENDING, RUNNING, FINISHING, COMPLETED = "PENDING", "RUNNING", "FINISHING", "COMPLETED"
+PENDING, RUNNING, FINISHING, COMPLETED, FAILED = "PENDING", "RUNNING", "FINISHING", "COMPLETED", "FAILED"
 
 
 @dataclass(frozen=True)
@@ -151,7 +152,25 @@ def _send(job: Job, page: int) -> None:
     queues.send(config.jobs_queue_url(), [message])
 
 
-@queues.handles(MESSAGE_KIND)
+def _failed(message: dict[str, Any], error: BaseException) -> None:
+    """The message failed on its last delivery (its page, sending the next one, or the
+    finish): nothing will move the job on, so it is FAILED, unless it completed meanwhile."""
+    logger.error(
+        "job page failed on its last delivery",
+        extra={"job_id": message.get("jobId"), "page": message.get("page"), "error": repr(error)},
+    )
+    now = clock.now_iso()
+    try:
+        Job(*Job.key(message["workspaceId"], message["jobId"])).update(
+            [Job.status.set(FAILED), Job.finishedAt.set(now), Job.updatedAt.set(now)],
+            condition=Job.pk.exists() & (Job.status != COMPLETED),
+        )
+    except UpdateError as failure:
+        if not is_conditional_failure(failure):
+            raise
+
+
+@queues.handles(MESSAGE_KIND, on_last_failure=_failed)
 def run_page_message(message: dict[str, Any]) -> None:
     try:
         job = Job.get(*Job.key(message["workspaceId"], message["jobId"]), consistent_read=True)

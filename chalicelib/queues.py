@@ -2,7 +2,9 @@
 
 Messages are JSON objects with a `kind`; each kind has one registered handler. A handler
 that raises fails only its own message, which SQS delivers again (and, after the queue's
-maxReceiveCount, moves to the dead-letter queue).
+maxReceiveCount, moves to the dead-letter queue). A kind can also register `on_last_failure`:
+called when its handler fails on the last delivery, so what the message was doing is marked
+failed instead of looking busy forever while the message sits in the dead-letter queue.
 """
 
 from __future__ import annotations
@@ -16,7 +18,11 @@ from typing import Any
 from chalicelib.logs import logger
 
 Handler = Callable[[dict[str, Any]], None]
+LastFailure = Callable[[dict[str, Any], BaseException], None]
 _HANDLERS: dict[str, Handler] = {}
+_LAST_FAILURES: dict[str, LastFailure] = {}
+# The queues' maxReceiveCount (infra/resources.json; tests/test_jobs.py checks they agree).
+LAST_ATTEMPT = 5
 # Modules whose import registers message handlers; imported by the queue Lambdas only.
 HANDLER_MODULES: tuple[str, ...] = ("chalicelib.group_actions", "chalicelib.workflow", "chalicelib.launch")
 
@@ -24,9 +30,11 @@ MAX_DELAY_SECONDS = 900
 _BATCH = 10
 
 
-def handles(kind: str) -> Callable[[Handler], Handler]:
+def handles(kind: str, *, on_last_failure: LastFailure | None = None) -> Callable[[Handler], Handler]:
     def register(handler: Handler) -> Handler:
         _HANDLERS[kind] = handler
+        if on_last_failure is not None:
+            _LAST_FAILURES[kind] = on_last_failure
         return handler
 
     return register
@@ -94,4 +102,10 @@ def _run_record(record: Any) -> None:
         # Retrying cannot help an unknown kind: log it and let it go to the DLQ via failure.
         logger.error("no handler for message kind", extra={"kind": kind})
         raise LookupError(f"no handler for message kind {kind!r}")
-    handler(message)
+    try:
+        handler(message)
+    except Exception as error:
+        last_failure = _LAST_FAILURES.get(kind)
+        if last_failure is not None and int(record.attributes.approximate_receive_count or 1) >= LAST_ATTEMPT:
+            last_failure(message, error)
+        raise  # to the dead-letter queue, where it can be inspected and redriven

@@ -33,6 +33,22 @@ FLAKY = FlakyKind()
 jobs.kind("testFlaky", page_size=2)(FLAKY)
 
 
+@dataclass
+class BrokenKind:
+    """Fails every delivery of its second page while `broken`."""
+
+    broken: bool = True
+
+    def __call__(self, job: Job, members: list[Membership]) -> jobs.PageResult:
+        if self.broken and job.page == 1:
+            raise RuntimeError("a bug in this page")
+        return jobs.PageResult(processed=len(members))
+
+
+BROKEN = BrokenKind()
+jobs.kind("testBroken", page_size=2)(BROKEN)
+
+
 def _group_of(api, count: int) -> tuple[str, list[str]]:
     group = new_group(api, "Paged")
     contacts = make_contacts(api, count)
@@ -107,3 +123,33 @@ def test_another_workspaces_job_is_404(api, new_workspace, pump) -> None:
     )
     assert api.get("/api/v1/jobs/01ARZ3NDEKTSV4RRFFQ69G5FAV").status == 404
     assert api.get("/api/v1/jobs/nope").status == 404
+
+
+def test_a_page_that_keeps_failing_fails_the_job_and_a_redrive_finishes_it(api, aws, pump) -> None:
+    import boto3
+
+    BROKEN.broken = True
+    group, _ = _group_of(api, 5)
+    job = jobs.start(workspace_of(api), "testBroken", group, total=5)
+    calls = pump.drain()
+    assert len([call for call in calls if call.failed]) == queues.LAST_ATTEMPT
+    view = api.get(f"/api/v1/jobs/{job.id}").json
+    assert (view["status"], view["processed"]) == ("FAILED", 2)
+    assert view["finishedAt"]
+
+    # The message waits in the dead-letter queue; once the bug is fixed, a redrive resumes.
+    sqs = boto3.client("sqs")
+    [dead] = sqs.receive_message(QueueUrl=aws.refs["JobsDeadLetterQueue"]).get("Messages", [])
+    BROKEN.broken = False
+    sqs.send_message(QueueUrl=aws.refs["JobsQueue"], MessageBody=dead["Body"])
+    assert all(call.ok for call in pump.drain())
+    view = api.get(f"/api/v1/jobs/{job.id}").json
+    assert (view["status"], view["processed"]) == ("COMPLETED", 5)
+
+
+def test_the_last_attempt_is_the_queues_max_receive_count() -> None:
+    from infra.provision import load_template
+
+    resources = load_template()["Resources"]
+    for name in ("JobsQueue", "StepsQueue", "ImportsQueue"):
+        assert resources[name]["Properties"]["RedrivePolicy"]["maxReceiveCount"] == queues.LAST_ATTEMPT

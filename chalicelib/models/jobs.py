@@ -21,7 +21,7 @@ class Job(Item, discriminator="Job"):
     kind = UnicodeAttribute()
     groupId = UnicodeAttribute()
     params = MapAttribute(default=dict)  # the action's own arguments (tags, campaignId...)
-    status = UnicodeAttribute(default="PENDING")  # PENDING | RUNNING | FINISHING | COMPLETED
+    status = UnicodeAttribute(default="PENDING")  # PENDING | RUNNING | FINISHING | COMPLETED | FAILED
     total = NumberAttribute(default=0)
     processed = NumberAttribute(default=0)
     errors = ListAttribute(of=MapAttribute, default=list)  # the first MAX_ERRORS, {contactId, reason}
