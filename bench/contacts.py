@@ -4,30 +4,32 @@ as a ratio to raw boto3 put_item, against a moto server started here.
     .venv/bin/python -m bench.contacts [--contacts 30] [--throughput 30]
 
 The API is driven through Chalice's test client (the routes as Lambda runs them) while moto
-runs as a server in a thread (ThreadedMotoServer, AWS_ENDPOINT_URL pointing at it), so
-every request crosses HTTP like the local stack's. Requests are counted with botocore's
-hooks (devstack.requests_count), installed before any client exists; each operation's time
-is measured between its before-call and after-call hooks.
+runs as a server in a thread (bench.moto_server, AWS_ENDPOINT_URL pointing at it), so every
+request crosses HTTP like the local stack's. Requests are counted with botocore's hooks
+(devstack.requests_count), installed before any client exists; each operation's time is
+measured between its before-call and after-call hooks.
 
 Targets: a sync <= 2 requests (one read, one transactional write), a get 1, a list page 1;
-sync >= 0.4 x the raw put_item rate. moto's TransactWriteItems deep-copies the whole table
-(items and every stream record so far) once per action, so its cost grows with the table:
-the throughput is measured on a fresh table and again after the request-count phases, and
+sync >= 0.4 x the raw put_item rate. moto 5.2.5's TransactWriteItems deep-copies the whole
+table once per action; the server runs with devstack.moto_patches, which undoes a failed
+transaction item by item instead, so a transaction no longer grows with the table. The
+throughput is still measured on a fresh table and again after the request-count phases, and
 each operation's own time is printed to show where the time goes.
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import socket
 import statistics
 import sys
 import time
 from collections import defaultdict
 from pathlib import Path
 from typing import Any
+
+from bench.api_client import BenchApi
+from bench.moto_server import moto_server
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGETS = {"create": 1, "sync (update)": 2, "sync (create)": 2, "get": 1, "list page": 1}
@@ -84,30 +86,8 @@ def main() -> int:
         ]
     )
 
-    import logging
-
-    from moto.server import ThreadedMotoServer
-
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)  # one access-log line per request
-
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        os.environ.update(
-            AWS_ACCESS_KEY_ID="testing",
-            AWS_SECRET_ACCESS_KEY="testing",
-            AWS_DEFAULT_REGION="us-east-1",
-            AWS_ENDPOINT_URL=f"http://127.0.0.1:{port}",
-        )
-        from infra.provision import provision
-
-        os.environ.update(provision().environment())
-        stage = json.loads((ROOT / ".chalice" / "config.json").read_text())["stages"]["local"]
-        os.environ.update(stage["environment_variables"])
+    with moto_server():
         return run(args.contacts, args.throughput, counter, clock, key_lookups)
-    finally:
-        server.stop()
 
 
 def run(n: int, m: int, counter: Any, clock: OperationClock, key_lookups: KeyLookups) -> int:
@@ -120,9 +100,8 @@ def run(n: int, m: int, counter: Any, clock: OperationClock, key_lookups: KeyLoo
     table = os.environ["COHORT_TABLE"]
     print(f"moto server, {n} contacts per phase, throughput over {m} calls each\n")
     with Client(app, stage_name="local") as client:
-        api = _Api(client)
-        created = api.call("post", "/api/v1/workspaces", {"name": "Bench", "plan": "PRO"}, 201, admin=True)
-        api.key = created["apiKey"]
+        api = BenchApi(client)
+        api.workspace()
         api.call("get", "/api/v1/workspace", None, 200)  # the key is resolved once, then cached
 
         fresh = throughput(api, raw, table, m, "fresh table", clock)
@@ -193,7 +172,7 @@ def run(n: int, m: int, counter: Any, clock: OperationClock, key_lookups: KeyLoo
 
 
 def throughput(
-    api: _Api, raw: Any, table: str, m: int, label: str, clock: OperationClock
+    api: BenchApi, raw: Any, table: str, m: int, label: str, clock: OperationClock
 ) -> tuple[str, float, float, float, dict[str, float]]:
     """m syncs (half creates, half updates of those) against m raw put_items."""
     clock.reset()
@@ -215,38 +194,13 @@ def throughput(
     return label, sync_rate / put_rate, sync_rate, put_rate, op_ms
 
 
-def _pages(api: _Api, first: str) -> list[str]:
+def _pages(api: BenchApi, first: str) -> list[str]:
     urls, url = [], first
     while url:
         urls.append(url)
         cursor = api.call("get", url, None, 200)["nextCursor"]
         url = f"{first}&cursor={cursor}" if cursor else ""
     return urls
-
-
-class _Api:
-    def __init__(self, client: Any) -> None:
-        self.client = client
-        self.key: str | None = None
-
-    def call(self, method: str, path: str, body: Any, status: int, admin: bool = False) -> Any:
-        headers = {"Content-Type": "application/json"}
-        if admin:
-            headers["X-Admin-Token"] = os.environ["COHORT_ADMIN_TOKEN"]
-        elif self.key:
-            headers["Authorization"] = f"Bearer {self.key}"
-        answer = getattr(self.client.http, method)(
-            path, headers=headers, body=json.dumps(body) if body else None
-        )
-        if answer.status_code != status:
-            raise SystemExit(f"{method.upper()} {path}: {answer.status_code} {answer.body[:300]!r}")
-        return json.loads(answer.body) if answer.body else None
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ contact's groups, and the stream's counting), against a moto server started here
     .venv/bin/python -m bench.groups [--members 10000]
 
 The API runs through Chalice's test client (the routes as Lambda runs them) while moto runs
-as a server in a thread (ThreadedMotoServer, AWS_ENDPOINT_URL pointing at it): every request
+as a server in a thread (bench.moto_server, AWS_ENDPOINT_URL pointing at it): every request
 crosses HTTP like the local stack's. Requests are counted with botocore's hooks
 (devstack.requests_count), installed before any client exists. Contacts are seeded with raw
 BatchWriteItem (only their Contact items): what is measured is the groups' side.
@@ -20,13 +20,14 @@ checks who is a member already, so it cannot be cheaper; the ratio says how much
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import socket
 import sys
 import time
 from pathlib import Path
 from typing import Any
+
+from bench.api_client import BenchApi
+from bench.moto_server import moto_server
 
 ROOT = Path(__file__).resolve().parent.parent
 ADD_CALL = 1000
@@ -69,33 +70,8 @@ def main() -> int:
         [("before-call.dynamodb", CLOCK.start), ("after-call.dynamodb", CLOCK.stop)]
     )
 
-    import logging
-
-    from moto.server import ThreadedMotoServer
-
-    from devstack import moto_patches
-
-    moto_patches.install()  # moto copies the whole table per transaction action otherwise
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    port = _free_port()
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    try:
-        os.environ.update(
-            AWS_ACCESS_KEY_ID="testing",
-            AWS_SECRET_ACCESS_KEY="testing",
-            AWS_DEFAULT_REGION="us-east-1",
-            AWS_ENDPOINT_URL=f"http://127.0.0.1:{port}",
-        )
-        from infra.provision import provision
-
-        resources = provision()
-        os.environ.update(resources.environment())
-        stage = json.loads((ROOT / ".chalice" / "config.json").read_text())["stages"]["local"]
-        os.environ.update(stage["environment_variables"])
+    with moto_server() as resources:
         return run(args.members, counter, resources)
-    finally:
-        server.stop()
 
 
 def run(members: int, counter: Any, resources: Any) -> int:
@@ -108,9 +84,8 @@ def run(members: int, counter: Any, resources: Any) -> int:
     table = os.environ["COHORT_TABLE"]
     rows: list[tuple[str, float, str, str]] = []
     with Client(app, stage_name="local") as client:
-        api = _Api(client)
-        created = api.call("post", "/api/v1/workspaces", {"name": "Bench", "plan": "PRO"}, 201, admin=True)
-        api.key = created["apiKey"]
+        api = BenchApi(client)
+        api.workspace()
         ws = api.call("get", "/api/v1/workspace", None, 200)["id"]  # the key is cached from here on
 
         print(f"moto server; seeding {ADD_CALL + members} contacts with raw BatchWriteItem...")
@@ -266,31 +241,6 @@ def _write_all(raw: Any, table: str, requests: list[dict[str, Any]]) -> int:
 
 def _ops(counter: Any) -> str:
     return ", ".join(f"{op} {n}" for (svc, op), n in sorted(counter.calls.items()) if svc == "dynamodb")
-
-
-class _Api:
-    def __init__(self, client: Any) -> None:
-        self.client = client
-        self.key: str | None = None
-
-    def call(self, method: str, path: str, body: Any, status: int, admin: bool = False) -> Any:
-        headers = {"Content-Type": "application/json"}
-        if admin:
-            headers["X-Admin-Token"] = os.environ["COHORT_ADMIN_TOKEN"]
-        elif self.key:
-            headers["Authorization"] = f"Bearer {self.key}"
-        answer = getattr(self.client.http, method)(
-            path, headers=headers, body=json.dumps(body) if body else None
-        )
-        if answer.status_code != status:
-            raise SystemExit(f"{method.upper()} {path}: {answer.status_code} {answer.body[:300]!r}")
-        return json.loads(answer.body) if answer.body else None
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 if __name__ == "__main__":

@@ -13,20 +13,18 @@ The floor, from the issue: rows x items per row / 25 (BatchWriteItem) + rows / 1
 (BatchGetItem), with the items per row counted in the table afterwards. Target: requests
 <= 1.3 x the floor; memory flat (the same peak at both sizes).
 
-One thing is changed in moto, in its process only: its TransactWriteItems deep-copies the
-whole table once per action to be able to roll back, which makes a 100,000-row import take
-hours (the cost grows with the table). The bench makes that copy free and checks that no
-transaction was cancelled in the run (a rollback would have been needed then); request
-counts and the handler's memory do not depend on it.
+moto's TransactWriteItems deep-copies the whole table once per action to be able to roll
+back, which makes a 100,000-row import take hours (the cost grows with the table). The child
+process (bench.moto_server.start_process) runs with devstack.moto_patches, as the local stack
+and the tests do: it rolls back item by item instead. The bench still counts cancelled
+transactions: an import of new rows should cancel none (contact_sync would redo the batch
+row by row).
 """
 
 from __future__ import annotations
 
 import argparse
-import json
 import os
-import socket
-import subprocess
 import sys
 import tempfile
 import time
@@ -35,48 +33,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from bench.api_client import BenchApi
+from bench.moto_server import start_process
+
 ROOT = Path(__file__).resolve().parent.parent
 TARGET_RATIO = 1.3
-
-
-# ---- the moto process -----------------------------------------------------------------------
-
-
-def serve_moto(port: int) -> None:
-    """The child process: moto's server with cheap transaction snapshots."""
-    import copy
-    import logging
-    import types
-
-    import moto.dynamodb.models as dynamodb_models
-    from moto.dynamodb.models.table import Table
-    from moto.server import ThreadedMotoServer
-
-    def deepcopy(value: Any, memo: Any = None) -> Any:
-        return value if isinstance(value, Table) else copy.deepcopy(value, memo)
-
-    dynamodb_models.copy = types.SimpleNamespace(deepcopy=deepcopy)  # type: ignore[assignment]
-    logging.getLogger("werkzeug").setLevel(logging.ERROR)
-    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
-    server.start()
-    print("ready", flush=True)
-    sys.stdin.read()  # until the parent closes it
-    server.stop()
-
-
-def start_moto() -> tuple[subprocess.Popen[str], int]:
-    port = _free_port()
-    child = subprocess.Popen(
-        [sys.executable, "-m", "bench.imports", "--serve-moto", str(port)],
-        cwd=ROOT,
-        stdin=subprocess.PIPE,
-        stdout=subprocess.PIPE,
-        text=True,
-    )
-    assert child.stdout is not None
-    if child.stdout.readline().strip() != "ready":
-        raise SystemExit("moto did not start")
-    return child, port
 
 
 # ---- measuring ----------------------------------------------------------------------------
@@ -163,10 +124,8 @@ def run_import(
     )
 
     with Client(app, stage_name="local") as client, tempfile.TemporaryDirectory() as folder:
-        api = _Api(client)
-        api.key = api.call(
-            "post", "/api/v1/workspaces", {"name": f"Bench {rows}", "plan": "PRO"}, 201, admin=True
-        )["apiKey"]
+        api = BenchApi(client)
+        api.workspace(f"Bench {rows}")
         options: dict[str, Any] = {"fileName": f"bench-{rows}.csv", "tags": ["imported"]}
         if group:
             options["groupId"] = api.call("post", "/api/v1/groups", {"name": f"Bench {rows}"}, 201)["id"]
@@ -245,11 +204,7 @@ def main() -> int:
     parser.add_argument("--rows", type=int, nargs="+", default=[10_000, 100_000])
     parser.add_argument("--group", action="store_true", help="every row joins a group")
     parser.add_argument("--no-tracemalloc", action="store_true", help="time without tracemalloc's overhead")
-    parser.add_argument("--serve-moto", type=int, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.serve_moto:
-        serve_moto(args.serve_moto)
-        return 0
 
     sys.path.insert(0, str(ROOT))
     from botocore import handlers
@@ -260,21 +215,8 @@ def main() -> int:
     cancelled = Cancellations()
     handlers.BUILTIN_HANDLERS.append(("after-call.dynamodb.TransactWriteItems", cancelled))
 
-    child, port = start_moto()
-    try:
-        os.environ.update(
-            AWS_ACCESS_KEY_ID="testing",
-            AWS_SECRET_ACCESS_KEY="testing",
-            AWS_DEFAULT_REGION="us-east-1",
-            AWS_ENDPOINT_URL=f"http://127.0.0.1:{port}",
-        )
-        from infra.provision import provision
-
-        global RESOURCES
-        RESOURCES = provision()
-        os.environ.update(RESOURCES.environment())
-        stage = json.loads((ROOT / ".chalice" / "config.json").read_text())["stages"]["local"]
-        os.environ.update(stage["environment_variables"])
+    global RESOURCES
+    with start_process() as RESOURCES:
         print(f"moto server (child process), group: {args.group}, tracemalloc: {not args.no_tracemalloc}")
         runs = []
         start = 0
@@ -286,41 +228,9 @@ def main() -> int:
         ok = all(r.view["status"] == "COMPLETED" and r.cancelled == 0 for r in runs)
         ok = ok and all(r.dynamodb <= TARGET_RATIO * r.floor for r in runs)
         return 0 if ok else 1
-    finally:
-        assert child.stdin is not None
-        child.stdin.close()
-        try:
-            child.wait(timeout=60)
-        except subprocess.TimeoutExpired:  # a big table takes moto a while to let go of
-            child.kill()
 
 
 RESOURCES: Any = None
-
-
-class _Api:
-    def __init__(self, client: Any) -> None:
-        self.client = client
-        self.key: str | None = None
-
-    def call(self, method: str, path: str, body: Any, status: int, admin: bool = False) -> Any:
-        headers = {"Content-Type": "application/json"}
-        if admin:
-            headers["X-Admin-Token"] = os.environ["COHORT_ADMIN_TOKEN"]
-        elif self.key:
-            headers["Authorization"] = f"Bearer {self.key}"
-        answer = getattr(self.client.http, method)(
-            path, headers=headers, body=json.dumps(body) if body else None
-        )
-        if answer.status_code != status:
-            raise SystemExit(f"{method.upper()} {path}: {answer.status_code} {answer.body[:300]!r}")
-        return json.loads(answer.body)
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 if __name__ == "__main__":

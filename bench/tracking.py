@@ -5,8 +5,9 @@ unsubscribe, counters included, through the HTTP routes as a mail client hits th
 
 Each of `--emails` recorded emails (of as many contacts) is opened, opened again, clicked,
 clicked again on another link, then unsubscribed (page, then one-click POST); the requests
-are counted with botocore's hooks (devstack.requests_count). Target: at most 3 DynamoDB
-requests per open and per click.
+are counted with botocore's hooks (devstack.requests_count). moto runs in this process
+(bench.moto_server.in_process: mock_aws, with devstack.moto_patches' transaction fix). Target:
+at most 3 DynamoDB requests per open and per click.
 """
 
 from __future__ import annotations
@@ -20,6 +21,8 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from bench.moto_server import in_process
+
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = 3
 
@@ -29,22 +32,11 @@ def main() -> int:
     parser.add_argument("--emails", type=int, default=20)
     args = parser.parse_args()
 
-    os.environ.update(
-        AWS_ACCESS_KEY_ID="testing", AWS_SECRET_ACCESS_KEY="testing", AWS_DEFAULT_REGION="us-east-1"
-    )
-    os.environ.pop("AWS_ENDPOINT_URL", None)
     sys.path.insert(0, str(ROOT))
     from devstack.requests_count import install
 
     counter = install()
-    from moto import mock_aws
-
-    with mock_aws():
-        from infra.provision import provision
-
-        os.environ.update(provision().environment())
-        stage = json.loads((ROOT / ".chalice" / "config.json").read_text())["stages"]["local"]
-        os.environ.update(stage["environment_variables"])  # the secret the test client's views use
+    with in_process():
         rows = run(args.emails, counter)
     print(f"{args.emails} emails, in-process moto; DynamoDB requests per action (target <= {TARGET}):")
     print(f"{'action':<22}{'requests':>10}{'by operation':>40}{'ms p50':>9}{'ms p95':>9}")
