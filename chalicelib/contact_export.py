@@ -93,6 +93,12 @@ def export(workspace_id: str, filters: Mapping[str, Any]) -> Inline | Export:
     return Inline("\ufeff" + text, file_name())
 
 
+def start(workspace_id: str, filters: Mapping[str, Any]) -> Export:
+    """The Export job, whatever the size (a group too large to answer inline)."""
+    keys, headers = custom_columns(workspace_id)
+    return _start(workspace_id, filters, keys, headers)
+
+
 def file_name() -> str:
     return f"contacts-{date.today().isoformat()}.csv"
 

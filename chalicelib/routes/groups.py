@@ -211,18 +211,14 @@ def group_stats_view(groupId: str) -> Response:
     bp,
     f"{GROUP}/export",
     "GET",
-    summary="The group's members as CSV (UTF-8, formula-injection safe)",
+    summary="The group's members as CSV (formula-injection safe); a large group: 202 and an export job",
     response_content_type="text/csv",
 )
 def export_group(groupId: str) -> Response:
     from chalicelib import group_export
+    from chalicelib.routes.imports import export_answer
 
-    text, name = group_export.export(workspace_id(bp.current_request), groupId)
-    headers = {
-        "Content-Type": "text/csv; charset=utf-8",
-        "Content-Disposition": f'attachment; filename="{name}"',
-    }
-    return Response(body=text, status_code=200, headers=headers)
+    return export_answer(group_export.export(workspace_id(bp.current_request), groupId))
 
 
 @route(

@@ -174,7 +174,13 @@ def export_contacts() -> Response:
 
     request = bp.current_request
     query = parse_query(request, ExportQuery)
-    result = contact_export.export(workspace_id(request), query.filters())
+    return export_answer(contact_export.export(workspace_id(request), query.filters()))
+
+
+def export_answer(result: Any) -> Response:
+    """The CSV itself (200), or 202 and where to follow the export job."""
+    from chalicelib import contact_export
+
     if isinstance(result, contact_export.Inline):
         return _csv(result.text, result.file_name)
     status_url = f"/api/v1/exports/{result.id}"
