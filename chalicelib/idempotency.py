@@ -39,10 +39,16 @@ def respond(request: Request, workspace_id: str, scope: str, produce: Produce) -
         IdempotencyValidationError,
     )
 
+    config = _config()
+    if request.lambda_context is not None:
+        # An in-progress record then expires with this invocation's time left: a call cut off
+        # by a timeout does not hold its key "in progress" (409) for the whole TTL.
+        config.register_lambda_context(request.lambda_context)
+
     @idempotent_function(
         data_keyword_argument="call",
         persistence_store=_persistence(workspace_id),
-        config=_config(),
+        config=config,
     )
     def run(call: dict[str, str]) -> dict[str, Any]:
         status, body = produce()

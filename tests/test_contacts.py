@@ -334,6 +334,44 @@ def test_idempotency_key_replays_the_first_answer(api) -> None:
     assert workspace_of(api)["contactCount"] == 2
 
 
+class _Crash(BaseException):
+    """What a Lambda timeout looks like to the idempotency record: the call never returns."""
+
+
+def test_a_call_cut_off_by_a_timeout_frees_its_idempotency_key_when_its_time_is_up(api) -> None:
+    import time
+    from dataclasses import dataclass, field
+
+    from chalicelib import idempotency
+    from chalicelib.errors import Conflict
+
+    @dataclass
+    class Context:  # the Lambda context: 300 ms left of this invocation
+        ends: float = field(default_factory=lambda: time.monotonic() + 0.3)
+
+        def get_remaining_time_in_millis(self) -> int:
+            return max(0, int((self.ends - time.monotonic()) * 1000))
+
+    @dataclass
+    class Request:
+        lambda_context: Context = field(default_factory=Context)
+        headers: dict[str, str] = field(default_factory=lambda: {"idempotency-key": "cut-off"})
+        raw_body: bytes = b"{}"
+
+    ws = workspace_of(api)["id"]
+
+    def cut_off() -> tuple[int, dict[str, Any]]:
+        with pytest.raises(Conflict, match="still in progress"):  # a retry while it runs
+            idempotency.respond(Request(), ws, "test", lambda: (201, {"n": 2}))
+        raise _Crash
+
+    with pytest.raises(_Crash):
+        idempotency.respond(Request(), ws, "test", cut_off)
+    time.sleep(0.4)
+    answer = idempotency.respond(Request(), ws, "test", lambda: (201, {"n": 3}))
+    assert (answer.status_code, answer.body) == (201, {"n": 3})
+
+
 CONTACTS, SYNC = "/api/v1/contacts", "/api/v1/contacts/sync"
 OK = {"email": "a@example.com"}
 BAD_INPUT = [
