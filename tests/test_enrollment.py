@@ -57,6 +57,7 @@ def test_a_dynamic_group_join_enrolls_in_every_running_campaign(api: Api, pump) 
         assert enrollment["source"] == "dynamicGroup"
         assert enrollment["viaGroupId"] == leads
         assert enrollment["status"] == "ACTIVE"
+        assert enrollment["campaignName"] == ("A" if campaign == first else "B")
     assert enrollments(api, draft) == [] and enrollments(api, paused) == []
     assert [m.subject for m in sent_emails()] == ["Hello First0", "Hello First0"]
     assert overview(api, first)["totals"]["enrolled"] == 1

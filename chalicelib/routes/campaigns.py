@@ -146,7 +146,7 @@ def campaign_enrollments(id: str) -> Response:
     query = parse_query(request, EnrollmentListQuery)
     campaign = campaigns.get(ws, id)
     items, cursor = enrollment.campaign_page(ws, campaign.id, query.limit, query.cursor, query.status)
-    return json_response({"items": [enrollment.view(e) for e in items], "nextCursor": cursor})
+    return json_response({"items": [enrollment.view(e, campaign.name) for e in items], "nextCursor": cursor})
 
 
 @route(
