@@ -49,10 +49,15 @@ class QueuePoller:
         return [call]
 
     def waiting(self) -> int:
-        """Messages that will be deliverable later: delayed, or in flight until a retry."""
+        """Messages not delivered yet: delayed, in flight until a retry, or visible (one that
+        came due after the last receive must not end a drain)."""
         attributes = self._sqs.get_queue_attributes(
             QueueUrl=self.source.queue_url,
-            AttributeNames=["ApproximateNumberOfMessagesDelayed", "ApproximateNumberOfMessagesNotVisible"],
+            AttributeNames=[
+                "ApproximateNumberOfMessages",
+                "ApproximateNumberOfMessagesDelayed",
+                "ApproximateNumberOfMessagesNotVisible",
+            ],
         )["Attributes"]
         return sum(int(value) for value in attributes.values())
 

@@ -17,7 +17,6 @@ from tests.support.campaigns import (
     new_group,
     running_campaign,
     sent_emails,
-    settle,
     verify_sender,
 )
 from tests.support.events import LambdaContext
@@ -81,7 +80,7 @@ def test_a_short_wait_is_an_sqs_delay(api: Api, pump) -> None:
     [enrollment] = enrollments(api, campaign)
     assert (enrollment["currentStep"], enrollment["status"]) == (2, "ACTIVE")
     assert enrollment["nextStepAt"] > enrollment["enrolledAt"]
-    settle(pump, 3)
+    pump.drain(wait=3)
     assert subjects() == ["One", "Two"]
     [enrollment] = enrollments(api, campaign)
     assert (enrollment["status"], enrollment["emailsSent"], enrollment["nextStepAt"]) == (
@@ -105,7 +104,7 @@ def test_a_long_wait_is_a_due_item_released_by_the_schedule(api: Api, pump, requ
     pump.drain()
     assert subjects() == ["One"] * 3
     assert workflow.release_due(now=clock.now() + timedelta(minutes=21)) == 3
-    settle(pump, 2)
+    pump.drain(wait=2)
     assert subjects() == ["One"] * 3 + ["Two"] * 3
     assert requests.of("dynamodb", "Scan") == 0
     # Those buckets are done: the next run sends nothing more.
@@ -116,14 +115,14 @@ def test_a_step_message_delivered_twice_sends_once(api: Api, pump) -> None:
     from app import workflow_steps
 
     campaign, _ = start(api, pump, QUICK, members=2)
-    calls = settle(pump, 3)
+    calls = pump.drain(wait=3)
     step_batches = [call.event for call in calls if call.handler == "workflow_steps"]
     assert step_batches
     for event in step_batches:
         assert not workflow_steps(event, LambdaContext("cohort-local-workflow_steps")).get(
             "batchItemFailures"
         )
-    settle(pump, 2)
+    pump.drain(wait=2)
     assert subjects() == ["One", "One", "Two", "Two"]
     assert api.get(f"/api/v1/campaigns/{campaign}/overview").json["totals"]["sent"] == 4
 
@@ -132,7 +131,7 @@ def test_a_paused_campaign_sends_nothing_and_resumes_where_it_was(api: Api, pump
     campaign, _ = start(api, pump, QUICK)
     pump.drain()
     assert api.post(f"/api/v1/campaigns/{campaign}/pause").status == 200
-    settle(pump, 3)
+    pump.drain(wait=3)
     assert subjects() == ["One"]
     # Steps edited while paused: one before where the enrollment is, one after it.
     current = api.get(f"/api/v1/campaigns/{campaign}").json["steps"]
@@ -143,7 +142,7 @@ def test_a_paused_campaign_sends_nothing_and_resumes_where_it_was(api: Api, pump
     ]
     assert api.patch(f"/api/v1/campaigns/{campaign}", {"steps": new}).status == 200
     assert api.post(f"/api/v1/campaigns/{campaign}/resume").status == 200
-    assert all(call.ok for call in settle(pump, 2))
+    assert all(call.ok for call in pump.drain(wait=2))
     assert subjects() == ["One", "Three", "Two"]
     [enrollment] = enrollments(api, campaign)
     assert (enrollment["status"], enrollment["emailsSent"]) == ("COMPLETED", 3)
@@ -153,9 +152,9 @@ def test_completing_a_paused_campaign_stops_its_enrollments(api: Api, pump) -> N
     campaign, _ = start(api, pump, QUICK, members=2)
     pump.drain()
     api.post(f"/api/v1/campaigns/{campaign}/pause")
-    settle(pump, 3)
+    pump.drain(wait=3)
     api.patch(f"/api/v1/campaigns/{campaign}", {"status": "COMPLETED"})
-    settle(pump, 1)
+    pump.drain(wait=1)
     assert subjects() == ["One", "One"]
     assert {(e["status"], e["stopReason"]) for e in enrollments(api, campaign)} == {
         ("STOPPED", "campaignCompleted")
@@ -176,7 +175,7 @@ def test_a_crash_between_sending_and_recording_never_sends_twice(api: Api, pump)
 
     campaign, _ = start(api, pump, QUICK)
     with workflow.substitute(record=crash_once):
-        calls = settle(pump, 3)
+        calls = pump.drain(wait=3)
     assert crashes  # it did crash
     assert any(call.failed for call in calls if call.handler == "workflow_steps")
     assert subjects() == ["One", "Two"]
@@ -201,7 +200,7 @@ def test_an_unknown_send_outcome_counts_as_sent(api: Api, pump) -> None:
 
     campaign, _ = start(api, pump, QUICK)
     with workflow.substitute(send_email=time_out_on_first):
-        settle(pump, 3)
+        pump.drain(wait=3)
     assert attempts == ["One", "Two"]
     assert subjects() == ["Two"]
     assert enrollments(api, campaign)[0]["status"] == "COMPLETED"
@@ -230,7 +229,7 @@ def test_a_message_throttled_every_time_goes_to_the_dead_letter_queue(api: Api, 
     campaign, contacts = start(api, pump, QUICK, members=3)
     ses = ThrottlingSes({"person0@example.com"})
     with mailer.use_client(ses):
-        settle(pump, 3)
+        pump.drain(wait=3)
     assert ses.refused == 5  # the queue's maxReceiveCount
     assert sorted((m.to, m.subject) for m in sent_emails()) == [
         (f"person{i}@example.com", subject) for i in (1, 2) for subject in ("One", "Two")
@@ -251,7 +250,7 @@ def test_a_contact_that_unsubscribed_meanwhile_gets_nothing_more(api: Api, pump)
     pump.drain()
     ws = api.get("/api/v1/workspace").json["id"]
     contacts.set_status(ws, contact, "REPLIED", "replied to One")
-    settle(pump, 3)
+    pump.drain(wait=3)
     assert subjects() == ["One"]
     [enrollment] = enrollments(api, campaign)
     assert (enrollment["status"], enrollment["stopReason"]) == ("STOPPED", "replied")

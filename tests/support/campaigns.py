@@ -216,10 +216,3 @@ class ThrottlingSes:
                 "SendEmail",
             )
         return self.real.send_email(**kwargs)
-
-
-def settle(pump: Any, wait: float = 0.0) -> list[Any]:
-    """`pump.drain(wait)`, then once more without waiting: a delayed message that comes due
-    between the pump's last receive and its look at what is still delayed would otherwise be
-    left behind (the drain then sees nothing delayed and returns)."""
-    return [*pump.drain(wait=wait), *pump.drain()]
