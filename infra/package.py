@@ -145,6 +145,36 @@ def gateway_responses() -> dict[str, Any]:
     return responses
 
 
+# Stage throttling (requests per second, and the burst above it), answered 429 rate_limited
+# by the gateway responses above before a Lambda runs. The public form post gets its own,
+# lower limit: a spam wave on a form must not take the API's whole allowance.
+THROTTLING_PARAMETERS = {
+    "ApiRateLimit": (500, "Requests per second the API accepts in all (stage throttling)"),
+    "ApiBurstLimit": (1000, "Requests the API accepts at once above its rate"),
+    "FormPostRateLimit": (20, "POST /f/{formId} per second, all forms together"),
+    "FormPostBurstLimit": (50, "POST /f/{formId} at once above its rate"),
+}
+
+
+def method_settings() -> list[dict[str, Any]]:
+    """The stage's MethodSettings: the whole API, then the public form post (API Gateway
+    writes a path's slashes as ~1)."""
+    return [
+        {
+            "ResourcePath": "/*",
+            "HttpMethod": "*",
+            "ThrottlingRateLimit": {"Ref": "ApiRateLimit"},
+            "ThrottlingBurstLimit": {"Ref": "ApiBurstLimit"},
+        },
+        {
+            "ResourcePath": "/~1f~1{formId}",
+            "HttpMethod": "POST",
+            "ThrottlingRateLimit": {"Ref": "FormPostRateLimit"},
+            "ThrottlingBurstLimit": {"Ref": "FormPostBurstLimit"},
+        },
+    ]
+
+
 def merge_template(event_sources: list[Any] | None = None) -> dict[str, Any]:
     """The `--merge-template` document; `event_sources` defaults to those of `app`."""
     if event_sources is None:
@@ -153,11 +183,18 @@ def merge_template(event_sources: list[Any] | None = None) -> dict[str, Any]:
     resources = dict(infra["Resources"])
     resources.update(event_source_overrides(event_sources, infra["Resources"]))
     resources[REST_API] = {
-        "Properties": {"DefinitionBody": {"x-amazon-apigateway-gateway-responses": gateway_responses()}}
+        "Properties": {
+            "DefinitionBody": {"x-amazon-apigateway-gateway-responses": gateway_responses()},
+            "MethodSettings": method_settings(),
+        }
+    }
+    throttling = {
+        name: {"Type": "Number", "Default": default, "MinValue": 1, "Description": description}
+        for name, (default, description) in THROTTLING_PARAMETERS.items()
     }
     return {
         "Description": "Cohort backend: Chalice functions and API with infra/resources.json",
-        "Parameters": infra["Parameters"],
+        "Parameters": {**infra["Parameters"], **throttling},
         "Globals": infra["Globals"],
         "Resources": resources,
     }

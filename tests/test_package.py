@@ -163,3 +163,10 @@ def test_packaged_template_kept_the_overrides() -> None:
             assert list(properties["Queue"]) == ["Fn::Sub"], name
     definition = packaged["Resources"]["RestAPI"]["Properties"]["DefinitionBody"]
     assert "DEFAULT_5XX" in definition["x-amazon-apigateway-gateway-responses"]
+    settings = packaged["Resources"]["RestAPI"]["Properties"]["MethodSettings"]
+    form_post = next(s for s in settings if s["HttpMethod"] == "POST")
+    assert form_post["ResourcePath"] == "/~1f~1{formId}"
+    assert "/f/{formId}" in definition["paths"]  # the route the setting names exists
+    for setting in settings:
+        for limit in ("ThrottlingRateLimit", "ThrottlingBurstLimit"):
+            assert packaged["Parameters"][setting[limit]["Ref"]]["Default"] > 0
