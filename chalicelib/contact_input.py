@@ -26,6 +26,7 @@ class ContactInput:
     custom_fields: dict[str, Any] | None
     tags: list[str] | None
     group_ids: list[str] = field(default_factory=list)
+    cleared: tuple[str, ...] = ()  # customFields / tags named as null: a PATCH empties them
 
     def names(self, name: str) -> bool:
         return name in self.given
@@ -68,4 +69,5 @@ def parse(data: Any, model: type[ContactFields], region_of: Callable[[], str]) -
         custom_fields=dumped.get("customFields"),
         tags=dumped.get("tags"),
         group_ids=list(dict.fromkeys(group_ids)),
+        cleared=tuple(name for name in ("customFields", "tags") if name in dumped and dumped[name] is None),
     )

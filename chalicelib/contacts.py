@@ -294,17 +294,22 @@ def patch(workspace_id: str, contact_id: str, data: dict[str, Any]) -> Contact:
             raise Conflict("this contact was anonymised; it cannot be changed", [{"field": "id"}])
         after = dict(before)
         after.update(given.given)
-        after["customFields"] = merged_custom(before["customFields"], custom, nulls_remove=True)
-        if given.tags is not None:
-            after["tags"] = merged_tags(given.tags)
+        kept = {} if "customFields" in given.cleared else before["customFields"]
+        after["customFields"] = merged_custom(kept, custom, nulls_remove=True)
+        if given.tags is not None or "tags" in given.cleared:
+            after["tags"] = merged_tags(given.tags or [])
         if after.get("status") != before.get("status"):
             after["statusReason"] = None
         require_identity(after.get("email"), after.get("phone"))
         if same(before, after):
             return canonical(before)
         after["updatedAt"] = clock.now_iso()
+        # A new email or phone must not be an erased person's (as create and sync refuse it).
+        new_email = after.get("email") if after.get("email") != before.get("email") else None
+        new_phone = after.get("phone") if after.get("phone") != before.get("phone") else None
+        erased = list(erased_digests(workspace_id, new_email, new_phone))
         try:
-            commit(workspace_id, [plan(before, after)])
+            commit(workspace_id, [plan(before, after, erased_check=erased)])
         except WriteRejected as rejected:
             raise_for(rejected)
             continue

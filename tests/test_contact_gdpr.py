@@ -84,3 +84,13 @@ def test_an_anonymised_contact_cannot_be_changed_but_can_be_deleted(api) -> None
     assert api.delete(f"/api/v1/contacts/{contact['id']}").status == 204
     assert api.get("/api/v1/workspace").json["contactCount"] == 1
     assert api.post("/api/v1/contacts/sync", {"email": "forget.me@example.com"}).status == 409
+
+
+def test_a_patch_cannot_give_a_contact_an_erased_persons_email(api) -> None:
+    gone = api.post("/api/v1/contacts", {"email": "gone@example.com", "phone": "+33612345678"}).json["id"]
+    assert api.post(f"/api/v1/contacts/{gone}/anonymize").status == 200
+    other = api.post("/api/v1/contacts", {"email": "other@example.com"}).json
+    for change in ({"email": "gone@example.com"}, {"phone": "+33612345678"}):
+        reply = api.patch(f"/api/v1/contacts/{other['id']}", change)
+        assert reply.status == 409, (change, reply.json)
+    assert api.get(f"/api/v1/contacts/{other['id']}").json == other

@@ -154,6 +154,15 @@ def test_patch_changes_what_it_names_and_clears_nulls(api) -> None:
     assert api.post("/api/v1/contacts", {"email": "ne@example.com"}).status == 409
 
 
+def test_patch_with_null_tags_or_custom_fields_empties_them(api) -> None:
+    api.post("/api/v1/fields", {"key": "plan", "label": "Plan", "type": "text"})
+    body = {"email": "a@example.com", "tags": ["x", "y"], "customFields": {"plan": "pro"}}
+    contact = api.post("/api/v1/contacts", body).json
+    patched = api.patch(f"/api/v1/contacts/{contact['id']}", {"tags": None, "customFields": None}).json
+    assert (patched["tags"], patched["customFields"]) == ([], {})
+    assert api.get("/api/v1/contacts?tag=x").json["items"] == []
+
+
 def test_patch_onto_a_taken_email_is_a_conflict_and_changes_nothing(api, aws) -> None:
     ana = api.post("/api/v1/contacts", {"email": "ana@example.com"}).json
     bob = api.post("/api/v1/contacts", {"email": "bob@example.com"}).json
@@ -417,7 +426,15 @@ def test_bad_input_is_a_clear_4xx_and_changes_nothing(api, aws, path, body, stat
 def test_bad_patch_changes_nothing(api, aws) -> None:
     contact = api.post("/api/v1/contacts", {"email": "a@example.com"}).json
     before = table_items(aws)
-    for body in ({"firstName": "x" * 300}, {"phone": "letters"}, {"nope": 1}, {"tags": ["t"] * 10_000}):
+    bodies = (
+        {"firstName": "x" * 300},
+        {"phone": "letters"},
+        {"nope": 1},
+        {"tags": ["t"] * 10_000},
+        {"status": None},  # a status and a stage always have a value
+        {"pipelineStage": None},
+    )
+    for body in bodies:
         reply = api.patch(f"/api/v1/contacts/{contact['id']}", body)
         assert reply.status == 422, body
     assert api.patch(f"/api/v1/contacts/{contact['id']}", raw="[]").status == 400

@@ -90,7 +90,15 @@ class ContactCreate(ContactFields):
 
 class ContactPatch(ContactFields):
     """PATCH /contacts/{id}: given fields change (null clears), tags are replaced, customFields
-    merged key by key (null removes a key)."""
+    merged key by key (null removes a key; customFields: null removes them all). A status and
+    a pipeline stage always have a value: null is refused."""
+
+    @field_validator("status", "pipeline_stage", mode="after")
+    @classmethod
+    def _always_set(cls, value: str | None) -> str | None:
+        if value is None:
+            raise ValueError("cannot be cleared: give one of its values")
+        return value
 
 
 class ContactView(ApiModel):
