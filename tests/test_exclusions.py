@@ -92,3 +92,11 @@ def test_exclusions_answer_401_without_a_key(client) -> None:
     from tests.support.api import Api
 
     assert Api(client).get("/api/v1/exclusions").status == 401
+
+
+def test_an_idempotency_key_replays_the_first_answer(api) -> None:
+    key = {"Idempotency-Key": "exclusion-1"}
+    first, again = (api.post("/api/v1/exclusions", {"value": "a@b.com"}, headers=key) for _ in range(2))
+    assert (first.status, again.status, again.json) == (201, 201, first.json)
+    assert api.post("/api/v1/exclusions", {"value": "c@b.com"}, headers=key).status == 409
+    assert [e["value"] for e in api.get("/api/v1/exclusions").json["items"]] == ["a@b.com"]

@@ -120,3 +120,11 @@ def test_every_bad_value_is_reported_at_once(defined) -> None:
     assert reply.status == 422
     fields = {d["field"] for d in reply.json["error"]["details"]}
     assert fields == {"customFields.seats", "customFields.vip", "customFields.nope"}
+
+
+def test_an_idempotency_key_replays_the_first_definition(api) -> None:
+    body, key = {"key": "plan", "label": "Plan", "type": "text"}, {"Idempotency-Key": "field-1"}
+    first, again = (api.post("/api/v1/fields", body, headers=key) for _ in range(2))
+    assert (first.status, again.status, again.json) == (201, 201, first.json)
+    assert api.post("/api/v1/fields", {**body, "label": "Other"}, headers=key).status == 409
+    assert api.post("/api/v1/fields", body).status == 409  # without the key: already defined

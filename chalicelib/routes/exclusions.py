@@ -37,13 +37,18 @@ def list_exclusions() -> Response:
     status=201,
 )
 def add_exclusion() -> Response:
-    from chalicelib import suppression
+    from chalicelib import idempotency, suppression
     from chalicelib.schemas.exclusions import ExclusionCreate
 
     request = bp.current_request
+    ws = workspace_id(request)
     body = parse_body(request, ExclusionCreate)
-    view, created = suppression.add(workspace_id(request), body.value)
-    return json_response(view, 201 if created else 200)
+
+    def produce() -> tuple[int, dict[str, object]]:
+        view, created = suppression.add(ws, body.value)
+        return (201 if created else 200), view
+
+    return idempotency.respond(request, ws, "exclusions:create", produce)
 
 
 @route(

@@ -19,13 +19,17 @@ bp = Blueprint(__name__)
     status=201,
 )
 def create_field() -> Response:
-    from chalicelib import fields
+    from chalicelib import fields, idempotency
     from chalicelib.schemas.fields import FieldCreate
 
     request = bp.current_request
+    ws = workspace_id(request)
     body = parse_body(request, FieldCreate)
-    definition = fields.define(workspace_id(request), body.key, body.label, body.type.value, body.options)
-    return json_response(fields.view(definition), 201)
+
+    def produce() -> tuple[int, dict[str, object]]:
+        return 201, fields.view(fields.define(ws, body.key, body.label, body.type.value, body.options))
+
+    return idempotency.respond(request, ws, "fields:create", produce)
 
 
 @route(
