@@ -20,6 +20,7 @@ from chalicelib.models.keys import workspace
 
 MAX_TEXT = 1000
 MAX_URL = 2048
+MIN_MAGNITUDE = 1e-100
 MAX_NUMBER = 1e15  # DynamoDB numbers have 38 digits; beyond this, floats lose exactness anyway
 MAX_VALUES_PER_CONTACT = 50
 
@@ -112,6 +113,8 @@ def _check_value(value: Any, definition: FieldDefinition) -> Any:
             raise ValueError("must be a number")
         if not math.isfinite(value) or abs(value) > MAX_NUMBER:
             raise ValueError(f"must be a finite number between -{MAX_NUMBER:.0e} and {MAX_NUMBER:.0e}")
+        if value and abs(value) < MIN_MAGNITUDE:  # DynamoDB stores nothing closer to zero
+            raise ValueError(f"must be 0 or at least {MIN_MAGNITUDE:.0e} away from it")
         return value
     if kind == "boolean":
         if not isinstance(value, bool):

@@ -76,6 +76,7 @@ BAD = [
     ("seats", "12"),
     ("seats", True),
     ("seats", 1e300),
+    ("seats", 1e-200),  # closer to zero than DynamoDB stores
     ("renewal", "28/02/2027"),
     ("renewal", "2027-02-30"),
     ("vip", "yes"),
