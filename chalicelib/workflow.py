@@ -22,7 +22,9 @@ send that SES refused (an error answer such as throttling) or that never reached
 releases the claim and fails the message, which SQS delivers again; a send whose outcome is
 unknown (a read timeout, a crash) keeps the claim: it counts as sent. Scheduling the next
 step before recording means a crash leaves a duplicate next message at worst, which rule 2
-makes harmless, never a stuck enrollment.
+makes harmless, never a stuck enrollment; and a next message delivered before the step is
+recorded (no wait between two emails) finds the enrollment behind it and fails, so SQS
+delivers it again after the visibility timeout instead of it being dropped.
 """
 
 from __future__ import annotations
@@ -131,6 +133,16 @@ class StepRef:
             and int(enrollment.run) == self.run
             and int(enrollment.currentStep) == self.step
             and enrollment.currentStepId == self.step_id
+        )
+
+    def ahead_of(self, enrollment: Enrollment | None) -> bool:
+        """This message is for a later step than the enrollment has recorded yet: the step
+        before it scheduled it and is still being recorded (or will be, on its redelivery)."""
+        return (
+            enrollment is not None
+            and enrollment.status == "ACTIVE"
+            and int(enrollment.run) == self.run
+            and int(enrollment.currentStep) < self.step
         )
 
     def condition(self) -> Condition:
@@ -280,6 +292,10 @@ def _move_checkpoint(previous: str | None, minute: str) -> None:
 # ---- running a step ---------------------------------------------------------------------
 
 
+class StepNotReady(Exception):
+    """A step message that came before its enrollment reached it: delivered again later."""
+
+
 SendEmail = Callable[[mailer.Email], str]
 Record = Callable[["StepRef", "campaign_steps.Next | None", str], bool]
 
@@ -294,6 +310,10 @@ class StepRunner:
 
     def run(self, ref: StepRef) -> None:
         enrollment, campaign, contact = _read(ref)
+        if ref.ahead_of(enrollment):
+            # Arrived before the previous step was recorded (a step with no wait): fail it, so
+            # SQS delivers it again once the enrollment has caught up, instead of dropping it.
+            raise StepNotReady(f"step {ref.step} arrived before step {enrollment.currentStep} was recorded")  # type: ignore[union-attr]
         if enrollment is None or not ref.matches(enrollment):
             logger.debug("step message no longer matches its enrollment", extra={"ref": ref.message()})
             return

@@ -183,6 +183,41 @@ def test_a_crash_between_sending_and_recording_never_sends_twice(api: Api, pump)
     assert (enrollment["status"], enrollment["emailsSent"]) == ("COMPLETED", 2)
 
 
+def test_a_next_step_delivered_before_the_step_is_recorded_is_delivered_again(api: Api, pump) -> None:
+    """Two emails with no wait: the second's message exists before the first is recorded.
+    Another function that takes it in that moment fails it (SQS delivers it again) instead
+    of dropping it, which would leave the enrollment ACTIVE forever."""
+    import json
+
+    import boto3
+
+    from chalicelib import config, workflow
+
+    early: list[str] = []
+
+    def another_function_takes_the_next_message_first(ref: Any, after: Any, now: str) -> bool:
+        if after is not None and not early:
+            sqs = boto3.client("sqs")
+            [message] = sqs.receive_message(QueueUrl=config.steps_queue_url()).get("Messages", [])
+            with pytest.raises(workflow.StepNotReady):
+                workflow.on_step_message(json.loads(message["Body"]))
+            early.append(message["MessageId"])
+            # Failed, so not deleted: SQS makes it visible again (after the visibility timeout).
+            sqs.change_message_visibility(
+                QueueUrl=config.steps_queue_url(), ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
+            )
+        return workflow.record_sent(ref, after, now)
+
+    back_to_back = [QUICK[0], QUICK[2]]
+    campaign, _ = start(api, pump, back_to_back)
+    with workflow.substitute(record=another_function_takes_the_next_message_first):
+        assert all(call.ok for call in pump.drain(wait=3))
+    assert early
+    assert subjects() == ["One", "Two"]
+    [enrollment] = enrollments(api, campaign)
+    assert (enrollment["status"], enrollment["emailsSent"]) == ("COMPLETED", 2)
+
+
 def test_an_unknown_send_outcome_counts_as_sent(api: Api, pump) -> None:
     """At most once, the other side: when SES may or may not have sent (a read timeout),
     the step is not sent again; the enrollment goes on with the next step."""
