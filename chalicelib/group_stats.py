@@ -18,7 +18,8 @@ groups that changed without a Scan.
 Recount. `daily_recount` (scheduled, app.py) starts a recount job per group changed since its
 last run; the job pages through the memberships, checks their snapshots against the contacts
 and compares the count with the counters (chalicelib.group_actions). It repairs a counter
-only if the stream did not move it while counting, and logs every drift it finds.
+only if the stream did not move it from the count's start to 15 minutes after its end (a record
+still pending when counting began would otherwise count twice), and logs every drift it finds.
 """
 
 from __future__ import annotations
