@@ -261,8 +261,10 @@ def sync_many(
     update_existing: bool,
     source: str,
     extra_tags: Sequence[str] = (),
+    dry_run: bool = False,
 ) -> list[RowOutcome]:
-    """Sync many contacts; one RowOutcome per row, in order (see RowOutcome).
+    """Sync many contacts; one RowOutcome per row, in order (see RowOutcome). `dry_run`
+    decides every row the same way and writes nothing (a "created" row's id is then unused).
 
     Same matching as sync_one. Rows naming the same person are merged (the later occurrence
     reports reason "duplicate_in_batch"); invalid rows fail with a reason naming the field;
@@ -350,6 +352,8 @@ def sync_many(
             outcomes[row.index] = RowOutcome(row.index, result, match.target_id, reason)
         row_contact[row.index] = state["id"]
         touched.add(state["id"])
+    if dry_run:
+        return [outcome for outcome in outcomes if outcome is not None]
 
     writes = []
     for contact_id, after in batch.after.items():

@@ -153,41 +153,47 @@ def add(
     for contact in by_email.values():
         contacts.setdefault(contact["id"], contact)
     unknown = [email for email in normalised if email not in by_email]
-    if unknown and dry_run:
-        report.created = len(unknown)
-    elif unknown:
-        created = _create_contacts(workspace_id, unknown, normalised, report)
-        contacts.update(created)
+    if unknown:
+        contacts.update(_create_contacts(workspace_id, unknown, normalised, report, dry_run=dry_run))
     members = existing_members(workspace_id, group.id, contacts)
     newcomers = [contact for cid, contact in contacts.items() if cid not in members]
     report.already_member = len(members)
-    report.added = len(newcomers) + (report.created if dry_run else 0)
+    report.added = len(newcomers)
     if not dry_run:
         write_members(workspace_id, group, newcomers)
     return report
 
 
 def _create_contacts(
-    workspace_id: str, emails: list[str], given: Mapping[str, str], report: AddReport
+    workspace_id: str, emails: list[str], given: Mapping[str, str], report: AddReport, *, dry_run: bool
 ) -> dict[str, dict[str, Any]]:
     """Create a contact per unknown email (the contacts' own sync: plan limit, erased people,
-    races with another writer...); what it refuses is reported, never dropped."""
+    races with another writer...); what it refuses is reported, never dropped. `dry_run`:
+    the same decisions, nothing written (the would-be contacts are returned by id only)."""
     from chalicelib import contact_sync
 
     outcomes = contact_sync.sync_many(
-        workspace_id, [{"email": email} for email in emails], update_existing=False, source="group"
+        workspace_id,
+        [{"email": email} for email in emails],
+        update_existing=False,
+        source="group",
+        dry_run=dry_run,
     )
     joined: list[str] = []
+    would_be: dict[str, dict[str, Any]] = {}
     for outcome in outcomes:
         email = emails[outcome.index]
         if outcome.result == "created":
             report.created += 1
+            if dry_run and outcome.contact_id:
+                would_be[outcome.contact_id] = {"id": outcome.contact_id}
+                continue
         # "skipped" with an id: the email's contact appeared meanwhile; it joins all the same.
         if outcome.contact_id and outcome.result != "failed":
             joined.append(outcome.contact_id)
         else:
             report.invalid.append({"value": given[email], "reason": outcome.reason or NOT_CREATED})
-    return contacts_by_id(workspace_id, joined)
+    return {**(contacts_by_id(workspace_id, joined) if joined else {}), **would_be}
 
 
 def existing_members(workspace_id: str, group_id: str, contact_ids: Iterable[str]) -> set[str]:

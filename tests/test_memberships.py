@@ -91,14 +91,18 @@ def test_validate_gives_the_same_report_and_changes_nothing(api, pump) -> None:
     group = new_group(api, "Pasted")
     known = make_contacts(api, 2, prefix="known")
     add(api, group, known[:1])
-    body = {"emails": ["known0@example.com", "known1@example.com", "new@example.com", "nope"]}
+    gone = api.post("/api/v1/contacts", {"email": "gone@example.com"}).json["id"]
+    assert api.post(f"/api/v1/contacts/{gone}/anonymize").status == 200  # an erased person
+    emails = ["known0@example.com", "known1@example.com", "new@example.com", "nope", "gone@example.com"]
+    body = {"emails": emails}
     checked = api.post(f"/api/v1/groups/{group}/members/validate", body)
     assert checked.status == 200
-    assert api.get("/api/v1/workspace").json["contactCount"] == 2
+    assert api.get("/api/v1/workspace").json["contactCount"] == 3
     assert member_ids(api, group) == [known[0]]
     done = api.post(f"/api/v1/groups/{group}/members", body)
     assert checked.json == done.json
     assert done.json["created"] == 1
+    assert {i["value"]: i["reason"] for i in done.json["invalid"]}.keys() == {"nope", "gone@example.com"}
 
 
 def test_a_free_workspace_past_its_limit_reports_the_emails_it_could_not_create(new_workspace) -> None:
@@ -108,7 +112,10 @@ def test_a_free_workspace_past_its_limit_reports_the_emails_it_could_not_create(
     group = new_group(api, "Pasted")
     # The plan's count as the contact writes keep it (299 of 300), rather than 299 contacts.
     Workspace(*Workspace.key(workspace_of(api))).update([Workspace.contactCount.set(299)])
-    report = add(api, group, emails=["last@example.com", "one-too-many@example.com"])
+    body = {"emails": ["last@example.com", "one-too-many@example.com"]}
+    checked = api.post(f"/api/v1/groups/{group}/members/validate", body).json
+    report = add(api, group, emails=body["emails"])
+    assert checked == report  # validate counts the plan's room too
     assert report["created"] == 1
     assert [item["value"] for item in report["invalid"]] == ["one-too-many@example.com"]
     assert "plan" in report["invalid"][0]["reason"]
