@@ -25,6 +25,7 @@ from typing import Any
 from chalicelib import clock, fields
 from chalicelib.contact_input import ContactInput, parse
 from chalicelib.contact_matching import Match, decide
+from chalicelib.contact_status import RANK
 from chalicelib.contact_store import State, WriteRejected, canonical, commit, pack, plan, state_of
 from chalicelib.contacts import (
     PersonErased,
@@ -49,8 +50,6 @@ from chalicelib.models.workspaces import Workspace
 from chalicelib.plans import contact_limit
 from chalicelib.schemas.contacts import ContactCreate
 
-# Sync never moves a status down this ladder (UNSUBSCRIBED and BOUNCED are equals).
-_STATUS_RANK = {"ACTIVE": 0, "REPLIED": 1, "UNSUBSCRIBED": 2, "BOUNCED": 2, "BLOCKED": 3}
 _SYNC_FIELDS = ("firstName", "lastName", "company", "title", "pipelineStage")
 
 
@@ -199,7 +198,8 @@ def _merged(
             if given.given.get(name) is not None:
                 after[name] = given.given[name]
         status = given.given.get("status")
-        if status is not None and _STATUS_RANK[status] >= _STATUS_RANK[before["status"]]:
+        # Never down the ladder deliverability events climb (contact_status.RANK).
+        if status is not None and RANK[status] >= RANK[before["status"]]:
             after["status"] = status
         if not before.get("source") and given.given.get("source"):
             after["source"] = given.given["source"]

@@ -125,6 +125,15 @@ def test_sync_can_raise_a_status(api) -> None:
         api.post("/api/v1/contacts/sync", {"email": A, "status": "BOUNCED"}).json["contact"]["status"]
         == "BOUNCED"
     )
+    # The ladder deliverability events climb: UNSUBSCRIBED is above BOUNCED, never below.
+    assert (
+        api.post("/api/v1/contacts/sync", {"email": A, "status": "UNSUBSCRIBED"}).json["contact"]["status"]
+        == "UNSUBSCRIBED"
+    )
+    assert (
+        api.post("/api/v1/contacts/sync", {"email": A, "status": "BOUNCED"}).json["contact"]["status"]
+        == "UNSUBSCRIBED"
+    )
 
 
 def test_sync_keeps_what_it_is_not_given_and_adds_tags_and_fields(api) -> None:
