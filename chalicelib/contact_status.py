@@ -21,11 +21,7 @@ def raise_to(workspace_id: str, contact_id: str, status: str, reason: str) -> bo
     from chalicelib import contacts
 
     try:
-        current = contacts.get(workspace_id, contact_id)
-        if RANK.get(current.status, 0) >= RANK[status]:
-            return False
-        contacts.set_status(workspace_id, contact_id, status, reason)
+        return contacts.raise_status(workspace_id, contact_id, status, reason)
     except NotFound:
         logger.info("status not set: the contact is gone", extra={"contact_id": contact_id, "status": status})
         return False
-    return True

@@ -9,7 +9,7 @@ and counters). Public functions other modules call:
 - `view(contact) -> dict` (the API JSON of a contact or of any of its copies)
 - `patch(workspace_id, contact_id, data) -> Contact`
 - `delete(workspace_id, contact_id) -> None` (the contact, its copies, its memberships)
-- `set_status(workspace_id, contact_id, status, reason) -> Contact` (unsubscribes, bounces)
+- `raise_status(workspace_id, contact_id, status, reason) -> bool` (unsubscribes, bounces)
 """
 
 from __future__ import annotations
@@ -336,19 +336,21 @@ def delete(workspace_id: str, contact_id: str) -> None:
     memberships.delete_for_contact(workspace_id, contact_id)
 
 
-def set_status(workspace_id: str, contact_id: str, status: str, reason: str | None) -> Contact:
-    """Set the status (any direction) and why, e.g. ("UNSUBSCRIBED", "unsubscribe link") or
-    ("BOUNCED", "hard bounce"). An anonymised contact stays BLOCKED. Two requests."""
+def raise_status(workspace_id: str, contact_id: str, status: str, reason: str | None) -> bool:
+    """Raise the status to `status` (with why, e.g. ("UNSUBSCRIBED", "unsubscribe link")),
+    unless the contact already has an equal or stronger one (contact_status.RANK), checked
+    on the read the write is conditioned on: a concurrent stronger status is never lowered.
+    An anonymised contact stays BLOCKED. True when it changed; two requests."""
+    from chalicelib.contact_status import RANK
+
     for _ in attempts():
         before = state_of(get(workspace_id, contact_id))
-        if before.get("anonymizedAt") or (
-            before["status"] == status and before.get("statusReason") == reason
-        ):
-            return canonical(before)
+        if before.get("anonymizedAt") or RANK.get(before["status"], 0) >= RANK[status]:
+            return False
         after = {**before, "status": status, "statusReason": reason, "updatedAt": clock.now_iso()}
         try:
             commit(workspace_id, [plan(before, after)])
         except WriteRejected:
             continue
-        return canonical(after)
+        return True
     raise Conflict("the contact kept changing while its status was being set; try again")

@@ -43,7 +43,7 @@ def test_launch_enrolls_the_current_members_in_the_background(api: Api, pump) ->
         new_group(api, "VIP"),
     )
     people = make_contacts(api, 6)
-    contacts.set_status(ws, people[1], "UNSUBSCRIBED", "test")
+    contacts.raise_status(ws, people[1], "UNSUBSCRIBED", "test")
     add_members(api, static, people[:4])  # 0..3
     add_members(api, dynamic, people[3:])  # 3..5: person3 is in both
     add_members(api, excluded, [people[2]])
@@ -79,7 +79,7 @@ def test_add_to_campaign_enrolls_one_group_and_reports_who_was_not(api: Api, pum
     )
     campaign = running_campaign(api, [leads], [vip], steps=ONE_EMAIL)
     people = make_contacts(api, 5)
-    contacts.set_status(ws, people[2], "BOUNCED", "test")
+    contacts.raise_status(ws, people[2], "BOUNCED", "test")
     add_members(api, extra, people)
     add_members(api, vip, people[3:4])
     assert api.post("/api/v1/exclusions", {"value": "person4@example.com"}).status == 201

@@ -485,13 +485,14 @@ def test_a_new_contact_joins_the_groups_it_names(api, aws) -> None:
     assert table_items(aws) == before
 
 
-def test_set_status_records_why_and_a_sync_keeps_it(api) -> None:
+def test_raise_status_records_why_and_a_sync_keeps_it(api) -> None:
     from chalicelib import contacts
     from chalicelib.errors import NotFound
 
     contact = api.post("/api/v1/contacts", {"email": "a@example.com", "tags": ["t"]}).json
     ws = workspace_of(api)["id"]
-    contacts.set_status(ws, contact["id"], "UNSUBSCRIBED", "unsubscribe link")
+    assert contacts.raise_status(ws, contact["id"], "UNSUBSCRIBED", "unsubscribe link")
+    assert not contacts.raise_status(ws, contact["id"], "BOUNCED", "hard bounce")  # never lowered
     after = api.get(f"/api/v1/contacts/{contact['id']}").json
     assert (after["status"], after["statusReason"]) == ("UNSUBSCRIBED", "unsubscribe link")
     for query in ("status=UNSUBSCRIBED", "tag=t&status=UNSUBSCRIBED", "q=a&status=UNSUBSCRIBED"):
@@ -502,4 +503,4 @@ def test_set_status_records_why_and_a_sync_keeps_it(api) -> None:
     )
     assert synced.json["contact"]["status"] == "UNSUBSCRIBED"
     with pytest.raises(NotFound):
-        contacts.set_status(ws, "01ARZ3NDEKTSV4RRFFQ69G5FA9", "BOUNCED", "hard bounce")
+        contacts.raise_status(ws, "01ARZ3NDEKTSV4RRFFQ69G5FA9", "BOUNCED", "hard bounce")

@@ -82,7 +82,7 @@ def test_ineligible_contacts_are_not_enrolled(api: Api, pump) -> None:
     campaign = running_campaign(api, [leads], [customers], steps=ONE_EMAIL)
     pump.drain()
     eligible, unsubscribed, customer = make_contacts(api, 3)
-    contacts.set_status(ws, unsubscribed, "UNSUBSCRIBED", "test")
+    contacts.raise_status(ws, unsubscribed, "UNSUBSCRIBED", "test")
     phone_only = contacts.create(ws, {"phone": "+33612345678", "firstName": "Phone"}).id
     add_members(api, customers, [customer])
     pump.drain()
@@ -311,7 +311,7 @@ def test_enrollments_stop_when_the_contact_can_no_longer_be_mailed(api: Api, pum
     add_members(api, leads, [contact, other])
     pump.drain()
     if how in ("unsubscribed", "bounced"):
-        contacts.set_status(ws, contact, how.upper(), "test")
+        contacts.raise_status(ws, contact, how.upper(), "test")
     elif how == "anonymized":
         assert api.post(f"/api/v1/contacts/{contact}/anonymize").status == 200
     else:

@@ -284,7 +284,7 @@ def test_a_contact_that_unsubscribed_meanwhile_gets_nothing_more(api: Api, pump)
     campaign, [contact] = start(api, pump, QUICK)
     pump.drain()
     ws = api.get("/api/v1/workspace").json["id"]
-    contacts.set_status(ws, contact, "REPLIED", "replied to One")
+    contacts.raise_status(ws, contact, "REPLIED", "replied to One")
     pump.drain(wait=3)
     assert subjects() == ["One"]
     [enrollment] = enrollments(api, campaign)
