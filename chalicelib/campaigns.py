@@ -194,6 +194,33 @@ def delete(ws: str, campaign_id: str) -> None:
         raise _changed(error) from None
 
 
+def forget_group(ws: str, group_id: str) -> list[str]:
+    """Take a group that is being deleted out of every campaign that names it (include or
+    exclude): its links go, its engagement counter is settled, the campaigns' enrollments
+    carry on. One Query of the group's links, then each campaign's own write (retried when
+    an edit raced it). Returns the campaigns' ids."""
+
+    links = CampaignLink.query(keys.group_partition(ws, group_id), CampaignLink.sk.startswith("CAMPAIGN#"))
+    changed = []
+    for link in links:
+        for _ in range(3):
+            try:
+                campaign = get(ws, link.campaignId)
+            except NotFound:
+                break
+            before = _snapshot(campaign)
+            campaign.includeGroupIds = [g for g in campaign.includeGroupIds if g != group_id]
+            campaign.excludeGroupIds = [g for g in campaign.excludeGroupIds if g != group_id]
+            campaign.updatedAt = clock.now_iso()
+            try:
+                _commit(campaign, before=before)
+            except Conflict:
+                continue
+            changed.append(campaign.id)
+            break
+    return changed
+
+
 # ---- internals --------------------------------------------------------------------------
 
 

@@ -148,7 +148,8 @@ def update(workspace_id: str, group_id: str, patch: GroupPatch) -> Group:
 
 
 def delete(workspace_id: str, group_id: str, *, force: bool) -> str | None:
-    """Delete the group, its name and its memberships (never the contacts).
+    """Delete the group, its name and its memberships (never the contacts), and take it out
+    of the campaigns that include or exclude it.
 
     A group that a RUNNING campaign uses is refused (409) unless `force`. The group and its
     name go at once; members beyond the first page are removed by a job, whose id is
@@ -161,6 +162,9 @@ def delete(workspace_id: str, group_id: str, *, force: bool) -> str | None:
             "a RUNNING campaign uses this group; pause it first or delete with ?force=true",
             [{"field": "groupId", "runningCampaignIds": running}],
         )
+    from chalicelib import campaigns
+
+    campaigns.forget_group(workspace_id, group_id)  # first: it settles the engagement counter
     with TransactWrite(connection=connection()) as transaction:
         transaction.delete(group, condition=Group.pk.exists())
         transaction.delete(

@@ -263,3 +263,27 @@ def test_an_idempotency_key_creates_once(api: Api) -> None:
     assert first.json["id"] == again.json["id"]
     assert len(api.get("/api/v1/campaigns").json["items"]) == 1
     assert api.post("/api/v1/campaigns", {**body, "name": "Other"}, headers=headers).status == 409
+
+
+def test_a_deleted_group_leaves_the_campaigns_that_named_it(api: Api) -> None:
+    """Forced out from under a RUNNING campaign: the campaign keeps running without it, and
+    pausing or resuming it later brings no trace of the group back."""
+    from chalicelib.db import Item
+    from chalicelib.models.campaigns import CampaignLink
+    from chalicelib.models.groups import GroupEngagement
+    from tests.support.campaigns import workspace_of
+
+    verify_sender()
+    kept, doomed, excluded = (new_group(api, name, "DYNAMIC") for name in ("Kept", "Doomed", "VIP"))
+    campaign = running_campaign(api, [kept, doomed], [excluded])
+    assert api.delete(f"/api/v1/groups/{doomed}?force=true").status == 204
+    assert api.delete(f"/api/v1/groups/{excluded}?force=true").status == 204
+    read = api.get(f"/api/v1/campaigns/{campaign}").json
+    assert (read["status"], read["includeGroupIds"], read["excludeGroupIds"]) == ("RUNNING", [kept], [])
+    for action in ("pause", "resume"):
+        assert api.post(f"/api/v1/campaigns/{campaign}/{action}").status == 200
+    assert [g["groupId"] for g in api.get(f"/api/v1/campaigns/{campaign}/overview").json["groups"]] == [kept]
+    ws = workspace_of(api)
+    gone = [GroupEngagement.key(ws, g) for g in (doomed, excluded)]
+    gone += [CampaignLink.key(ws, g, campaign) for g in (doomed, excluded)]
+    assert list(Item.batch_get(gone)) == []
