@@ -7,20 +7,22 @@ import hmac
 import secrets
 import time
 from dataclasses import dataclass
+from datetime import timedelta
 
-from pynamodb.exceptions import DoesNotExist
+from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib import clock, config, ids
 from chalicelib.db import connection
-from chalicelib.errors import Forbidden, NotFound, Unauthorized
-from chalicelib.models.workspaces import ApiKey, Workspace
+from chalicelib.errors import Conflict, Forbidden, NotFound, Unauthorized
+from chalicelib.models.workspaces import ApiKey, Workspace, WorkspaceRequest
 from chalicelib.plans import contact_limit
 
 _KEY_PREFIX = "ck_"
 # A resolved key stays valid in a warm container this long: one GetItem per minute, not per request.
 _CACHE_SECONDS = 60.0
 _key_cache: dict[str, tuple[float, str]] = {}
+IDEMPOTENCY_TTL = timedelta(hours=24)
 
 
 @dataclass(frozen=True)
@@ -42,7 +44,12 @@ def check_admin_token(token: str | None) -> None:
         raise Forbidden("the admin token is not valid")
 
 
-def create(name: str, plan: str, default_region: str = "FR") -> Created:
+def create(
+    name: str, plan: str, default_region: str = "FR", *, idempotency: tuple[str, str] | None = None
+) -> Created:
+    """A workspace and its API key. `idempotency` (key, hash of the body): a second creation
+    with the same key is a 409 naming the first workspace (its API key was shown once and is
+    not stored, so it cannot be answered again); with another body, a 409 too."""
     workspace_id = ids.new_id()
     api_key = _KEY_PREFIX + secrets.token_urlsafe(32)
     now = clock.now_iso()
@@ -52,10 +59,41 @@ def create(name: str, plan: str, default_region: str = "FR") -> Created:
     )
     key_pk, key_sk = ApiKey.key(hash_key(api_key))
     key = ApiKey(key_pk, key_sk, workspaceId=workspace_id, createdAt=now)
-    with TransactWrite(connection=connection()) as transaction:
-        transaction.save(workspace, condition=Workspace.pk.does_not_exist())
-        transaction.save(key, condition=ApiKey.pk.does_not_exist())
+    try:
+        with TransactWrite(connection=connection()) as transaction:
+            transaction.save(workspace, condition=Workspace.pk.does_not_exist())
+            transaction.save(key, condition=ApiKey.pk.does_not_exist())
+            if idempotency is not None:
+                request = WorkspaceRequest(
+                    *WorkspaceRequest.key(idempotency[0]),
+                    workspaceId=workspace_id,
+                    bodyHash=idempotency[1],
+                    ttl=clock.now() + IDEMPOTENCY_TTL,
+                )
+                transaction.save(request, condition=WorkspaceRequest.pk.does_not_exist())
+    except TransactWriteError:
+        if idempotency is None:
+            raise
+        _replayed(*idempotency)
+        raise
     return Created(workspace, api_key)
+
+
+def _replayed(idempotency_key: str, body_hash: str) -> None:
+    """Raise the 409 of a creation already made with this Idempotency-Key, if it was one."""
+    try:
+        first = WorkspaceRequest.get(*WorkspaceRequest.key(idempotency_key), consistent_read=True)
+    except DoesNotExist:
+        return
+    if first.bodyHash != body_hash:
+        raise Conflict(
+            "this Idempotency-Key was used with another body",
+            [{"field": "Idempotency-Key", "message": "reused with a different body"}],
+        )
+    raise Conflict(
+        "this Idempotency-Key already created a workspace; its API key was shown once",
+        [{"field": "Idempotency-Key", "existingWorkspaceId": first.workspaceId}],
+    )
 
 
 def resolve_key(api_key: str) -> str:

@@ -81,3 +81,19 @@ def test_invalid_fields_are_422_with_details(client) -> None:
     assert reply.error_code == "validation_error"
     fields = {d["field"] for d in reply.json["error"]["details"]}
     assert {"name", "plan", "extra"} <= fields
+
+
+def test_an_idempotency_key_creates_one_workspace(client) -> None:
+    """The API key is shown once and never stored: a replay names the first workspace."""
+    headers = {"X-Admin-Token": ADMIN_TOKEN, "Idempotency-Key": "onboarding-42"}
+    body = {"name": "Acme", "plan": "PRO"}
+    first = Api(client).post("/api/v1/workspaces", body, headers=headers)
+    assert first.status == 201
+    again = Api(client).post("/api/v1/workspaces", body, headers=headers)
+    assert (again.status, again.error_code) == (409, "conflict")
+    assert again.json["error"]["details"][0]["existingWorkspaceId"] == first.json["id"]
+    other = Api(client).post("/api/v1/workspaces", {**body, "name": "Other"}, headers=headers)
+    assert (other.status, other.json["error"]["details"][0]["message"]) == (409, "reused with a different body")
+    assert Api(client, first.json["apiKey"]).get("/api/v1/workspace").json["name"] == "Acme"
+    fresh = Api(client).post("/api/v1/workspaces", body, headers={"X-Admin-Token": ADMIN_TOKEN})
+    assert fresh.status == 201 and fresh.json["id"] != first.json["id"]  # no key: a new one

@@ -35,3 +35,16 @@ class ApiKey(Item, discriminator="ApiKey"):
     @staticmethod
     def key(key_hash: str) -> tuple[str, str]:
         return f"APIKEY#{key_hash}", "#META"
+
+
+class WorkspaceRequest(Item, discriminator="WorkspaceRequest"):
+    """pk ADMIN#IDEMPOTENCY, sk WORKSPACE#<Idempotency-Key>: which workspace a creation with
+    this key made (24 h TTL). Written in the creation's own transaction; the API key is not
+    kept, so a replay cannot show it again."""
+
+    workspaceId = UnicodeAttribute()
+    bodyHash = UnicodeAttribute()
+
+    @staticmethod
+    def key(idempotency_key: str) -> tuple[str, str]:
+        return "ADMIN#IDEMPOTENCY", f"WORKSPACE#{idempotency_key}"

@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from chalice.app import Blueprint, Response
 
 from chalicelib import workspaces
+from chalicelib.errors import field_error
 from chalicelib.http import json_response, parse_body, route, workspace_id
 
 bp = Blueprint(__name__)
@@ -26,7 +29,13 @@ def create_workspace() -> Response:
     request = bp.current_request
     workspaces.check_admin_token(request.headers.get("x-admin-token"))
     body = parse_body(request, WorkspaceCreate)
-    created = workspaces.create(body.name, body.plan.value, body.default_region)
+    key = request.headers.get("idempotency-key")
+    if key is not None and not 1 <= len(key) <= 255:
+        raise field_error("Idempotency-Key", "must be 1 to 255 characters")
+    digest = hashlib.sha256(request.raw_body or b"").hexdigest()
+    created = workspaces.create(
+        body.name, body.plan.value, body.default_region, idempotency=(key, digest) if key else None
+    )
     answer = WorkspaceCreated(
         id=created.workspace.id, name=created.workspace.name, plan=body.plan, api_key=created.api_key
     )
