@@ -93,7 +93,10 @@ def test_an_idempotency_key_creates_one_workspace(client) -> None:
     assert (again.status, again.error_code) == (409, "conflict")
     assert again.json["error"]["details"][0]["existingWorkspaceId"] == first.json["id"]
     other = Api(client).post("/api/v1/workspaces", {**body, "name": "Other"}, headers=headers)
-    assert (other.status, other.json["error"]["details"][0]["message"]) == (409, "reused with a different body")
+    assert (other.status, other.json["error"]["details"][0]["message"]) == (
+        409,
+        "reused with a different body",
+    )
     assert Api(client, first.json["apiKey"]).get("/api/v1/workspace").json["name"] == "Acme"
     fresh = Api(client).post("/api/v1/workspaces", body, headers={"X-Admin-Token": ADMIN_TOKEN})
     assert fresh.status == 201 and fresh.json["id"] != first.json["id"]  # no key: a new one
