@@ -68,7 +68,8 @@ class Record:
 
     @property
     def blank(self) -> bool:
-        return not any(cell.strip() for cell in self.cells)
+        """Nothing in it: skipped. A record that could not be read is never blank (reported)."""
+        return self.error is None and not any(cell.strip() for cell in self.cells)
 
 
 def decode(raw: bytes) -> str:
@@ -221,12 +222,14 @@ def records(chunks: Iterable[bytes], layout: Layout, offset: int, line: int) -> 
     """
     position = [offset, line]
     exhausted = [False]
+    last = [""]  # the line read last: what a record that cannot be parsed reports as its value
 
     def text() -> Iterator[str]:
         for raw in lines(chunks, layout.newline.encode(), line):
             position[0] += len(raw)
             position[1] += 1
-            yield decode(raw)
+            last[0] = decode(raw)
+            yield last[0]
         exhausted[0] = True
 
     reader = csv.reader(text(), delimiter=layout.delimiter, strict=True)
@@ -248,7 +251,8 @@ def records(chunks: Iterable[bytes], layout: Layout, offset: int, line: int) -> 
                     f"line {start_line}: a value is longer than 128 KB, which usually means a quote "
                     "that is never closed; fix the quotes and import it again"
                 ) from None
-            yield Record([], start_line, position[0], position[1], f"malformed quotes ({message})")
+            raw_line = last[0].rstrip("\r\n")
+            yield Record([raw_line], start_line, position[0], position[1], f"malformed quotes ({message})")
             start_line = position[1]
             continue
         yield Record(cells, start_line, position[0], position[1])

@@ -70,6 +70,7 @@ def apply_rows(item: Import, layout: Layout, records: Sequence[Record], claimed_
         extra = [cell for cell in record.cells[width:] if cell.strip()]
         if record.error:
             result.reason = record.error
+            result.value = record.cells[0][:200] if record.cells else None  # the line as it is
         elif extra:
             result.reason = (
                 f"the row has {width + len(extra)} values but the header has {width} columns; "

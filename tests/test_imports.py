@@ -183,6 +183,25 @@ def test_a_quote_never_closed_fails_the_import_before_anything_is_written(api, p
     assert contacts_by_email(api) == {}
 
 
+def test_a_row_with_malformed_quotes_is_reported_with_its_text_and_the_rest_imported(api, pump) -> None:
+    data = (
+        b"Email,First name\r\n"
+        b"a@example.com,Ann\r\n"
+        b'b@example.com,"Bob"by\r\n'  # text after a closing quote
+        b'"c@example.com" ,Cy\r\n'  # a space after one: what hand-edited files hold
+        b"d@example.com,Di\r\n"
+    )
+    view = import_body(api, pump, data)
+    assert (view["status"], view["totalRows"], view["processedRows"]) == ("COMPLETED", 4, 4)
+    assert (view["created"], view["failed"]) == (2, 2)
+    reported = outcomes(view)
+    assert set(reported) == {2, 3}
+    assert all(result == "failed" and "malformed quotes" in reason for result, reason in reported.values())
+    values = {error["row"]: error["value"] for error in view["errors"]}
+    assert values[2] == 'b@example.com,"Bob"by'
+    assert set(contacts_by_email(api)) == {"a@example.com", "d@example.com"}
+
+
 def test_a_workbook_is_refused_with_a_clear_reason(api, pump) -> None:
     view = import_body(api, pump, b"PK\x03\x04" + b"\x00" * 200)
     assert view["status"] == "FAILED"
