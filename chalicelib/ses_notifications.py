@@ -166,13 +166,8 @@ def on_complaint(notification: Any) -> str:
     if email is None:
         return UNMATCHED
     kind = notification.complaint.complaint_feedback_type
-    event = _event(
-        email,
-        activity.UNSUBSCRIBED,
-        f"COMPLAINT#{notification.mail.message_id}",
-        reason=_why(unsubscribe.COMPLAINT, kind),
-    )
-    count_once(email, event=event, stamp="complainedAt", counters=["complained", "unsubscribed"])
+    count_once(email, stamp="complainedAt", counters=["complained"])
+    unsubscribe.record(email, _why(unsubscribe.COMPLAINT, kind))  # once per email, with the link's
     contact_status.raise_to(email.workspace_id, email.contact_id, "UNSUBSCRIBED", unsubscribe.COMPLAINT)
     return RECORDED
 
@@ -212,8 +207,10 @@ def on_received(notification: Any) -> str:
         )
         return UNMATCHED
     event = _event(email, activity.REPLIED, f"REPLIED#{notification.mail.message_id}")
-    if count_once(email, event=event, counters=["replied"]) is Outcome.UNKNOWN_EMAIL:
+    if count_once(email, event=event) is Outcome.UNKNOWN_EMAIL:
         return UNMATCHED  # the email's record is gone (the contact was erased)
+    # Each reply is on the timeline; `replied` counts the email once, so replyRate <= 100 %.
+    count_once(email, stamp="repliedAt", counters=["replied"])
     contact_status.raise_to(email.workspace_id, email.contact_id, "REPLIED", "reply")
     return RECORDED
 

@@ -33,13 +33,15 @@ def unsubscribe(token: str, reason: str = LINK) -> None:
     """NotFound for a bad token or one whose email does not exist; else idempotent."""
     link = read_link(token, link_tokens.UNSUBSCRIBE)
     email = email_of(link.target)
-    sk = activity.per_email_sk("unsub", email.campaign_id, email.run, email.step_id)
-    if record(email, sk, reason) is Outcome.UNKNOWN_EMAIL:
+    if record(email, reason) is Outcome.UNKNOWN_EMAIL:
         raise NotFound("link not found")
     set_unsubscribed(email.workspace_id, email.contact_id, reason)
 
 
-def record(email: Email, sk: str, reason: str, counters: tuple[str, ...] = ("unsubscribed",)) -> Outcome:
+def record(email: Email, reason: str) -> Outcome:
+    """The email's one unsubscribe on the timeline and in `unsubscribed`, however it came
+    (link, mailto, complaint) and however often: counted once per email."""
+    sk = activity.per_email_sk("unsub", email.campaign_id, email.run, email.step_id)
     event = activity.item(
         email.workspace_id,
         email.contact_id,
@@ -51,7 +53,7 @@ def record(email: Email, sk: str, reason: str, counters: tuple[str, ...] = ("uns
         run=email.run,
         reason=reason,
     )
-    return count_once(email, event=event, counters=counters)
+    return count_once(email, event=event, counters=["unsubscribed"])
 
 
 def set_unsubscribed(workspace_id: str, contact_id: str, reason: str) -> None:

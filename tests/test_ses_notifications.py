@@ -160,6 +160,32 @@ def test_a_complaint_unsubscribes(api, aws, pump) -> None:
     assert sent.timeline().count("unsubscribed") == 1
 
 
+def test_an_unsubscribe_link_then_a_complaint_count_one_unsubscribe(api, aws, pump) -> None:
+    from chalicelib import link_tokens
+
+    sent = Sent(api)
+    token = link_tokens.mint(link_tokens.UNSUBSCRIBE, sent.target)
+    one_click = {"Content-Type": "application/x-www-form-urlencoded", "Authorization": ""}
+    assert api.post(f"/u/{token}", raw=b"List-Unsubscribe=One-Click", headers=one_click).status == 200
+    complaint = {
+        "notificationType": "Complaint",
+        "complaint": {"complainedRecipients": [{"emailAddress": "jane@example.com"}], "feedbackId": "c-2"},
+        "mail": mail(sent.ses_id),
+    }
+    deliver(aws, pump, complaint)
+    assert (sent.counters()["unsubscribed"], sent.counters()["complained"]) == (1, 1)
+    assert sent.timeline().count("unsubscribed") == 1
+
+
+def test_two_replies_in_one_thread_count_the_email_once(api, aws, pump) -> None:
+    sent = Sent(api)
+    deliver(aws, pump, reply(f"<{sent.message_id}>", message_id="r1"))
+    later = {"name": "References", "value": f"<{sent.message_id}> <sales-answer@x.com>"}
+    deliver(aws, pump, reply("<sales-answer@x.com>", message_id="r2", headers=[later]))
+    assert sent.counters()["replied"] == 1  # replyRate = replied / sent stays <= 100 %
+    assert sent.timeline().count("replied") == 2  # each reply is on the timeline
+
+
 def test_a_delivery_counts_delivered_once_for_the_campaign_and_the_group(api, aws, pump) -> None:
     sent = Sent(api)
     delivery = {

@@ -37,6 +37,7 @@ class Activity(Item, discriminator="Activity"):
     deliveredAt = UnicodeAttribute(null=True)
     bouncedAt = UnicodeAttribute(null=True)
     complainedAt = UnicodeAttribute(null=True)
+    repliedAt = UnicodeAttribute(null=True)  # the first reply: `replied` counts emails, not replies
 
     @staticmethod
     def partition(ws: str, contact_id: str) -> str:
