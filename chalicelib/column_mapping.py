@@ -117,6 +117,11 @@ def normalise(header: str) -> str:
 _STANDARD = {normalise(name): target for target, names in _SYNONYMS.items() for name in names}
 
 
+def standard_headers() -> frozenset[str]:
+    """Every normalised header the importer reads as a standard field."""
+    return frozenset(_STANDARD)
+
+
 @dataclass(frozen=True)
 class CustomField:
     """What mapping needs of a custom field definition."""
@@ -206,7 +211,9 @@ def plan_columns(
             continue
         if not normal:
             continue  # an empty header: reported below if the column holds data
-        if normal in _STANDARD:
+        if name.strip().startswith(CUSTOM_PREFIX) and name.strip().removeprefix(CUSTOM_PREFIX) in custom_keys:
+            plan.targets[index] = name.strip()  # the export's own header for an ambiguous label
+        elif normal in _STANDARD:
             plan.targets[index] = _STANDARD[normal]
         elif normal in custom_by_key:
             plan.targets[index] = CUSTOM_PREFIX + custom_by_key[normal]
@@ -255,7 +262,7 @@ def row_to_contact(
 def unescape(cell: str) -> str:
     """A cell as it was before an export made it spreadsheet-safe ("'+336..." -> "+336..."),
     so an exported file imports back unchanged."""
-    if len(cell) > 1 and cell[0] == "'" and cell[1] in "=+-@\t\r":
+    if len(cell) > 1 and cell[0] == "'" and cell[1] in "=+-@\t\r'":
         return cell[1:]
     return cell
 

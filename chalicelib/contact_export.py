@@ -54,7 +54,9 @@ PAGE = 1000
 PART_BYTES = 6 * 1024 * 1024  # S3 wants parts of 5 MiB at least (but the last)
 DOWNLOAD_SECONDS = 900
 STEP_KIND = "export.step"
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
+# A value starting with a quote gets one too, so that the importer, which removes the quote
+# of an escaped value, gives back "'=x" and "'abc" as they were (column_mapping.unescape).
+_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
 
 
 def spreadsheet_safe(value: str) -> str:
@@ -117,7 +119,7 @@ def _filters(filters: Mapping[str, Any]) -> Any:
 
 def custom_columns(workspace_id: str) -> tuple[list[str], list[str]]:
     """(custom field keys, their column headers): labels, or keys where labels collide."""
-    from chalicelib.column_mapping import normalise
+    from chalicelib.column_mapping import CUSTOM_PREFIX, normalise, standard_headers
     from chalicelib.models.fields import FieldDefinition
     from chalicelib.models.keys import workspace
 
@@ -126,12 +128,17 @@ def custom_columns(workspace_id: str) -> tuple[list[str], list[str]]:
         for d in FieldDefinition.query(workspace(workspace_id), FieldDefinition.sk.startswith("FIELD#"))
         if isinstance(d, FieldDefinition)
     ]
-    taken = {normalise(name) for name in STANDARD_COLUMNS}
+    # A label is the header only when the importer cannot read it as anything else: a
+    # standard column or one of its synonyms ("Role" is a title), another field's key or
+    # label. Otherwise `customFields.<key>`, which the importer maps to that field first.
+    taken = {normalise(name) for name in STANDARD_COLUMNS} | set(standard_headers())
+    keys = [normalise(d.key_name) for d in definitions]
     labels = [normalise(d.label) for d in definitions]
     headers = []
-    for definition, label in zip(definitions, labels, strict=True):
-        clash = label in taken or labels.count(label) > 1 or not label
-        headers.append(definition.key_name if clash else definition.label)
+    for index, (definition, label) in enumerate(zip(definitions, labels, strict=True)):
+        other_keys = keys[:index] + keys[index + 1 :]
+        clash = not label or label in taken or labels.count(label) > 1 or label in other_keys
+        headers.append(CUSTOM_PREFIX + definition.key_name if clash else definition.label)
     return [d.key_name for d in definitions], headers
 
 

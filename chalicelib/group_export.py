@@ -26,15 +26,13 @@ COLUMNS = ("id", "email", "phone", "firstName", "lastName", "company", "title", 
 PAGE = 1000
 MAX_BYTES = 5_500_000
 INLINE_MEMBERS = 20_000  # ~2 MB of CSV, 20 Queries: well inside API Gateway's 29 s
-_DANGEROUS_START = ("=", "+", "-", "@", "\t", "\r")
 
 
 def safe_cell(value: Any) -> str:
     """The cell's text, neutralised if a spreadsheet would read it as a formula."""
     if value is None:
         return ""
-    text = value if isinstance(value, str) else str(value)
-    return "'" + text if text.startswith(_DANGEROUS_START) else text
+    return contact_export.spreadsheet_safe(value if isinstance(value, str) else str(value))
 
 
 def rows(workspace_id: str, group_id: str) -> Iterator[list[str]]:

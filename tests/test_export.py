@@ -96,6 +96,41 @@ def test_an_exported_file_imports_back_unchanged(api, new_workspace, pump) -> No
     assert copied == original
 
 
+TRICKY_FIELDS = [
+    {"key": "role", "label": "Role", "type": "text"},  # "Role" is a synonym of title
+    {"key": "region", "label": "Zone", "type": "text"},  # each label is the other's key
+    {"key": "zone", "label": "Region", "type": "text"},
+]
+
+
+def test_ambiguous_labels_and_quoted_values_import_back_unchanged(api, new_workspace, pump) -> None:
+    for workspace in (api, other := new_workspace(name="Copy")):
+        for field in TRICKY_FIELDS:
+            assert workspace.post("/api/v1/fields", field).status == 201
+    person = {
+        "email": "a@example.com",
+        "title": "CTO",
+        "lastName": "'=x",  # a quote before a formula character
+        "company": "'Quoted Ltd",
+        "customFields": {"role": "buyer", "region": "north", "zone": "z1"},
+    }
+    assert api.post("/api/v1/contacts", person).status == 201
+    exported = api.get("/api/v1/contacts/export").body
+    header = rows_of(exported.decode("utf-8"))[0].keys()
+    assert {"customFields.role", "customFields.region", "customFields.zone"} <= set(header)
+    view = import_body(other, pump, exported)
+    assert (view["created"], view["failed"]) == (1, 0), view["errors"]
+    kept = ("lastName", "company", "title", "customFields")
+    copied = contacts_by_email(other)["a@example.com"]
+    assert {k: copied[k] for k in kept} == {k: person[k] for k in kept}
+
+
+def test_a_tag_cannot_hold_what_separates_tags_in_a_file(api) -> None:
+    for tag in ("Paris, France", "a;b", "x|y"):
+        reply = api.post("/api/v1/contacts", {"email": "a@example.com", "tags": [tag]})
+        assert (reply.status, reply.json["error"]["details"][0]["field"]) == (422, "tags.0"), tag
+
+
 def test_a_large_export_is_built_in_s3_by_steps(api, pump, monkeypatch) -> None:
     # Small thresholds so 13 contacts take several parts; moto's own minimum part size is the
     # documented knob of the fake (S3_UPLOAD_PART_MIN_SIZE), lowered to match.

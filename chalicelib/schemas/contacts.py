@@ -37,9 +37,15 @@ StatusName = Literal["ACTIVE", "UNSUBSCRIBED", "BOUNCED", "REPLIED", "BLOCKED"]
 StageName = Literal["LEAD", "QUALIFIED", "PROPOSAL", "NEGOTIATION", "WON", "LOST"]
 
 
+TAG_SEPARATORS = ",;|"  # what separates tags in a CSV cell (chalicelib.column_mapping)
+
+
 def _clean_tag(value: str) -> str:
     if any(ord(ch) < 32 or ord(ch) == 127 for ch in value):
         raise ValueError("a tag cannot hold control characters")
+    if any(ch in TAG_SEPARATORS for ch in value):
+        # Else an exported file would split it into several tags when imported back.
+        raise ValueError(f"a tag cannot hold {' '.join(TAG_SEPARATORS)} (they separate tags in CSV files)")
     return value
 
 
