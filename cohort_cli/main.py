@@ -253,7 +253,11 @@ def export(
         sys.stdout.flush()
         return
     output.write_bytes(data)
-    rows = max(0, data.count(b"\r\n") - 1)
+    import csv
+    import io
+
+    # Records, not line breaks: a quoted value may hold a line break of its own.
+    rows = max(0, sum(1 for _ in csv.reader(io.StringIO(data.decode("utf-8-sig")))) - 1)
     state.err.print(f"wrote {rows} contacts to {output}")
 
 

@@ -103,7 +103,10 @@ def test_a_failed_import_exits_1_with_the_reason(cohort) -> None:
 
 
 def test_export_to_a_file_and_to_stdout(cohort, api, tmp_path) -> None:
-    api.post("/api/v1/contacts", {"email": "ann@example.com", "firstName": "Ann", "tags": ["vip"]})
+    api.post(
+        "/api/v1/contacts",
+        {"email": "ann@example.com", "firstName": "Ann", "company": "ACME\r\nParis", "tags": ["vip"]},
+    )
     api.post("/api/v1/contacts", {"email": "bob@example.com", "firstName": "=cmd"})
     out = tmp_path / "vip.csv"
     result = cohort("export", "--tag", "vip", "-o", str(out))
