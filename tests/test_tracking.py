@@ -63,12 +63,14 @@ def test_a_click_redirects_to_the_signed_url_and_counts_once_per_email(api, ws) 
     target = sent_email(ws)
     first = link_tokens.mint(link_tokens.CLICK, target, "https://example.com/a?x=1&y=2")
     second = link_tokens.mint(link_tokens.CLICK, target, "https://example.com/b")
-    answers = [api.get(f"/t/c/{token}") for token in (first, first, second)]
-    assert [a.status for a in answers] == [302, 302, 302]
+    accented = link_tokens.mint(link_tokens.CLICK, target, "https://example.com/café?q=été à&r=%20")
+    answers = [api.get(f"/t/c/{token}") for token in (first, first, second, accented)]
+    assert [a.status for a in answers] == [302, 302, 302, 302]
     assert [a.headers["Location"] for a in answers] == [
         "https://example.com/a?x=1&y=2",
         "https://example.com/a?x=1&y=2",
         "https://example.com/b",
+        "https://example.com/caf%C3%A9?q=%C3%A9t%C3%A9%20%C3%A0&r=%20",  # headers are ASCII
     ]
     stats, group = counters(target)
     assert (stats["clicked"], group["clicked"]) == (1, 1)

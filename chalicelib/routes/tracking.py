@@ -4,6 +4,8 @@ the signed token is the credential, and a bad one answers 404 changing nothing."
 
 from __future__ import annotations
 
+from urllib.parse import quote
+
 from chalice.app import Blueprint, Response
 
 from chalicelib.errors import NotFound
@@ -52,7 +54,10 @@ def click_link(token: str) -> Response:
     from chalicelib import tracking
 
     url = tracking.clicked(token)
-    return Response(body="", status_code=302, headers={"Location": url, **_NO_STORE})
+    # HTTP headers are ASCII: a link with accents or spaces goes out percent-encoded (what a
+    # browser sends for it anyway); its reserved characters and existing escapes stay.
+    location = quote(url, safe=":/?#[]@!$&'()*+,;=%~")
+    return Response(body="", status_code=302, headers={"Location": location, **_NO_STORE})
 
 
 @route(
