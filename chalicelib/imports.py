@@ -227,8 +227,9 @@ def error_report(workspace_id: str, import_id: str) -> Report:
         return Report(body=_report_header(item))
     if size <= INLINE_REPORT_BYTES:
         return Report(body=file_store.get(key))
-    name = f"{(item.fileName or 'import').rsplit('.', 1)[0]}-errors.csv"
-    return Report(url=file_store.download_url(key, REPORT_URL_SECONDS, name))
+    # The same name as the inline report's: the client's file name may hold quotes or accents
+    # that a Content-Disposition header cannot carry as they are.
+    return Report(url=file_store.download_url(key, REPORT_URL_SECONDS, f"import-{item.id}-errors.csv"))
 
 
 # ---- the queue ----------------------------------------------------------------------------

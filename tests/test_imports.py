@@ -175,6 +175,21 @@ def test_the_error_report_lists_every_reported_row_with_its_cells(api, pump) -> 
     assert lines[1].startswith("3,4,failed,email:") and lines[1].endswith(",not-an-email,Bad,Email,")
 
 
+def test_a_large_error_report_is_a_download_named_safely(api, pump, monkeypatch) -> None:
+    import requests as http
+
+    from chalicelib import imports
+
+    monkeypatch.setattr(imports, "INLINE_REPORT_BYTES", 10)
+    view = import_body(api, pump, corpus("troubles.csv"), fileName='Salon "2026" été.csv')
+    report = api.get(f"/api/v1/imports/{view['id']}/errors.csv")
+    assert report.status == 303
+    download = http.get(report.headers["Location"], timeout=10)
+    assert download.status_code == 200
+    assert download.headers["Content-Disposition"] == f'attachment; filename="import-{view["id"]}-errors.csv"'
+    assert len(download.content.decode("utf-8").splitlines()) == view["errorCount"] + 1
+
+
 def test_a_quote_never_closed_fails_the_import_before_anything_is_written(api, pump) -> None:
     view = import_body(api, pump, corpus("unclosed_quote.csv"))
     assert view["status"] == "FAILED"
