@@ -8,7 +8,9 @@ therefore be idempotent (conditional puts, per-record markers), never "exactly o
 A stream is ordered: Lambda redelivers from the first failed record and treats every record
 before it as done. So once a record fails the rest of the batch is not run (it comes again),
 and the work deferred by the records before the failure is carried out all the same: those
-records are never delivered again.
+records are never delivered again. Every deferred action runs even if one before it fails
+(then the batch fails and comes again): their writes are idempotent, so doing one twice is
+harmless where skipping one can lose it.
 """
 
 from __future__ import annotations
@@ -109,8 +111,17 @@ def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
         event=event, record_handler=record_handler, processor=processor, context=context
     )
     # Only records before the first failure contributed: Lambda will not deliver them again.
+    # Each action runs even when one before it failed: a redelivered batch finds its writes
+    # done and would not count them again (enrollments), so skipping one loses it for good.
+    errors: list[Exception] = []
     for action in batch.deferred.values():
-        action()
+        try:
+            action()
+        except Exception as error:
+            logger.exception("deferred stream work failed; the batch will be delivered again")
+            errors.append(error)
+    if errors:
+        raise errors[0]
     return result
 
 

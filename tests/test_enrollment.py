@@ -321,3 +321,20 @@ def test_enrollments_stop_when_the_contact_can_no_longer_be_mailed(api: Api, pum
     assert (found[contact]["status"], found[contact]["stopReason"]) == ("STOPPED", how)
     assert found[contact]["nextStepAt"] is None
     assert found[other]["status"] == "ACTIVE"
+
+
+def test_a_failed_group_counter_write_does_not_lose_the_enrollment_counts(api: Api, pump) -> None:
+    """The batch's deferred work: the group counters fail once (throttled), the batch comes
+    again; the enrollment counts of its first delivery must not be skipped, since the second
+    finds the enrollments written and counts nothing."""
+    leads = new_group(api, "Leads", "DYNAMIC")
+    campaign = running_campaign(api, [leads], steps=ONE_EMAIL)
+    pump.drain()
+    members = make_contacts(api, 3)
+    with dynamodb_fault("TransactWriteItems", "SEQ#", times=1) as refused:
+        add_members(api, leads, members)
+        calls = pump.drain()
+    assert refused["refused"] == 1 and any(not call.ok for call in calls)
+    assert len(enrollments(api, campaign)) == 3
+    assert api.get(f"/api/v1/groups/{leads}/stats").json["totalContacts"] == 3
+    assert overview(api, campaign)["totals"]["enrolled"] == 3
