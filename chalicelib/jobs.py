@@ -186,8 +186,9 @@ def run(job: Job, page_number: int) -> None:
         return
     registered = _KINDS[job.kind]
     if page_number < job.page:
-        # Delivered again after its page was recorded: carry on from where the job is.
-        if job.status == FINISHING:
+        # Delivered again after its page was recorded: carry on from where the job is. Every
+        # page recorded (no cursor left): only the finish remains, FAILED or not.
+        if job.status == FINISHING or (job.status == FAILED and job.cursor is None):
             _finish(job, registered)
         elif page_number == job.page - 1:
             _send(job, job.page)
@@ -242,7 +243,7 @@ def _finish(job: Job, registered: Kind) -> None:
     try:
         job.update(
             [Job.status.set(COMPLETED), Job.finishedAt.set(now), Job.updatedAt.set(now)],
-            condition=Job.status == FINISHING,
+            condition=Job.status.is_in(FINISHING, FAILED),
         )
     except UpdateError as error:
         if not is_conditional_failure(error):

@@ -49,6 +49,26 @@ BROKEN = BrokenKind()
 jobs.kind("testBroken", page_size=2)(BROKEN)
 
 
+@dataclass
+class BrokenFinish:
+    """Pages fine; its finish fails while `broken`."""
+
+    broken: bool = True
+    pages: int = 0
+
+    def page(self, job: Job, members: list[Membership]) -> jobs.PageResult:
+        self.pages += 1
+        return jobs.PageResult(processed=len(members))
+
+    def finish(self, job: Job) -> None:
+        if self.broken:
+            raise RuntimeError("a bug in the finish")
+
+
+BROKEN_FINISH = BrokenFinish()
+jobs.kind("testBrokenFinish", page_size=2, finish=BROKEN_FINISH.finish)(BROKEN_FINISH.page)
+
+
 def _group_of(api, count: int) -> tuple[str, list[str]]:
     group = new_group(api, "Paged")
     contacts = make_contacts(api, count)
@@ -153,3 +173,25 @@ def test_the_last_attempt_is_the_queues_max_receive_count() -> None:
     resources = load_template()["Resources"]
     for name in ("JobsQueue", "StepsQueue", "ImportsQueue"):
         assert resources[name]["Properties"]["RedrivePolicy"]["maxReceiveCount"] == queues.LAST_ATTEMPT
+
+
+def test_a_job_whose_finish_failed_is_finished_by_a_redrive_without_running_its_pages_again(
+    api, aws, pump
+) -> None:
+    import boto3
+
+    BROKEN_FINISH.broken, BROKEN_FINISH.pages = True, 0
+    group, _ = _group_of(api, 5)
+    job = jobs.start(workspace_of(api), "testBrokenFinish", group, total=5)
+    pump.drain()
+    assert api.get(f"/api/v1/jobs/{job.id}").json["status"] == "FAILED"
+    assert BROKEN_FINISH.pages == 3
+
+    sqs = boto3.client("sqs")
+    [dead] = sqs.receive_message(QueueUrl=aws.refs["JobsDeadLetterQueue"]).get("Messages", [])
+    BROKEN_FINISH.broken = False
+    sqs.send_message(QueueUrl=aws.refs["JobsQueue"], MessageBody=dead["Body"])
+    assert all(call.ok for call in pump.drain())
+    view = api.get(f"/api/v1/jobs/{job.id}").json
+    assert (view["status"], view["processed"]) == ("COMPLETED", 5)
+    assert BROKEN_FINISH.pages == 3  # the pages were not run again
