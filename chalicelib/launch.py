@@ -19,8 +19,10 @@ from __future__ import annotations
 import json
 from typing import Any
 
+from pynamodb.exceptions import DeleteError
+
 from chalicelib import config, enrollment, jobs, queues, workflow
-from chalicelib.db import Item
+from chalicelib.db import Item, is_conditional_failure
 from chalicelib.errors import NotFound
 from chalicelib.logs import logger
 from chalicelib.models import keys
@@ -104,11 +106,20 @@ def release_parked(message: dict[str, Any]) -> None:
     )
     parked = list(page)
     workflow.send([(json.loads(item.body), 0) for item in parked])
-    with ParkedStep.batch_write() as batch:
-        for item in parked:
-            batch.delete(item)
+    for item in parked:
+        _forget(item)
     if page.last_evaluated_key:
         _send(RELEASE_KIND, ws, campaign_id, page.last_evaluated_key)
+
+
+def _forget(item: ParkedStep) -> None:
+    """Delete the parking that was released, unless it was parked again meanwhile."""
+    same = ParkedStep.parkId == item.parkId if item.parkId else ParkedStep.parkId.does_not_exist()
+    try:
+        item.delete(condition=same)
+    except DeleteError as error:
+        if not is_conditional_failure(error):
+            raise
 
 
 @queues.handles(PURGE_KIND)

@@ -38,7 +38,7 @@ from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, PutError, UpdateError
+from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
 from pynamodb.expressions.condition import Condition
 
 from chalicelib import (
@@ -46,6 +46,7 @@ from chalicelib import (
     campaign_steps,
     clock,
     config,
+    ids,
     mailer,
     outgoing,
     personalisation,
@@ -409,6 +410,7 @@ def _park(ref: StepRef) -> tuple[bool, Campaign | None]:
     parked = ParkedStep(
         *ParkedStep.key(ref.ws, ref.campaign_id, ref.contact_id),
         body=json.dumps(ref.message(), separators=(",", ":")),
+        parkId=ids.new_id(),
     )
     parked.save()
     try:
@@ -417,7 +419,11 @@ def _park(ref: StepRef) -> tuple[bool, Campaign | None]:
         campaign = None
     if campaign is not None and campaign.status == "PAUSED":
         return True, campaign
-    parked.delete()
+    try:
+        parked.delete(condition=ParkedStep.parkId == parked.parkId)  # ours, not a later one
+    except DeleteError as error:
+        if not is_conditional_failure(error):
+            raise
     return False, campaign
 
 

@@ -148,6 +148,37 @@ def test_a_paused_campaign_sends_nothing_and_resumes_where_it_was(api: Api, pump
     assert (enrollment["status"], enrollment["emailsSent"]) == ("COMPLETED", 3)
 
 
+def test_a_step_parked_again_while_its_release_runs_is_not_forgotten(api: Api, pump, monkeypatch) -> None:
+    """Resume, then pause again before the release ran: the released step, run at once by a
+    fast consumer, parks itself again under the same key; the release must not delete that
+    new parking, or the next resume finds nothing and the enrollment waits forever."""
+    import types
+
+    from chalicelib import launch, workflow
+
+    campaign, _ = start(api, pump, QUICK)
+    pump.drain()
+    api.post(f"/api/v1/campaigns/{campaign}/pause")
+    pump.drain(wait=3)  # step "Two" comes due and is parked
+    api.post(f"/api/v1/campaigns/{campaign}/resume")
+    api.post(f"/api/v1/campaigns/{campaign}/pause")
+
+    def consumed_at_once(messages: list[Any]) -> int:
+        # Sent, and taken off the queue by the step function before the release goes on.
+        for body, _ in messages:
+            workflow.on_step_message(body)
+        return len(messages)
+
+    with monkeypatch.context() as patched:
+        patched.setattr(launch, "workflow", types.SimpleNamespace(send=consumed_at_once))
+        pump.drain(wait=2)
+    api.post(f"/api/v1/campaigns/{campaign}/resume")
+    pump.drain(wait=3)
+    assert subjects() == ["One", "Two"]
+    [enrollment] = enrollments(api, campaign)
+    assert enrollment["status"] == "COMPLETED"
+
+
 def test_completing_a_paused_campaign_stops_its_enrollments(api: Api, pump) -> None:
     campaign, _ = start(api, pump, QUICK, members=2)
     pump.drain()

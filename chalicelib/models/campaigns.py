@@ -137,6 +137,9 @@ class ParkedStep(Item, discriminator="ParkedStep"):
     campaign was PAUSED; resume (or completion) releases them with one Query per page."""
 
     body = UnicodeAttribute()  # the step message, JSON
+    # New at each parking: a release deletes only the parking it sent, never one made since
+    # by a step it released that found the campaign paused again (same key, same body).
+    parkId = UnicodeAttribute(null=True)
 
     @staticmethod
     def key(ws: str, campaign_id: str, contact_id: str) -> tuple[str, str]:
