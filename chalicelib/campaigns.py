@@ -33,6 +33,7 @@ from chalicelib.errors import Conflict, NotFound, ValidationFailed, field_error
 from chalicelib.models import keys
 from chalicelib.models.campaigns import Campaign, CampaignLink
 from chalicelib.models.groups import Group, GroupEngagement
+from chalicelib.paged_query import FILTERED_READ, query_page
 
 if TYPE_CHECKING:
     from chalicelib.schemas.campaigns import CampaignCreate, CampaignPatch
@@ -70,16 +71,18 @@ def list_page(
     ws: str, limit: int, cursor: str | None, status: str | None
 ) -> tuple[list[Campaign], str | None]:
     scope = f"campaigns:{ws}:{status or ''}"
-    results = Campaign.query(
+    # One Query a page: with a status filter, a page may hold fewer than `limit` (its cursor
+    # goes on), never the whole partition read in one request.
+    page = query_page(
+        Campaign,
         keys.workspace(ws),
         Campaign.sk.startswith("CAMPAIGN#"),
-        filter_condition=(Campaign.status == status) if status else None,
         limit=limit,
-        page_size=limit,
-        last_evaluated_key=pagination.decode(cursor, scope),
+        read_limit=FILTERED_READ if status else None,
+        filter_condition=(Campaign.status == status) if status else None,
+        start_key=pagination.decode(cursor, scope),
     )
-    items = list(results)
-    return items, pagination.encode(results.last_evaluated_key, scope)
+    return page.items, pagination.encode(page.last_key, scope)
 
 
 def view(campaign: Campaign) -> dict[str, Any]:

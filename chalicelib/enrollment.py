@@ -41,6 +41,7 @@ from chalicelib.models import keys
 from chalicelib.models.campaigns import Campaign, CampaignLink, Enrollment
 from chalicelib.models.contacts import Contact
 from chalicelib.models.groups import Membership
+from chalicelib.paged_query import FILTERED_READ, query_page
 from chalicelib.streams import Batch, Change, reacts_to
 
 # Conditional puts in flight at once: a page of 100 costs the latency of ~7 round trips.
@@ -407,16 +408,18 @@ def campaign_page(
 ) -> tuple[list[Enrollment], str | None]:
     """A page of the campaign's enrollments, by contact id (one Query of its partition)."""
     scope = f"enrollments:{ws}:{campaign_id}:{status or ''}"
-    results = Enrollment.query(
+    # One Query a page (a status filter may give a short page whose cursor goes on), never
+    # PynamoDB's iteration over the partition until `limit` items match.
+    page = query_page(
+        Enrollment,
         keys.campaign_partition(ws, campaign_id),
         Enrollment.sk.startswith("ENROLL#"),
-        filter_condition=(Enrollment.status == status) if status else None,
         limit=limit,
-        page_size=limit,
-        last_evaluated_key=pagination.decode(cursor, scope),
+        read_limit=FILTERED_READ if status else None,
+        filter_condition=(Enrollment.status == status) if status else None,
+        start_key=pagination.decode(cursor, scope),
     )
-    items = list(results)
-    return items, pagination.encode(results.last_evaluated_key, scope)
+    return page.items, pagination.encode(page.last_key, scope)
 
 
 def contact_page(

@@ -23,7 +23,7 @@ from chalicelib.logs import logger
 from chalicelib.models import keys
 from chalicelib.models.contacts import ContactData, ContactEmail
 from chalicelib.models.groups import Group, Membership
-from chalicelib.paged_query import Page, query_page
+from chalicelib.paged_query import FILTERED_READ, Page, query_page
 from chalicelib.streams import Batch, Change, reacts_to
 
 # The contact attributes a membership copies, as named on both items.
@@ -31,8 +31,6 @@ SNAPSHOT_FIELDS = ("email", "phone", "firstName", "lastName", "company", "title"
 # Separates the search tokens in `search`: `contains(search, SEP + q)` is "q is a prefix of
 # one of the tokens" (the contacts list's `q`), in the same Query as the member page.
 SEARCH_SEPARATOR = "\x1f"
-# How many members a filtered page reads at most to find `limit` matches (one Query).
-FILTERED_READ = 1000
 # Reasons given for emails that cannot join.
 NOT_CREATED = "could not be created as a contact"
 

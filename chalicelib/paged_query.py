@@ -17,6 +17,9 @@ from chalicelib.db import Item
 
 ItemT = TypeVar("ItemT", bound=Item)
 
+# How many items a filtered page reads at most to find `limit` matches (one Query).
+FILTERED_READ = 1000
+
 _BASE_KEYS = ("pk", "sk")
 
 

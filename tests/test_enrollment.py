@@ -338,3 +338,20 @@ def test_a_failed_group_counter_write_does_not_lose_the_enrollment_counts(api: A
     assert len(enrollments(api, campaign)) == 3
     assert api.get(f"/api/v1/groups/{leads}/stats").json["totalContacts"] == 3
     assert overview(api, campaign)["totals"]["enrolled"] == 3
+
+
+def test_a_filtered_enrollment_page_is_one_query_whatever_it_finds(api: Api, pump, requests) -> None:
+    """?status= with few matches: one Query a page (a short page whose cursor goes on), not
+    the whole partition read until `limit` items match."""
+    leads = new_group(api, "Leads", "DYNAMIC")
+    campaign = running_campaign(api, [leads], steps=ONE_EMAIL)
+    pump.drain()
+    add_members(api, leads, make_contacts(api, 12))
+    pump.drain()
+    requests.reset()
+    reply = api.get(f"/api/v1/campaigns/{campaign}/enrollments?status=STOPPED&limit=5")
+    assert reply.status == 200 and reply.json["items"] == []
+    assert requests.of("dynamodb", "Query") == 1
+    requests.reset()
+    assert api.get("/api/v1/campaigns?status=PAUSED&limit=1").json["items"] == []
+    assert requests.of("dynamodb", "Query") == 1
