@@ -71,6 +71,10 @@ DUE_SHARDS = 8
 # How many minute buckets one run of the schedule may catch up on, and how far back a first
 # run (no checkpoint yet) looks.
 MAX_BUCKETS_PER_RUN = 60
+# Steps one run of the schedule sends at most (a page over: pages are DUE_PAGE items), so
+# a run stays well inside its Lambda's time; the rest waits for the next minute's run.
+MAX_STEPS_PER_RUN = 20_000
+DUE_PAGE = 1000
 FIRST_RUN_LOOKBACK = timedelta(minutes=30)
 DUE_TTL = timedelta(days=7)
 SEND_WORKERS = 10
@@ -238,23 +242,30 @@ def _due_item(ref: StepRef, due: datetime) -> DueStep:
     return item
 
 
-def release_due(now: datetime | None = None) -> int:
+def release_due(now: datetime | None = None, budget: int = MAX_STEPS_PER_RUN) -> int:
     """The every-minute schedule: send the steps of every bucket from the checkpoint up to
-    the next minute (those of the next minute with their remaining delay), then move the
-    checkpoint. Returns the number of steps sent.
+    the next minute (those of the next minute with their remaining delay), moving the
+    checkpoint after each. Returns the number of steps sent.
+
+    A run sends about `budget` steps at most, a page at a time; a bucket it cannot finish
+    (a big launch's long wait: tens of thousands due the same minute) is resumed by the next
+    run from where it stopped (`DueCheckpoint.partial`), so no run outlasts its Lambda and
+    the buckets behind it are not held up for ever.
 
     A due item is only written for waits over 15 minutes, so its bucket is always ahead of
-    the checkpoint when written. A crash before the checkpoint moves re-sends a bucket:
+    the checkpoint when written. A crash before the checkpoint moves re-sends a page:
     duplicates that the step runner ignores.
     """
     moment = now or clock.now()
     try:
-        checkpoint: str | None = DueCheckpoint.get(*DueCheckpoint.key(), consistent_read=True).minute
+        checkpoint = DueCheckpoint.get(*DueCheckpoint.key(), consistent_read=True)
+        done: str | None = checkpoint.minute
+        partial = json.loads(checkpoint.partial) if checkpoint.partial else None
     except DoesNotExist:
-        checkpoint = None
+        done, partial = None, None
     first = (
-        datetime.strptime(checkpoint, "%Y-%m-%dT%H:%M").replace(tzinfo=moment.tzinfo) + timedelta(minutes=1)
-        if checkpoint
+        datetime.strptime(done, "%Y-%m-%dT%H:%M").replace(tzinfo=moment.tzinfo) + timedelta(minutes=1)
+        if done
         else moment.replace(second=0, microsecond=0) - FIRST_RUN_LOOKBACK
     )
     last = (moment + timedelta(minutes=1)).replace(second=0, microsecond=0)
@@ -263,31 +274,57 @@ def release_due(now: datetime | None = None) -> int:
     for _ in range(MAX_BUCKETS_PER_RUN):
         if bucket > last:
             break
-        sent += _release_bucket(_minute(bucket), moment)
-        _move_checkpoint(checkpoint, _minute(bucket))
-        checkpoint = _minute(bucket)
+        minute = _minute(bucket)
+        resume = partial if partial and partial.get("minute") == minute else None
+        resume_at, count = _release_bucket(minute, moment, resume, budget - sent)
+        sent += count
+        if resume_at is not None:  # the budget is spent: the next run goes on from there
+            _save_checkpoint(done, _minute(bucket - timedelta(minutes=1)), resume_at)
+            return sent
+        _save_checkpoint(done, minute, None)
+        done, partial = minute, None
         bucket += timedelta(minutes=1)
     return sent
 
 
-def _release_bucket(minute: str, now: datetime) -> int:
-    messages: list[tuple[dict[str, Any], int]] = []
-    for shard in range(DUE_SHARDS):
-        for item in DueStep.query(f"DUE#{minute}#{shard}"):
-            due = datetime.fromisoformat(item.dueAt.replace("Z", "+00:00"))
-            messages.append((json.loads(item.body), int((due - now).total_seconds())))
-    send(messages)
-    return len(messages)
+def _release_bucket(
+    minute: str, now: datetime, resume: dict[str, Any] | None, room: int
+) -> tuple[dict[str, Any] | None, int]:
+    """Send the bucket's steps, a page at a time, from `resume` on; stops once `room` steps
+    were sent. Returns (None, sent) when the bucket is done, else (where to resume, sent)."""
+    from chalicelib.paged_query import query_page
+
+    sent = 0
+    first_shard = int(resume["shard"]) if resume else 0
+    for shard in range(first_shard, DUE_SHARDS):
+        key = resume.get("key") if resume and shard == first_shard else None
+        while True:
+            if sent >= room:
+                return {"minute": minute, "shard": shard, "key": key}, sent
+            page = query_page(DueStep, f"DUE#{minute}#{shard}", limit=DUE_PAGE, start_key=key)
+            messages = []
+            for item in page.items:
+                due = datetime.fromisoformat(item.dueAt.replace("Z", "+00:00"))
+                messages.append((json.loads(item.body), int((due - now).total_seconds())))
+            send(messages)
+            sent += len(messages)
+            key = page.last_key
+            if key is None:
+                break
+    return None, sent
 
 
-def _move_checkpoint(previous: str | None, minute: str) -> None:
+def _save_checkpoint(previous: str | None, minute: str, partial: dict[str, Any] | None) -> None:
+    """Move the checkpoint to `minute` (with `partial`: how far into the next bucket), unless
+    another run moved it first (both sent the same pages, which only duplicates)."""
     condition = DueCheckpoint.pk.does_not_exist() if previous is None else DueCheckpoint.minute == previous
+    progress = json.dumps(partial) if partial else None
+    item = DueCheckpoint(*DueCheckpoint.key(), minute=minute, partial=progress)
     try:
-        DueCheckpoint(*DueCheckpoint.key(), minute=minute).save(condition=condition)
+        item.save(condition=condition)
     except PutError as error:
         if not is_conditional_failure(error):
             raise
-        # Another run moved it first; both sent the same bucket, which only duplicates.
 
 
 # ---- running a step ---------------------------------------------------------------------

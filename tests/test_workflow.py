@@ -111,6 +111,26 @@ def test_a_long_wait_is_a_due_item_released_by_the_schedule(api: Api, pump, requ
     assert workflow.release_due(now=clock.now() + timedelta(minutes=22)) == 0
 
 
+def test_a_bucket_too_big_for_one_run_is_finished_by_the_next_runs(api: Api, pump, monkeypatch) -> None:
+    """A big launch's long wait puts thousands in one minute's bucket: each run sends about
+    its budget, a page at a time, and the next run resumes where it stopped; nothing twice."""
+    from chalicelib import clock, workflow
+
+    monkeypatch.setattr(workflow, "DUE_PAGE", 2)
+    steps = [QUICK[0], {"type": "wait", "minutes": 10}, {"type": "wait", "minutes": 10}, QUICK[2]]
+    start(api, pump, steps, members=7)
+    pump.drain()
+    later = clock.now() + timedelta(minutes=21)
+    runs = []
+    while len(runs) < 10 and (sent := workflow.release_due(now=later, budget=3)):
+        runs.append(sent)
+    assert len(runs) >= 2 and all(sent <= 3 + 1 for sent in runs), runs  # budget + a page at most
+    assert sum(runs) == 7
+    assert workflow.release_due(now=later + timedelta(minutes=1)) == 0
+    pump.drain(wait=2)
+    assert subjects() == ["One"] * 7 + ["Two"] * 7
+
+
 def test_a_step_message_delivered_twice_sends_once(api: Api, pump) -> None:
     from app import workflow_steps
 

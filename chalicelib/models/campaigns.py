@@ -156,9 +156,12 @@ class DueStep(Item, discriminator="DueStep"):
 
 
 class DueCheckpoint(Item, discriminator="DueCheckpoint"):
-    """pk DUE#CHECKPOINT, sk #META: the last minute bucket the schedule finished."""
+    """pk DUE#CHECKPOINT, sk #META: the last minute bucket the schedule finished, and how far
+    it got into the next one when a run stopped half way (`partial`: JSON of minute, shard,
+    the key to resume after)."""
 
     minute = UnicodeAttribute()
+    partial = UnicodeAttribute(null=True)
 
     @staticmethod
     def key() -> tuple[str, str]:
