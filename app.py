@@ -23,6 +23,7 @@ from chalicelib.api.routes import (
     tracking,
     workspaces,
 )
+from chalicelib.events import dispatch
 from chalicelib.platform import queues, streams
 
 # configure_logs=False: logs go through Powertools (chalicelib.platform.logs) as structured JSON.
@@ -59,37 +60,35 @@ STREAM_ARN = os.environ.get(
     maximum_batching_window_in_seconds=1,
 )
 def table_changes(event: Any) -> dict[str, Any]:
-    return streams.handle(event.to_dict(), event.context)
+    return streams.handle(event.to_dict(), event.context, dispatch.stream_reactions())
 
 
 @app.on_sqs_message(queue="cohort-steps", batch_size=10, maximum_batching_window_in_seconds=1)
 def workflow_steps(event: Any) -> dict[str, Any]:
-    return queues.handle(event.to_dict(), event.context)
+    return queues.handle(event.to_dict(), event.context, dispatch.steps_routes())
 
 
 @app.on_sqs_message(queue="cohort-jobs", batch_size=1)
 def background_jobs(event: Any) -> dict[str, Any]:
-    return queues.handle(event.to_dict(), event.context)
+    return queues.handle(event.to_dict(), event.context, dispatch.jobs_routes())
 
 
 @app.on_sqs_message(queue="cohort-imports", batch_size=1)
 def import_files(event: Any) -> dict[str, Any]:
     """Uploaded files (S3 notifications) and the steps of imports and exports."""
-    from chalicelib.exchange import imports as file_imports
-
-    return file_imports.handle(event.to_dict(), event.context)
+    return queues.handle(event.to_dict(), event.context, dispatch.imports_routes())
 
 
 @app.schedule(Rate(1, unit=Rate.DAYS))
 def recount_groups(event: Any) -> None:
-    from chalicelib.groups import stats as group_stats
+    from chalicelib.groups import stats as group_stats  # cold start: this schedule only
 
     group_stats.daily_recount()
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES))
 def due_steps(event: Any) -> None:
-    from chalicelib.campaigns import workflow
+    from chalicelib.campaigns import workflow  # cold start: this schedule only
 
     workflow.release_due()
 
@@ -98,6 +97,6 @@ def due_steps(event: Any) -> None:
 # (infra/resources.json); the handler also checks each record's TopicArn (COHORT_SES_TOPIC_ARN).
 @app.on_sns_message(topic="cohort-ses-notifications")
 def ses_notifications(event: Any) -> dict[str, int]:
-    from chalicelib.deliverability import ses_notifications as notifications
+    from chalicelib.deliverability import ses_notifications as notifications  # cold start: SNS only
 
     return notifications.handle(event.to_dict())

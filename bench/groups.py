@@ -198,7 +198,7 @@ def _seed_contacts(raw: Any, table: str, ws: str, count: int) -> list[str]:
 def _raw_batch_write(raw: Any, table: str, ws: str, contact_ids: list[str]) -> tuple[float, int]:
     """The membership items the add writes, built the same way, put with raw BatchWriteItem
     into another group's partition: (seconds, requests)."""
-    from chalicelib.groups import memberships
+    from chalicelib.groups import snapshots as memberships
     from chalicelib.models.groups import Group
     from chalicelib.platform import clock, ids
 

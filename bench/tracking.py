@@ -22,6 +22,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from bench.moto_server import in_process
+from chalicelib.flows import contacts as contact_flows
 
 ROOT = Path(__file__).resolve().parent.parent
 TARGET = 3
@@ -54,7 +55,6 @@ def run(emails: int, counter: object) -> dict[str, tuple[float, dict[str, float]
     from chalice.test import Client
 
     from app import app
-    from chalicelib.contacts import service as contacts
     from chalicelib.deliverability import tracking
     from chalicelib.platform import ids, link_tokens
     from chalicelib.platform.link_tokens import Target
@@ -69,7 +69,7 @@ def run(emails: int, counter: object) -> dict[str, tuple[float, dict[str, float]
         )
         ws = json.loads(created.body)["id"]
         campaign, group = ids.new_id(), ids.new_id()
-        people = [contacts.create(ws, {"email": f"p{n}@bench.example"}).id for n in range(emails)]
+        people = [contact_flows.create(ws, {"email": f"p{n}@bench.example"}).id for n in range(emails)]
         targets = [Target(ws, campaign, person, 1, ids.new_id(), group) for person in people]
         for target in targets:
             tracking.record_sent(target, f"<{ids.new_id()}@bench.local>", "Bench")

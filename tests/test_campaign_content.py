@@ -9,39 +9,37 @@ import email.policy
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chalicelib.campaigns import personalisation
 from chalicelib.campaigns import steps as campaign_steps
 from chalicelib.models.campaigns import StepMap
 from chalicelib.platform import mailer
+from chalicelib.schemas import templates
 
 CONTACT = {"firstName": "Ada", "company": "Analytical <Engines>", "customFields": {"plan": "pro"}}
 
 
 def test_tags_take_the_contact_value_or_the_default() -> None:
-    assert personalisation.render("Hi {{firstName}}", CONTACT) == "Hi Ada"
-    assert personalisation.render("Hi {{ firstName | there }}", {}) == "Hi there"
-    assert personalisation.render("Hi {{firstName|there}}", {"firstName": ""}) == "Hi there"
-    assert personalisation.render("At {{company}}.", {}) == "At ."
-    assert personalisation.render("{{customFields.plan|free}} {{customFields.seats|1}}", CONTACT) == "pro 1"
+    assert templates.render("Hi {{firstName}}", CONTACT) == "Hi Ada"
+    assert templates.render("Hi {{ firstName | there }}", {}) == "Hi there"
+    assert templates.render("Hi {{firstName|there}}", {"firstName": ""}) == "Hi there"
+    assert templates.render("At {{company}}.", {}) == "At ."
+    assert templates.render("{{customFields.plan|free}} {{customFields.seats|1}}", CONTACT) == "pro 1"
 
 
 def test_html_escapes_contact_values_and_headers_lose_line_breaks() -> None:
     assert (
-        personalisation.render("<b>{{company}}</b>", CONTACT, context="html")
-        == "<b>Analytical &lt;Engines&gt;</b>"
+        templates.render("<b>{{company}}</b>", CONTACT, context="html") == "<b>Analytical &lt;Engines&gt;</b>"
     )
     injected = {"firstName": "Ada\r\nBcc: everyone@example.com"}
     assert (
-        personalisation.render("Hi {{firstName}}", injected, context="header")
-        == "Hi Ada Bcc: everyone@example.com"
+        templates.render("Hi {{firstName}}", injected, context="header") == "Hi Ada Bcc: everyone@example.com"
     )
 
 
 def test_unknown_fields_and_broken_tags_are_reported() -> None:
-    assert personalisation.problems("Hi {{firstName|there}} at {{company}}") == []
-    assert personalisation.problems("{{nickname}}") == ["unknown merge field {{nickname}}"]
-    assert len(personalisation.problems("Hi {{firstName")) == 1
-    assert personalisation.problems("{{customFields.}}")
+    assert templates.problems("Hi {{firstName|there}} at {{company}}") == []
+    assert templates.problems("{{nickname}}") == ["unknown merge field {{nickname}}"]
+    assert len(templates.problems("Hi {{firstName")) == 1
+    assert templates.problems("{{customFields.}}")
 
 
 @given(st.text(alphabet=st.characters(blacklist_categories=("Cs",)), max_size=200))

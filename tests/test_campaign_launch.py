@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib.contacts import status as contact_status
 from tests.support.api import Api
 from tests.support.campaigns import (
     add_members,
@@ -34,7 +35,6 @@ def _sender(aws: Any) -> None:
 
 
 def test_launch_enrolls_the_current_members_in_the_background(api: Api, pump) -> None:
-    from chalicelib.contacts import service as contacts
 
     ws = workspace_of(api)
     static, dynamic, excluded = (
@@ -43,7 +43,7 @@ def test_launch_enrolls_the_current_members_in_the_background(api: Api, pump) ->
         new_group(api, "VIP"),
     )
     people = make_contacts(api, 6)
-    contacts.raise_status(ws, people[1], "UNSUBSCRIBED", "test")
+    contact_status.raise_status(ws, people[1], "UNSUBSCRIBED", "test")
     add_members(api, static, people[:4])  # 0..3
     add_members(api, dynamic, people[3:])  # 3..5: person3 is in both
     add_members(api, excluded, [people[2]])
@@ -69,7 +69,6 @@ def test_launch_enrolls_the_current_members_in_the_background(api: Api, pump) ->
 
 
 def test_add_to_campaign_enrolls_one_group_and_reports_who_was_not(api: Api, pump) -> None:
-    from chalicelib.contacts import service as contacts
 
     ws = workspace_of(api)
     leads, extra, vip = (
@@ -79,7 +78,7 @@ def test_add_to_campaign_enrolls_one_group_and_reports_who_was_not(api: Api, pum
     )
     campaign = running_campaign(api, [leads], [vip], steps=ONE_EMAIL)
     people = make_contacts(api, 5)
-    contacts.raise_status(ws, people[2], "BOUNCED", "test")
+    contact_status.raise_status(ws, people[2], "BOUNCED", "test")
     add_members(api, extra, people)
     add_members(api, vip, people[3:4])
     assert api.post("/api/v1/exclusions", {"value": "person4@example.com"}).status == 201
@@ -109,20 +108,20 @@ def test_add_to_a_campaign_that_is_not_running_is_409(api: Api) -> None:
 
 
 def test_enroll_group_refuses_a_campaign_that_is_not_running(api: Api) -> None:
-    from chalicelib.campaigns import enrollment
+    from chalicelib.campaigns import launch as campaign_launch
     from chalicelib.platform.errors import Conflict, NotFound
 
     ws = workspace_of(api)
     group = new_group(api, "Leads")
     draft = new_campaign(api, [group])["id"]
     with pytest.raises(Conflict):
-        enrollment.enroll_group(ws, draft, group)
+        campaign_launch.enroll_group(ws, draft, group)
     running = running_campaign(api, [group])
     with pytest.raises(NotFound):
-        enrollment.enroll_group(ws, running, "01M80000000000000000000000")
+        campaign_launch.enroll_group(ws, running, "01M80000000000000000000000")
     with pytest.raises(NotFound):
-        enrollment.enroll_group(ws, "01M80000000000000000000000", group)
-    assert enrollment.enroll_group(ws, running, group)
+        campaign_launch.enroll_group(ws, "01M80000000000000000000000", group)
+    assert campaign_launch.enroll_group(ws, running, group)
 
 
 def test_an_interrupted_launch_enrolls_every_member_exactly_once(api: Api, pump) -> None:

@@ -8,6 +8,7 @@ from typing import Any
 import pytest
 
 from chalicelib.contacts import sync as contact_sync
+from chalicelib.flows import contacts as contact_flows
 from tests.support.api import Api
 from tests.test_contacts import count_as_if
 
@@ -189,11 +190,10 @@ def before_transactions() -> Iterator[Callable[[Callable[[], None]], None]]:
 
 
 def test_a_cancelled_batch_is_redone_row_by_row(api, before_transactions) -> None:
-    from chalicelib.contacts import service as contacts
 
     ws = workspace_id(api)
     rival: dict[str, Any] = {}
-    before_transactions(lambda: rival.update(id=contacts.create(ws, {"email": "b@example.com"}).id))
+    before_transactions(lambda: rival.update(id=contact_flows.create(ws, {"email": "b@example.com"}).id))
     rows = [{"email": f"{name}@example.com", "firstName": name} for name in ("a", "b", "c")]
     outcomes = contact_sync.sync_many(ws, rows, update_existing=True, source="import")
     assert [o.result for o in outcomes] == ["created", "updated", "created"]

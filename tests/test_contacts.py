@@ -10,6 +10,8 @@ import boto3
 import pytest
 from botocore import handlers
 
+from chalicelib.contacts import status as contact_status
+from chalicelib.flows import contacts as contact_flows
 from tests.support.api import Api
 
 # moto's TransactWriteItems is not isolated from other threads: it snapshots the whole table,
@@ -249,7 +251,6 @@ def test_free_plan_stops_at_300_and_the_301st_writes_nothing(new_workspace, aws)
 def test_twenty_concurrent_creates_of_one_email_make_one_contact(api, serialised) -> None:
     # Through the domain: Chalice's test client shares one current request (and os.environ)
     # between threads, so concurrent HTTP calls through it would race in the client itself.
-    from chalicelib.contacts import service as contacts
     from chalicelib.platform.errors import Conflict
 
     ws = workspace_of(api)["id"]
@@ -260,7 +261,7 @@ def test_twenty_concurrent_creates_of_one_email_make_one_contact(api, serialised
     def create() -> None:
         barrier.wait()
         try:
-            created.append(contacts.create(ws, {"email": "race@example.com"}).id)
+            created.append(contact_flows.create(ws, {"email": "race@example.com"}).id)
         except Conflict as error:
             conflicts.append(error.details[0]["existingContactId"])
 
@@ -276,7 +277,6 @@ def test_twenty_concurrent_creates_of_one_email_make_one_contact(api, serialised
 
 
 def test_concurrent_syncs_of_one_new_email_make_one_contact_and_lose_no_update(api, serialised) -> None:
-    from chalicelib.contacts import sync as contact_sync
 
     ws = workspace_of(api)["id"]
     results: list[str] = []
@@ -284,7 +284,7 @@ def test_concurrent_syncs_of_one_new_email_make_one_contact_and_lose_no_update(a
 
     def sync(i: int) -> None:
         barrier.wait()
-        synced = contact_sync.sync_one(ws, {"email": "race@example.com", "tags": [f"t{i}"]}, source="api")
+        synced = contact_flows.sync(ws, {"email": "race@example.com", "tags": [f"t{i}"]}, source="api")
         results.append(synced.result)
 
     threads = [threading.Thread(target=sync, args=(i,)) for i in range(10)]
@@ -302,7 +302,6 @@ def test_concurrent_syncs_of_one_new_email_make_one_contact_and_lose_no_update(a
 
 
 def test_concurrent_creates_and_deletes_keep_the_count_exact(new_workspace, serialised) -> None:
-    from chalicelib.contacts import service as contacts
 
     free = new_workspace("FREE")
     ws = workspace_of(free)["id"]
@@ -311,11 +310,11 @@ def test_concurrent_creates_and_deletes_keep_the_count_exact(new_workspace, seri
 
     def create(i: int) -> None:
         barrier.wait()
-        contacts.create(ws, {"email": f"n{i}@example.com"})
+        contact_flows.create(ws, {"email": f"n{i}@example.com"})
 
     def delete(contact_id: str) -> None:
         barrier.wait()
-        contacts.delete(ws, contact_id)
+        contact_flows.delete(ws, contact_id)
 
     threads = [threading.Thread(target=create, args=(i,)) for i in range(10)]
     threads += [threading.Thread(target=delete, args=(c["id"],)) for c in made]
@@ -486,13 +485,12 @@ def test_a_new_contact_joins_the_groups_it_names(api, aws) -> None:
 
 
 def test_raise_status_records_why_and_a_sync_keeps_it(api) -> None:
-    from chalicelib.contacts import service as contacts
     from chalicelib.platform.errors import NotFound
 
     contact = api.post("/api/v1/contacts", {"email": "a@example.com", "tags": ["t"]}).json
     ws = workspace_of(api)["id"]
-    assert contacts.raise_status(ws, contact["id"], "UNSUBSCRIBED", "unsubscribe link")
-    assert not contacts.raise_status(ws, contact["id"], "BOUNCED", "hard bounce")  # never lowered
+    assert contact_status.raise_status(ws, contact["id"], "UNSUBSCRIBED", "unsubscribe link")
+    assert not contact_status.raise_status(ws, contact["id"], "BOUNCED", "hard bounce")  # never lowered
     after = api.get(f"/api/v1/contacts/{contact['id']}").json
     assert (after["status"], after["statusReason"]) == ("UNSUBSCRIBED", "unsubscribe link")
     for query in ("status=UNSUBSCRIBED", "tag=t&status=UNSUBSCRIBED", "q=a&status=UNSUBSCRIBED"):
@@ -503,4 +501,4 @@ def test_raise_status_records_why_and_a_sync_keeps_it(api) -> None:
     )
     assert synced.json["contact"]["status"] == "UNSUBSCRIBED"
     with pytest.raises(NotFound):
-        contacts.raise_status(ws, "01ARZ3NDEKTSV4RRFFQ69G5FA9", "BOUNCED", "hard bounce")
+        contact_status.raise_status(ws, "01ARZ3NDEKTSV4RRFFQ69G5FA9", "BOUNCED", "hard bounce")

@@ -8,6 +8,8 @@ from typing import Any
 
 import pytest
 
+from chalicelib.contacts import status as contact_status
+from chalicelib.flows import contacts as contact_flows
 from tests.support.api import Api
 from tests.support.campaigns import (
     add_members,
@@ -75,15 +77,14 @@ def test_a_static_group_join_enrolls_nobody(api: Api, pump) -> None:
 
 
 def test_ineligible_contacts_are_not_enrolled(api: Api, pump) -> None:
-    from chalicelib.contacts import service as contacts
 
     ws = workspace_of(api)
     leads, customers = new_group(api, "Leads", "DYNAMIC"), new_group(api, "Customers")
     campaign = running_campaign(api, [leads], [customers], steps=ONE_EMAIL)
     pump.drain()
     eligible, unsubscribed, customer = make_contacts(api, 3)
-    contacts.raise_status(ws, unsubscribed, "UNSUBSCRIBED", "test")
-    phone_only = contacts.create(ws, {"phone": "+33612345678", "firstName": "Phone"}).id
+    contact_status.raise_status(ws, unsubscribed, "UNSUBSCRIBED", "test")
+    phone_only = contact_flows.create(ws, {"phone": "+33612345678", "firstName": "Phone"}).id
     add_members(api, customers, [customer])
     pump.drain()
     add_members(api, leads, [eligible, unsubscribed, customer, phone_only])
@@ -93,14 +94,13 @@ def test_ineligible_contacts_are_not_enrolled(api: Api, pump) -> None:
 
 
 def test_suppressed_contacts_are_not_enrolled(api: Api, pump) -> None:
-    from chalicelib.contacts import service as contacts
 
     ws = workspace_of(api)
     leads = new_group(api, "Leads", "DYNAMIC")
     campaign = running_campaign(api, [leads], steps=ONE_EMAIL)
     pump.drain()
     fine, excluded = make_contacts(api, 2)
-    rival = contacts.create(ws, {"email": "buyer@eu.rival.com", "firstName": "Rival"}).id
+    rival = contact_flows.create(ws, {"email": "buyer@eu.rival.com", "firstName": "Rival"}).id
     for value in ("person1@example.com", "@rival.com"):
         assert api.post("/api/v1/exclusions", {"value": value}).status == 201
     add_members(api, leads, [fine, excluded, rival])
@@ -301,7 +301,6 @@ def test_an_active_enrollment_is_not_restarted_by_a_rejoin(api: Api, pump) -> No
 
 @pytest.mark.parametrize("how", ["unsubscribed", "bounced", "anonymized", "contactDeleted"])
 def test_enrollments_stop_when_the_contact_can_no_longer_be_mailed(api: Api, pump, how: str) -> None:
-    from chalicelib.contacts import service as contacts
 
     ws = workspace_of(api)
     leads = new_group(api, "Leads", "DYNAMIC")
@@ -311,11 +310,11 @@ def test_enrollments_stop_when_the_contact_can_no_longer_be_mailed(api: Api, pum
     add_members(api, leads, [contact, other])
     pump.drain()
     if how in ("unsubscribed", "bounced"):
-        contacts.raise_status(ws, contact, how.upper(), "test")
+        contact_status.raise_status(ws, contact, how.upper(), "test")
     elif how == "anonymized":
         assert api.post(f"/api/v1/contacts/{contact}/anonymize").status == 200
     else:
-        contacts.delete(ws, contact)
+        contact_flows.delete(ws, contact)
     assert all(call.ok for call in pump.drain())
     found = enrolled(api, campaign)
     assert (found[contact]["status"], found[contact]["stopReason"]) == ("STOPPED", how)

@@ -144,9 +144,9 @@ def _corrupt(api, group: str, total: int, active: int) -> None:
 
 
 def test_the_daily_recount_repairs_drifted_counters(api, pump, monkeypatch) -> None:
-    from chalicelib.flows import group_actions
+    from chalicelib.groups import upkeep
 
-    monkeypatch.setattr(group_actions, "SETTLE_SECONDS", 1)  # 15 minutes in the product
+    monkeypatch.setattr(upkeep, "SETTLE_SECONDS", 1)  # 15 minutes in the product
     drifted = new_group(api, "Drifted")
     fine = new_group(api, "Fine")
     contacts = make_contacts(api, 4)
@@ -189,18 +189,18 @@ def test_the_recount_mends_a_stale_snapshot_and_leaves_counters_right(api, pump)
 def test_a_recount_while_the_stream_lags_does_not_count_a_member_twice(api, pump, monkeypatch) -> None:
     """A member added just before the count: the recount sees it, the counters do not yet.
     Repaired at once, the stream's +1 would come on top (4 for 3 members)."""
-    from chalicelib.flows import group_actions
-    from chalicelib.groups import jobs
+    from chalicelib.events import dispatch
+    from chalicelib.groups import jobs, upkeep
 
-    monkeypatch.setattr(group_actions, "SETTLE_SECONDS", 1)
+    monkeypatch.setattr(upkeep, "SETTLE_SECONDS", 1)
     group = new_group(api, "Leads")
     contacts = make_contacts(api, 3)
     add(api, group, contacts[:2])
     pump.drain()
     add(api, group, contacts[2:])  # its stream record is not handled yet
     ws = workspace_of(api)
-    job_id = group_actions.start_recount(ws, group)
+    job_id = upkeep.start_recount(ws, group)
     assert job_id
-    jobs.run(jobs.get(ws, job_id), 0)  # the recount runs before the stream catches up
+    jobs.run(jobs.get(ws, job_id), 0, dispatch.job_kinds())  # the recount runs before the stream catches up
     assert all(call.ok for call in pump.drain(wait=3))
     assert _counts(api, group)[0] == 3

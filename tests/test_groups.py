@@ -71,13 +71,18 @@ def seed_contacts(api: Api, count: int, *, prefix: str = "bulk") -> list[dict[st
 
 
 def seed_members(api: Api, group_id: str, contacts: Sequence[dict[str, Any]]) -> None:
-    """Memberships of these contact states written as memberships.add writes them, without
-    the add's reads: for tests about what is done with many members, not how they joined."""
-    from chalicelib.groups import memberships
+    """Memberships of these contact states written as an add writes them, without the add's
+    reads: for tests about what is done with many members, not how they joined."""
     from chalicelib.groups import service as groups
+    from chalicelib.groups.snapshots import new_membership
+    from chalicelib.models.groups import Membership
+    from chalicelib.platform import clock
 
     ws = workspace_of(api)
-    memberships.write_members(ws, groups.get(ws, group_id), contacts)
+    group = groups.get(ws, group_id)
+    with Membership.batch_write() as batch:
+        for contact in contacts:
+            batch.save(new_membership(ws, group, contact, clock.now_iso()))
 
 
 def new_group(api: Api, name: str, group_type: str = "STATIC", **fields: Any) -> str:
@@ -331,11 +336,11 @@ def test_a_paused_campaign_does_not_block_a_delete(api) -> None:
 
 
 def test_a_big_groups_memberships_are_removed_by_a_job(api, pump) -> None:
-    from chalicelib.groups.service import INLINE_DELETE_MEMBERS
+    from chalicelib.flows.groups import INLINE_DELETE_MEMBERS
     from chalicelib.platform.ids import new_id
 
     group = new_group(api, "Big")
-    # Members as memberships.add writes them (the contacts themselves play no part here).
+    # Members as an add writes them (the contacts themselves play no part here).
     contacts = [{"id": new_id(), "email": f"m{i}@example.com"} for i in range(INLINE_DELETE_MEMBERS + 20)]
     seed_members(api, group, contacts)
     reply = api.delete(f"/api/v1/groups/{group}")

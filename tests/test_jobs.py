@@ -6,6 +6,9 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+import pytest
+
+from chalicelib.events import dispatch
 from chalicelib.groups import jobs
 from chalicelib.models.groups import Membership
 from chalicelib.models.jobs import Job
@@ -31,7 +34,6 @@ class FlakyKind:
 
 
 FLAKY = FlakyKind()
-jobs.kind("testFlaky", page_size=2)(FLAKY)
 
 
 @dataclass
@@ -47,7 +49,6 @@ class BrokenKind:
 
 
 BROKEN = BrokenKind()
-jobs.kind("testBroken", page_size=2)(BROKEN)
 
 
 @dataclass
@@ -67,7 +68,18 @@ class BrokenFinish:
 
 
 BROKEN_FINISH = BrokenFinish()
-jobs.kind("testBrokenFinish", page_size=2, finish=BROKEN_FINISH.finish)(BROKEN_FINISH.page)
+TEST_KINDS = {
+    "testFlaky": jobs.Kind(FLAKY, page_size=2),
+    "testBroken": jobs.Kind(BROKEN, page_size=2),
+    "testBrokenFinish": jobs.Kind(BROKEN_FINISH.page, page_size=2, finish=BROKEN_FINISH.finish),
+}
+
+
+@pytest.fixture(autouse=True)
+def test_kinds(monkeypatch: pytest.MonkeyPatch) -> None:
+    """These tests' job kinds, beside the product's in the jobs Lambda's table."""
+    for name, kind in TEST_KINDS.items():
+        monkeypatch.setitem(dispatch.job_kinds(), name, kind)  # type: ignore[index]
 
 
 def _group_of(api, count: int) -> tuple[str, list[str]]:
@@ -126,8 +138,8 @@ def test_two_deliveries_of_one_page_record_it_once(api, pump) -> None:
     group, _ = _group_of(api, 3)
     job = jobs.start(workspace_of(api), "testFlaky", group, total=3)
     stale: Any = jobs.get(workspace_of(api), job.id)  # what a second, concurrent delivery read
-    jobs.run(jobs.get(workspace_of(api), job.id), 0)
-    jobs.run(stale, 0)  # runs the page, then loses the race to record it
+    jobs.run(jobs.get(workspace_of(api), job.id), 0, dispatch.job_kinds())
+    jobs.run(stale, 0, dispatch.job_kinds())  # runs the page, then loses the race to record it
     assert jobs.get(workspace_of(api), job.id).processed == 2
     pump.drain()
     assert api.get(f"/api/v1/jobs/{job.id}").json["processed"] == 3

@@ -11,7 +11,6 @@ SEEN: list[str] = []
 APPLIED: list[list[str]] = []
 
 
-@streams.reacts_to("StreamProbe")
 def _probe(change: streams.Change, work: streams.Batch) -> None:
     name = str(change.image["name"])
     if name.startswith("bad"):
@@ -20,6 +19,9 @@ def _probe(change: streams.Change, work: streams.Batch) -> None:
     names: list[str] = work.data.setdefault("names", [])
     names.append(name)
     work.defer("names", lambda: APPLIED.append(list(names)))
+
+
+REACTIONS = {"StreamProbe": (_probe,)}
 
 
 def _records(*names: str) -> dict[str, Any]:
@@ -42,7 +44,7 @@ def test_records_after_a_failure_are_not_run_and_work_before_it_is_kept() -> Non
     APPLIED.clear()
     event = _records("a", "bad", "c", "d")
 
-    result = streams.handle(event, LambdaContext("table_changes"))
+    result = streams.handle(event, LambdaContext("table_changes"), REACTIONS)
 
     failed = [item["itemIdentifier"] for item in result["batchItemFailures"]]
     assert failed[0] == _sequence(event, 1)
@@ -55,7 +57,7 @@ def test_a_clean_batch_applies_its_deferred_work_once() -> None:
     SEEN.clear()
     APPLIED.clear()
 
-    result = streams.handle(_records("a", "b", "c"), LambdaContext("table_changes"))
+    result = streams.handle(_records("a", "b", "c"), LambdaContext("table_changes"), REACTIONS)
 
     assert result == {"batchItemFailures": []}
     assert SEEN == ["a", "b", "c"]

@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 
+from chalicelib.contacts import status as contact_status
 from tests.support.api import Api
 from tests.support.campaigns import (
     ThrottlingSes,
@@ -335,12 +336,11 @@ def test_a_message_throttled_every_time_goes_to_the_dead_letter_queue(api: Api, 
 
 
 def test_a_contact_that_unsubscribed_meanwhile_gets_nothing_more(api: Api, pump) -> None:
-    from chalicelib.contacts import service as contacts
 
     campaign, [contact] = start(api, pump, QUICK)
     pump.drain()
     ws = api.get("/api/v1/workspace").json["id"]
-    contacts.raise_status(ws, contact, "REPLIED", "replied to One")
+    contact_status.raise_status(ws, contact, "REPLIED", "replied to One")
     pump.drain(wait=3)
     assert subjects() == ["One"]
     [enrollment] = enrollments(api, campaign)

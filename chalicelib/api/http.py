@@ -21,14 +21,14 @@ from chalicelib.platform.errors import (
     InvalidRequest,
     PayloadTooLarge,
     Unauthorized,
-    ValidationFailed,
     error_response,
 )
 from chalicelib.platform.logs import logger
+from chalicelib.schemas.validation import validate
 from chalicelib.workspaces import service as workspaces
 
 if TYPE_CHECKING:
-    from pydantic import BaseModel, ValidationError
+    from pydantic import BaseModel
 
 JSON = "application/json"
 MAX_JSON_BYTES = 1_048_576
@@ -192,24 +192,6 @@ def parse_query(request: Request, model: type[ModelT]) -> ModelT:
         values = params.getlist(name) if hasattr(params, "getlist") else [params[name]]
         data[name] = values if len(values) > 1 else values[0]
     return validate(model, data)
-
-
-def validate(model: type[ModelT], data: Any) -> ModelT:
-    from pydantic import ValidationError
-
-    try:
-        return model.model_validate(data)
-    except ValidationError as error:
-        raise validation_failed(error) from None
-
-
-def validation_failed(error: ValidationError) -> ValidationFailed:
-    details = [
-        {"field": ".".join(str(part) for part in item["loc"]) or "body", "message": item["msg"]}
-        for item in error.errors(include_url=False)
-    ]
-    first = details[0]
-    return ValidationFailed(f"{first['field']}: {first['message']}", details)
 
 
 # ---- answers ----------------------------------------------------------------------------

@@ -44,10 +44,10 @@ from chalicelib.models.contacts import Contact
 from chalicelib.models.groups import Membership
 from chalicelib.platform import clock, pagination
 from chalicelib.platform.db import Item, is_conditional_failure
-from chalicelib.platform.errors import Conflict, NotFound
+from chalicelib.platform.errors import NotFound
 from chalicelib.platform.logs import logger
 from chalicelib.platform.paged_query import FILTERED_READ, query_page
-from chalicelib.platform.streams import Batch, Change, reacts_to
+from chalicelib.platform.streams import Batch, Change
 
 # Conditional puts in flight at once: a page of 100 costs the latency of ~7 round trips.
 PUT_WORKERS = 16
@@ -260,28 +260,9 @@ def enroll_contacts(
     ]
 
 
-def enroll_group(workspace_id: str, campaign_id: str, group_id: str, *, source: str = "manual") -> str:
-    """Enroll every current eligible member of one group (minus the campaign's excluded
-    groups) in pages through the jobs queue; returns the job's id at once (GET /jobs/{id}).
-
-    Raises NotFound (404) when the campaign or the group is not in the workspace, Conflict
-    (409) unless the campaign is RUNNING or PAUSED.
-    """
-    from chalicelib.campaigns import launch
-
-    campaign = campaigns.get(workspace_id, campaign_id)
-    if campaign.status not in (campaigns.RUNNING, campaigns.PAUSED):
-        raise Conflict(
-            f"contacts can be added to a RUNNING or PAUSED campaign, not a {campaign.status} one",
-            [{"field": "campaignId", "status": campaign.status, "campaignId": campaign_id}],
-        )
-    return launch.start_job(workspace_id, campaign_id, group_id, source=source)
-
-
 # ---- stream reactions -------------------------------------------------------------------
 
 
-@reacts_to("Membership")
 def on_membership(change: Change, batch: Batch) -> None:
     """A contact joined a DYNAMIC group: enroll it in the RUNNING campaigns that include it."""
     member = change.new
@@ -331,7 +312,6 @@ def _flush(counts: Counter[tuple[str, str, str]]) -> None:
         del counts[(ws, campaign_id, group_id)]
 
 
-@reacts_to("Contact")
 def on_contact(change: Change, batch: Batch) -> None:
     """Stop the contact's active enrollments when it can no longer receive campaign email."""
     reason = _stop_reason(change)

@@ -22,15 +22,16 @@ from typing import Any
 from pynamodb.exceptions import DeleteError
 
 from chalicelib.campaigns import enrollment, workflow
+from chalicelib.campaigns import service as campaigns
 from chalicelib.groups import jobs
 from chalicelib.models import keys
 from chalicelib.models.campaigns import PARKED_PREFIX, ParkedStep
 from chalicelib.models.groups import Group, Membership
 from chalicelib.platform import config, queues
 from chalicelib.platform.db import Item, is_conditional_failure
-from chalicelib.platform.errors import NotFound
+from chalicelib.platform.errors import Conflict, NotFound
 from chalicelib.platform.logs import logger
-from chalicelib.platform.streams import Batch, Change, reacts_to
+from chalicelib.platform.streams import Batch, Change
 
 JOB_KIND = "campaignEnroll"
 RELEASE_KIND = "campaign.releaseParked"
@@ -53,7 +54,6 @@ def start_job(ws: str, campaign_id: str, group_id: str, *, source: str) -> str:
     return jobs.start(ws, JOB_KIND, group_id, total=total, params=params).id
 
 
-@jobs.kind(JOB_KIND, page_size=PAGE_SIZE, consistent=True)
 def enroll_page(job: Any, members: list[Membership]) -> jobs.PageResult:
     not_enrolled = enrollment.enroll_contacts(
         job.workspaceId,
@@ -66,10 +66,28 @@ def enroll_page(job: Any, members: list[Membership]) -> jobs.PageResult:
     return jobs.PageResult(processed=len(members), errors=not_enrolled)
 
 
+def enroll_group(workspace_id: str, campaign_id: str, group_id: str, *, source: str = "manual") -> str:
+    """Enroll every current eligible member of one group (minus the campaign's excluded
+    groups) in pages through the jobs queue; returns the job's id at once (GET /jobs/{id}).
+
+    Raises NotFound (404) when the campaign or the group is not in the workspace, Conflict
+    (409) unless the campaign is RUNNING or PAUSED.
+    """
+    campaign = campaigns.get(workspace_id, campaign_id)
+    if campaign.status not in (campaigns.RUNNING, campaigns.PAUSED):
+        raise Conflict(
+            f"contacts can be added to a RUNNING or PAUSED campaign, not a {campaign.status} one",
+            [{"field": "campaignId", "status": campaign.status, "campaignId": campaign_id}],
+        )
+    return start_job(workspace_id, campaign_id, group_id, source=source)
+
+
+ENROLL_KIND = jobs.Kind(enroll_page, page_size=PAGE_SIZE, consistent=True)
+
+
 # ---- the campaign's stream record -------------------------------------------------------
 
 
-@reacts_to("Campaign")
 def on_campaign(change: Change, batch: Batch) -> None:
     image = change.image
     ws, campaign_id = str(image["workspaceId"]), str(image["id"])
@@ -94,8 +112,7 @@ def _send(kind: str, ws: str, campaign_id: str, cursor: dict[str, Any] | None = 
     queues.send(config.jobs_queue_url(), [message])
 
 
-@queues.handles(RELEASE_KIND)
-def release_parked(message: dict[str, Any]) -> None:
+def release_parked(message: dict[str, Any], attempt: int = 1) -> None:
     """Send one page of the campaign's parked steps to the steps queue, then forget them."""
     ws, campaign_id = message["ws"], message["campaignId"]
     page = ParkedStep.query(
@@ -124,8 +141,7 @@ def _forget(item: ParkedStep) -> None:
             raise
 
 
-@queues.handles(PURGE_KIND)
-def purge(message: dict[str, Any]) -> None:
+def purge(message: dict[str, Any], attempt: int = 1) -> None:
     """Delete one page of a deleted campaign's partition (enrollments, counters, parked)."""
     ws, campaign_id = message["ws"], message["campaignId"]
     page = Item.query(

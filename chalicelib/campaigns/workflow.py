@@ -41,7 +41,6 @@ from typing import Any
 from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
 from pynamodb.expressions.condition import Condition
 
-from chalicelib.campaigns import personalisation
 from chalicelib.campaigns import stats as campaign_stats
 from chalicelib.campaigns import steps as campaign_steps
 from chalicelib.deliverability import outgoing
@@ -56,6 +55,7 @@ from chalicelib.models.contacts import Contact
 from chalicelib.platform import clock, config, ids, mailer, queues
 from chalicelib.platform.db import Item, is_conditional_failure
 from chalicelib.platform.logs import logger
+from chalicelib.schemas import templates
 
 STEP_KIND = "campaign.step"
 SQS_MAX_DELAY = queues.MAX_DELAY_SECONDS
@@ -536,9 +536,9 @@ def _compose(campaign: Campaign, step: Any, contact: Contact) -> mailer.Email:
     return mailer.Email(
         sender=campaign.fromEmail,
         to=str(contact.email),
-        subject=personalisation.render(step.subject or "", fields, context="header"),
-        text=personalisation.render(step.bodyText or "", fields),
-        html=personalisation.render(step.bodyHtml, fields, context="html") if step.bodyHtml else None,
+        subject=templates.render(step.subject or "", fields, context="header"),
+        text=templates.render(step.bodyText or "", fields),
+        html=templates.render(step.bodyHtml, fields, context="html") if step.bodyHtml else None,
     )
 
 
@@ -557,6 +557,5 @@ def substitute(*, send_email: SendEmail | None = None, record: Record | None = N
         RUNNER.send_email, RUNNER.record = saved
 
 
-@queues.handles(STEP_KIND)
-def on_step_message(message: dict[str, Any]) -> None:
+def on_step_message(message: dict[str, Any], attempt: int = 1) -> None:
     RUNNER.run(StepRef.from_message(message))

@@ -20,7 +20,7 @@ from typing import Any
 from chalicelib.models.activity import Activity
 from chalicelib.platform import clock, pagination
 from chalicelib.platform.logs import logger
-from chalicelib.platform.streams import Batch, Change, reacts_to
+from chalicelib.platform.streams import Batch, Change
 
 JOINED_GROUP = "joinedGroup"
 ENROLLED = "enrolled"
@@ -135,7 +135,6 @@ def _write(items: list[Activity]) -> None:
             writer.save(found)
 
 
-@reacts_to("Membership")
 def on_membership(change: Change, batch: Batch) -> None:
     member = change.new
     if change.event_name != "INSERT" or not member:
@@ -145,7 +144,6 @@ def on_membership(change: Change, batch: Batch) -> None:
     _later(batch, item(ws, contact_id, JOINED_GROUP, f"JOINED#{group_id}#{joined}", joined, groupId=group_id))
 
 
-@reacts_to("Enrollment")
 def on_enrollment(change: Change, batch: Batch) -> None:
     new = change.new
     if not new or (change.event_name == "MODIFY" and not change.changed("run")):
@@ -169,7 +167,6 @@ def on_enrollment(change: Change, batch: Batch) -> None:
     _later(batch, enrolled)
 
 
-@reacts_to("Contact")
 def on_contact(change: Change, batch: Batch) -> None:
     """Erasure (anonymizedAt newly set) and deletion take the timeline with them."""
     erased = (

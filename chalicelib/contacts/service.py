@@ -3,13 +3,16 @@
 Every write goes through chalicelib.contacts.store (one transaction with the contact's copies
 and counters). Public functions other modules call:
 
-- `create(workspace_id, data, *, source="api") -> Contact` (409 conflict, 402 plan limit)
+- `parse_new(workspace_id, data) -> ContactInput` (422), then
+  `create(workspace_id, given, *, source="api") -> Contact` (409 conflict, 402 plan limit)
 - `get(workspace_id, contact_id) -> Contact` (404 NotFound); one GetItem
 - `get_many(workspace_id, contact_ids) -> dict[str, Contact]` (BatchGetItem, 100 keys a call)
 - `view(contact) -> dict` (the API JSON of a contact or of any of its copies)
 - `patch(workspace_id, contact_id, data) -> Contact`
-- `delete(workspace_id, contact_id) -> None` (the contact, its copies, its memberships)
-- `raise_status(workspace_id, contact_id, status, reason) -> bool` (unsubscribes, bounces)
+- `delete(workspace_id, contact_id) -> None` (the contact and its copies)
+
+Joining groups on create and leaving them on delete span contacts and groups:
+chalicelib.flows.contacts does both. Status events: chalicelib.contacts.status.
 """
 
 from __future__ import annotations
@@ -235,19 +238,22 @@ def raise_for(rejected: WriteRejected) -> None:
 # ---- writing ----------------------------------------------------------------------------
 
 
-def create(workspace_id: str, data: dict[str, Any], *, source: str = "api") -> Contact:
-    """Create a contact from an API body; never updates. One TransactWriteItems (plus one
-    BatchGetItem when the body has custom fields; the groups of `groupId`/`groupIds` are
-    checked first and joined after, through chalicelib.groups.memberships).
+def parse_new(workspace_id: str, data: dict[str, Any]) -> ContactInput:
+    """An API body checked as a new contact (422 naming each field; an email or a phone)."""
+    given = parse(data, ContactCreate, lambda: workspace_region(workspace_id))
+    require_identity(given.email, given.phone)
+    return given
+
+
+def create(workspace_id: str, given: ContactInput, *, source: str = "api") -> Contact:
+    """Create a contact from a parsed body; never updates. One TransactWriteItems (plus one
+    BatchGetItem when the body has custom fields). Its groups are the caller's
+    (chalicelib.flows.contacts).
 
     409 `conflict` (details: field, existingContactId) when the email is taken, or when a
     contact without email is created with the phone of another contact without email;
-    409 when the person was erased; 402 `plan_limit_reached` past the plan's contacts;
-    404 when a group does not exist.
+    409 when the person was erased; 402 `plan_limit_reached` past the plan's contacts.
     """
-    given = parse(data, ContactCreate, lambda: workspace_region(workspace_id))
-    require_identity(given.email, given.phone)
-    require_groups(workspace_id, given.group_ids)
     custom = None
     if given.custom_fields:
         found = read_items(fields.keys_for(workspace_id, given.custom_fields))
@@ -259,25 +265,7 @@ def create(workspace_id: str, data: dict[str, Any], *, source: str = "api") -> C
     except WriteRejected as rejected:
         raise_for(rejected)
         raise Conflict("the contact could not be created; try again") from None
-    join_groups(workspace_id, state["id"], given.group_ids)
     return canonical(state)
-
-
-def require_groups(workspace_id: str, group_ids: Sequence[str]) -> None:
-    """404 (details: groupIds, unknownIds) unless every group exists; checked before the
-    contact is written so that a wrong group id changes nothing."""
-    if group_ids:
-        from chalicelib.groups import service as groups
-
-        groups.require_all(workspace_id, list(group_ids))
-
-
-def join_groups(workspace_id: str, contact_id: str, group_ids: Sequence[str]) -> None:
-    """Put the contact in these groups (chalicelib.groups.memberships owns memberships)."""
-    if group_ids:
-        from chalicelib.groups import memberships
-
-        memberships.join(workspace_id, contact_id, list(group_ids))
 
 
 def patch(workspace_id: str, contact_id: str, data: dict[str, Any]) -> Contact:
@@ -319,10 +307,10 @@ def patch(workspace_id: str, contact_id: str, data: dict[str, Any]) -> Contact:
 
 
 def delete(workspace_id: str, contact_id: str) -> None:
-    """Remove the contact, its copies (lookups, search tokens, tag links; tag counts and the
-    workspace's contactCount go down in the same transaction), then its memberships (their
-    REMOVE stream records let group counters follow). Enrollments are stopped by the campaign
-    engine's reaction to the Contact REMOVE record."""
+    """Remove the contact and its copies (lookups, search tokens, tag links; tag counts and
+    the workspace's contactCount go down in the same transaction). Its memberships are the
+    caller's (chalicelib.flows.contacts); enrollments are stopped by the campaign engine's
+    reaction to the Contact REMOVE record."""
     for _ in attempts():
         before = state_of(get(workspace_id, contact_id))
         try:
@@ -332,26 +320,3 @@ def delete(workspace_id: str, contact_id: str) -> None:
         break
     else:
         raise Conflict("the contact kept changing while it was being deleted; try again")
-    from chalicelib.groups import memberships
-
-    memberships.delete_for_contact(workspace_id, contact_id)
-
-
-def raise_status(workspace_id: str, contact_id: str, status: str, reason: str | None) -> bool:
-    """Raise the status to `status` (with why, e.g. ("UNSUBSCRIBED", "unsubscribe link")),
-    unless the contact already has an equal or stronger one (contact_status.RANK), checked
-    on the read the write is conditioned on: a concurrent stronger status is never lowered.
-    An anonymised contact stays BLOCKED. True when it changed; two requests."""
-    from chalicelib.contacts.status import RANK
-
-    for _ in attempts():
-        before = state_of(get(workspace_id, contact_id))
-        if before.get("anonymizedAt") or RANK.get(before["status"], 0) >= RANK[status]:
-            return False
-        after = {**before, "status": status, "statusReason": reason, "updatedAt": clock.now_iso()}
-        try:
-            commit(workspace_id, [plan(before, after)])
-        except WriteRejected:
-            continue
-        return True
-    raise Conflict("the contact kept changing while its status was being set; try again")

@@ -8,7 +8,10 @@ lowering one is an operator's act (PATCH /contacts/{id}).
 
 from __future__ import annotations
 
-from chalicelib.platform.errors import NotFound
+from chalicelib.contacts.service import attempts, get
+from chalicelib.contacts.store import WriteRejected, commit, plan, state_of
+from chalicelib.platform import clock
+from chalicelib.platform.errors import Conflict, NotFound
 from chalicelib.platform.logs import logger
 
 RANK = {"ACTIVE": 0, "REPLIED": 1, "BOUNCED": 2, "UNSUBSCRIBED": 3, "BLOCKED": 4}
@@ -18,10 +21,26 @@ def raise_to(workspace_id: str, contact_id: str, status: str, reason: str) -> bo
     """Set `status` (with `reason`) unless the contact already has an equal or stronger one;
     True when it changed. A contact deleted meanwhile is nothing to do. The campaign engine
     reacts to the change (stream) and stops the contact's enrollments."""
-    from chalicelib.contacts import service as contacts
-
     try:
-        return contacts.raise_status(workspace_id, contact_id, status, reason)
+        return raise_status(workspace_id, contact_id, status, reason)
     except NotFound:
         logger.info("status not set: the contact is gone", extra={"contact_id": contact_id, "status": status})
         return False
+
+
+def raise_status(workspace_id: str, contact_id: str, status: str, reason: str | None) -> bool:
+    """Raise the status to `status` (with why, e.g. ("UNSUBSCRIBED", "unsubscribe link")),
+    unless the contact already has an equal or stronger one (RANK), checked
+    on the read the write is conditioned on: a concurrent stronger status is never lowered.
+    An anonymised contact stays BLOCKED. True when it changed; two requests."""
+    for _ in attempts():
+        before = state_of(get(workspace_id, contact_id))
+        if before.get("anonymizedAt") or RANK.get(before["status"], 0) >= RANK[status]:
+            return False
+        after = {**before, "status": status, "statusReason": reason, "updatedAt": clock.now_iso()}
+        try:
+            commit(workspace_id, [plan(before, after)])
+        except WriteRejected:
+            continue
+        return True
+    raise Conflict("the contact kept changing while its status was being set; try again")

@@ -30,16 +30,13 @@ from chalicelib.contacts.service import (
     attempts,
     definitions_in,
     erased_digests,
-    join_groups,
     merged_custom,
     merged_tags,
     new_state,
     raise_for,
     read_items,
-    require_groups,
     require_identity,
     same,
-    workspace_region,
 )
 from chalicelib.contacts.status import RANK
 from chalicelib.contacts.store import State, WriteRejected, canonical, commit, pack, plan, state_of
@@ -82,28 +79,17 @@ class RowOutcome:
 
 
 def sync_one(
-    workspace_id: str,
-    data: dict[str, Any],
-    *,
-    source: str,
-    extra_tags: Sequence[str] = (),
-    group_ids: Sequence[str] = (),
+    workspace_id: str, given: ContactInput, *, source: str, extra_tags: Sequence[str] = ()
 ) -> SyncResult:
-    """Create or update one contact from `data` (the API's camelCase contact body).
+    """Create or update one contact from a parsed body (chalicelib.contacts.service.parse_new).
 
     `source` is recorded on a created contact (the body's own `source` wins); `extra_tags` are
     added to it. Raises 422 ValidationFailed (details name each field), 409 PersonErased
-    (a Conflict: the person was erased under GDPR), 402 PlanLimitReached, 404 NotFound for a
-    group that does not exist (checked before anything is written). The contact joins
-    `group_ids` and the body's groupId/groupIds once it is stored (chalicelib.groups.memberships).
+    (a Conflict: the person was erased under GDPR), 402 PlanLimitReached. Its groups are the
+    caller's (chalicelib.flows.contacts).
     """
-    given = parse(data, ContactCreate, lambda: workspace_region(workspace_id))
-    require_identity(given.email, given.phone)
     tags = merged_tags(extra_tags)  # checks the caller's tags like a client's
-    joining = list(dict.fromkeys([*given.group_ids, *group_ids]))
-    require_groups(workspace_id, joining)
     result, state = _sync_single(workspace_id, given, source=source, extra_tags=tags, update_existing=True)
-    join_groups(workspace_id, state["id"], joining)
     return SyncResult(result=result if result == "created" else "updated", contact=canonical(state))
 
 

@@ -231,6 +231,11 @@ def view(item: Export) -> dict[str, Any]:
     }
 
 
+def on_step_message(message: dict[str, Any], attempt: int) -> None:
+    """One step of a running export (the imports queue)."""
+    run_step(message["workspaceId"], message["exportId"], int(message["step"]), attempt)
+
+
 def run_step(workspace_id: str, export_id: str, step: int, attempt: int = 1) -> None:
     """One part of the file (or, after the last, the completion); late or duplicate messages
     do nothing but re-send the next step when its sender may have died before sending."""

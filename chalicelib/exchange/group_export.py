@@ -20,7 +20,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from chalicelib.exchange import contact_export
-from chalicelib.groups import memberships
+from chalicelib.groups import members
 from chalicelib.groups import service as groups
 from chalicelib.models.imports import Export
 
@@ -42,9 +42,9 @@ def rows(workspace_id: str, group_id: str) -> Iterator[list[str]]:
     yield list(COLUMNS)
     start_key = None
     while True:
-        page = memberships.member_page(workspace_id, group_id, limit=PAGE, start_key=start_key)
+        page = members.member_page(workspace_id, group_id, limit=PAGE, start_key=start_key)
         for member in page.items:
-            view = memberships.member_view(member)
+            view = members.member_view(member)
             yield [safe_cell(view[column]) for column in COLUMNS]
         if page.last_key is None:
             return

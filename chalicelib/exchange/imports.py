@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import closing
@@ -238,45 +237,21 @@ def error_report(workspace_id: str, import_id: str) -> Report:
 # ---- the queue ----------------------------------------------------------------------------
 
 
-def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Entry point of the imports queue's Lambda (app.py): S3 notifications of uploaded files
-    and the steps of running imports and exports. Returns {"batchItemFailures": [...]}."""
-    from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
+def on_s3_notification(message: dict[str, Any], attempt: int = 1) -> None:
+    """S3's notification of uploaded files (the imports queue): each new object starts its
+    import. S3's own test event, sent when notifications are set up, is nothing to do."""
+    for entry in message.get("Records", ()):
+        created = str(entry.get("eventName", "")).startswith("ObjectCreated")
+        if entry.get("eventSource") == "aws:s3" and created:
+            obj = entry["s3"]["object"]
+            on_object_created(obj["key"], str(obj.get("eTag", "")).strip('"'), int(obj.get("size", 0)))
 
-    processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
-    return process_partial_response(
-        event=event, record_handler=_on_message, processor=processor, context=context
-    )
 
-
-def _on_message(record: Any) -> None:
-    body = json.loads(record.body)
-    if body.get("Event") == "s3:TestEvent":  # S3 checks the queue when notifications are set
-        return
-    if "Records" in body:
-        for entry in body["Records"]:
-            if entry.get("eventSource") == "aws:s3" and str(entry.get("eventName", "")).startswith(
-                "ObjectCreated"
-            ):
-                obj = entry["s3"]["object"]
-                on_object_created(obj["key"], str(obj.get("eTag", "")).strip('"'), int(obj.get("size", 0)))
-        return
-    kind = body.get("kind")
-    attempt = int(record.attributes.approximate_receive_count or 1)
-    if kind == STEP_KIND:
-        _guarded(
-            body["workspaceId"],
-            body["importId"],
-            attempt,
-            lambda: run_step(body["workspaceId"], body["importId"], int(body["step"])),
-        )
-        return
-    from chalicelib.exchange import contact_export
-
-    if kind == contact_export.STEP_KIND:
-        contact_export.run_step(body["workspaceId"], body["exportId"], int(body["step"]), attempt)
-        return
-    raise LookupError(f"unknown message on the imports queue: {kind!r}")
+def on_step_message(message: dict[str, Any], attempt: int) -> None:
+    """One step of a running import (the imports queue)."""
+    workspace_id, import_id = message["workspaceId"], message["importId"]
+    step = int(message["step"])
+    _guarded(workspace_id, import_id, attempt, lambda: run_step(workspace_id, import_id, step))
 
 
 def _guarded(workspace_id: str, import_id: str, attempt: int, step: Any) -> None:
@@ -660,9 +635,10 @@ __all__ = [
     "create_upload",
     "error_report",
     "get",
-    "handle",
     "list_page",
     "on_object_created",
+    "on_s3_notification",
+    "on_step_message",
     "run_step",
     "view",
 ]

@@ -1,6 +1,6 @@
 """Lead forms: their definitions (per workspace) and what a public post to one does.
 
-A post is the same upsert as POST /contacts/sync (chalicelib.contacts.sync.sync_one, source
+A post is the same upsert as POST /contacts/sync (chalicelib.flows.contacts.sync, source
 "form:<id>", the form's tags added), then the contact joins the form's groups through
 chalicelib.groups.memberships, whose membership write is what enrolls it in the campaigns of a
 dynamic group. Public functions:
@@ -14,17 +14,18 @@ dynamic group. Public functions:
 - `view(form) -> dict` (the API JSON, with the public `url`)
 - `read_form_encoded(raw: bytes) -> dict[str, str]` (a browser's body, 400/422 when unusable)
 - `submit(form, submission: FormSubmission) -> str` ("created" | "updated")
-
-contact_sync, memberships and groups are imported where used: they pull pydantic schemas,
-and this module is on the API's cold-start path through its routes.
 """
 
 from __future__ import annotations
 
 from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl
 
 from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
 
+from chalicelib.flows import contacts as contact_flows
+from chalicelib.groups import memberships
+from chalicelib.groups import service as groups
 from chalicelib.models.forms import Form
 from chalicelib.platform import clock, config, ids, pagination
 from chalicelib.platform.db import is_conditional_failure
@@ -81,8 +82,6 @@ def get(workspace_id: str, form_id: str) -> Form:
 
 def _require_groups(workspace_id: str, group_ids: list[str]) -> None:
     if group_ids:
-        from chalicelib.groups import service as groups
-
         groups.require_all(workspace_id, group_ids)  # 404 naming the unknown ones
 
 
@@ -169,8 +168,6 @@ def delete(workspace_id: str, form_id: str) -> None:
 def read_form_encoded(raw: bytes) -> dict[str, str]:
     """The fields of an application/x-www-form-urlencoded body. A field given twice is a 422
     (which value to keep would be a guess); a body that does not decode is a 400."""
-    from urllib.parse import parse_qsl
-
     try:
         pairs = parse_qsl(
             raw.decode("utf-8"), keep_blank_values=True, errors="strict", max_num_fields=MAX_FIELDS
@@ -203,10 +200,8 @@ def submit(form: Form, submission: FormSubmission) -> str:
     given = submission.model_dump(by_alias=True, exclude={"website"})
     # Blank fields are fields left empty: they never erase what the contact has.
     data = {name: value for name, value in given.items() if value}
-    from chalicelib.contacts import sync as contact_sync
-
     try:
-        synced = contact_sync.sync_one(
+        synced = contact_flows.sync(
             form.workspaceId, data, source=f"form:{form.id}", extra_tags=list(form.tags or [])
         )
     except Conflict:
@@ -223,13 +218,8 @@ def _join_groups(form: Form, contact: Any) -> None:
     wanted = list(form.groupIds or [])
     if not wanted:
         return
-    from chalicelib.groups import memberships
-    from chalicelib.groups import service as groups
-
     found = groups.get_many(form.workspaceId, wanted)
     missing = [gid for gid in wanted if gid not in found]
     if missing:
         logger.warning("form names deleted groups", extra={"form_id": form.id, "group_ids": missing})
-    for group_id in wanted:
-        if group_id in found:
-            memberships.add_contacts(form.workspaceId, found[group_id], [contact])
+    memberships.join(form.workspaceId, contact, [found[gid] for gid in wanted if gid in found])

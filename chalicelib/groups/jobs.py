@@ -27,6 +27,7 @@ from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, UpdateError
 
+from chalicelib.groups import members
 from chalicelib.models.groups import Membership
 from chalicelib.models.jobs import Job
 from chalicelib.platform import clock, config, ids, queues
@@ -54,25 +55,16 @@ RunPage = Callable[[Job, list[Membership]], PageResult]
 
 @dataclass(frozen=True)
 class Kind:
+    """What a page of one kind of job does with its members."""
+
     run_page: RunPage
-    finish: Callable[[Job], None] | None
-    page_size: int
-    consistent: bool
+    page_size: int = 500
+    consistent: bool = False
+    finish: Callable[[Job], None] | None = None
 
 
-_KINDS: dict[str, Kind] = {}
-
-
-def kind(
-    name: str, *, page_size: int = 500, finish: Callable[[Job], None] | None = None, consistent: bool = False
-) -> Callable[[RunPage], RunPage]:
-    """Register what a page of job `name` does with its members."""
-
-    def register(run_page: RunPage) -> RunPage:
-        _KINDS[name] = Kind(run_page, finish, page_size, consistent)
-        return run_page
-
-    return register
+# job kind -> what its pages do (chalicelib.events.dispatch.JOB_KINDS)
+Kinds = Mapping[str, Kind]
 
 
 def start(
@@ -85,8 +77,6 @@ def start(
     start_key: Mapping[str, Any] | None = None,
 ) -> Job:
     """Create the job and send its first page's message."""
-    if kind_name not in _KINDS:
-        raise ValueError(f"unknown job kind {kind_name!r}")
     now = clock.now()
     job_id = ids.new_id()
     job = Job(
@@ -152,7 +142,7 @@ def _send(job: Job, page: int) -> None:
     queues.send(config.jobs_queue_url(), [message])
 
 
-def _failed(message: dict[str, Any], error: BaseException) -> None:
+def page_failed(message: dict[str, Any], error: BaseException) -> None:
     """The message failed on its last delivery (its page, sending the next one, or the
     finish): nothing will move the job on, so it is FAILED, unless it completed meanwhile."""
     logger.error(
@@ -170,21 +160,20 @@ def _failed(message: dict[str, Any], error: BaseException) -> None:
             raise
 
 
-@queues.handles(MESSAGE_KIND, on_last_failure=_failed)
-def run_page_message(message: dict[str, Any]) -> None:
+def run_page_message(message: dict[str, Any], kinds: Kinds) -> None:
     try:
         job = Job.get(*Job.key(message["workspaceId"], message["jobId"]), consistent_read=True)
     except DoesNotExist:
         logger.warning("job message for a missing job", extra={"job_id": message.get("jobId")})
         return
-    run(job, int(message["page"]))
+    run(job, int(message["page"]), kinds)
 
 
-def run(job: Job, page_number: int) -> None:
+def run(job: Job, page_number: int, kinds: Kinds) -> None:
     """Run page `page_number` of the job, unless it was recorded already."""
     if job.status == COMPLETED or page_number > job.page:
         return
-    registered = _KINDS[job.kind]
+    registered = kinds[job.kind]
     if page_number < job.page:
         # Delivered again after its page was recorded: carry on from where the job is. Every
         # page recorded (no cursor left): only the finish remains, FAILED or not.
@@ -193,9 +182,7 @@ def run(job: Job, page_number: int) -> None:
         elif page_number == job.page - 1:
             _send(job, job.page)
         return
-    from chalicelib.groups import memberships
-
-    page = memberships.member_page(
+    page = members.member_page(
         job.workspaceId,
         job.groupId,
         limit=registered.page_size,

@@ -14,18 +14,14 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.models import keys
 from chalicelib.models.campaigns import CampaignLink
-from chalicelib.models.groups import Group, GroupEngagement, GroupName
+from chalicelib.models.groups import Group, GroupName
 from chalicelib.platform import clock, ids, pagination
 from chalicelib.platform.db import connection
 from chalicelib.platform.errors import Conflict, NotFound
-from chalicelib.platform.logs import logger
 from chalicelib.platform.paged_query import query_page
 
 if TYPE_CHECKING:
     from chalicelib.schemas.groups import GroupCreate, GroupPatch
-
-# Members a DELETE removes before answering; a bigger group's memberships go to a job.
-INLINE_DELETE_MEMBERS = 500
 
 
 def get(workspace_id: str, group_id: str, *, consistent: bool = False) -> Group:
@@ -103,9 +99,10 @@ def list_page(workspace_id: str, limit: int, cursor: str | None) -> tuple[list[G
     return page.items, pagination.encode(page.last_key, scope)
 
 
-def update(workspace_id: str, group_id: str, patch: GroupPatch) -> Group:
-    """Change the fields sent. A new type applies to memberships written from now on; the
-    existing ones keep the type they were written with (their INSERT already happened)."""
+def update(workspace_id: str, group_id: str, patch: GroupPatch) -> tuple[Group, Group]:
+    """Change the fields sent; returns (before, after). A new type applies to memberships
+    written from now on; the existing ones keep the type they were written with (their
+    INSERT already happened)."""
     group = get(workspace_id, group_id, consistent=True)
     sent = patch.model_fields_set
     actions: list[Any] = [Group.updatedAt.set(clock.now_iso())]
@@ -139,48 +136,7 @@ def update(workspace_id: str, group_id: str, patch: GroupPatch) -> Group:
         if "ConditionalCheckFailed" in _codes(error):
             raise Conflict("the group changed meanwhile; read it again and retry") from None
         raise
-    updated = get(workspace_id, group_id, consistent=True)
-    if (updated.name, updated.color, updated.groupType) != (group.name, group.color, group.groupType):
-        from chalicelib.flows import group_actions
-
-        group_actions.refresh_member_snapshots(updated)
-    return updated
-
-
-def delete(workspace_id: str, group_id: str, *, force: bool) -> str | None:
-    """Delete the group, its name and its memberships (never the contacts), and take it out
-    of the campaigns that include or exclude it.
-
-    A group that a RUNNING campaign uses is refused (409) unless `force`. The group and its
-    name go at once; members beyond the first page are removed by a job, whose id is
-    returned (None when nothing was left to do).
-    """
-    group = get(workspace_id, group_id, consistent=True)
-    running = running_campaigns(workspace_id, group_id)
-    if running and not force:
-        raise Conflict(
-            "a RUNNING campaign uses this group; pause it first or delete with ?force=true",
-            [{"field": "groupId", "runningCampaignIds": running}],
-        )
-    from chalicelib.campaigns import service as campaigns
-
-    campaigns.forget_group(workspace_id, group_id)  # first: it settles the engagement counter
-    with TransactWrite(connection=connection()) as transaction:
-        transaction.delete(group, condition=Group.pk.exists())
-        transaction.delete(
-            GroupName(*GroupName.key(workspace_id, group.name)),
-            condition=GroupName.groupId == group_id,
-        )
-        transaction.delete(GroupEngagement(*GroupEngagement.key(workspace_id, group_id)))
-    logger.info("group deleted", extra={"group_id": group_id, "members": int(group.totalContacts or 0)})
-    from chalicelib.groups import memberships
-
-    left = memberships.delete_page(workspace_id, group_id, INLINE_DELETE_MEMBERS)
-    if not left:
-        return None
-    from chalicelib.flows import group_actions
-
-    return group_actions.start_member_cleanup(workspace_id, group, left)
+    return group, get(workspace_id, group_id, consistent=True)
 
 
 def running_campaigns(workspace_id: str, group_id: str) -> list[str]:

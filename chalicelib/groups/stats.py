@@ -2,7 +2,7 @@
 
 Counting. A group's `totalContacts` and `activeContacts` follow its Membership items: +1 on
 an INSERT, -1 on a REMOVE, and `activeContacts` moves when a membership's contact status
-changes (memberships.refresh_contact copies a contact's new status onto its memberships, so
+changes (chalicelib.groups.memberships.refresh_contact copies a contact's new status onto its memberships, so
 a contact's status change reaches its groups as Membership MODIFY records). Only Membership
 records count, so a contact's change and its memberships can never be counted twice.
 
@@ -32,12 +32,13 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
 from pynamodb.transactions import TransactWrite
 
+from chalicelib.groups import upkeep
 from chalicelib.models.groups import CounterMark, Group, GroupChange, GroupEngagement, RecountState
 from chalicelib.platform import clock, ids
 from chalicelib.platform.db import Item, connection
 from chalicelib.platform.errors import NotFound
 from chalicelib.platform.logs import logger
-from chalicelib.platform.streams import Batch, Change, reacts_to
+from chalicelib.platform.streams import Batch, Change
 
 ACTIVE = "ACTIVE"
 MARK_TTL = timedelta(days=2)
@@ -106,7 +107,6 @@ def membership_delta(change: Change) -> tuple[int, int]:
     return 0, int(new_active) - int(old_active)
 
 
-@reacts_to("Membership")
 def membership_changed(change: Change, batch: Batch) -> None:
     total, active = membership_delta(change)
     if not total and not active:
@@ -190,8 +190,6 @@ def _transact(workspace_id: str, group_id: str, events: list[Event]) -> None:
 def daily_recount(now: datetime | None = None) -> int:
     """Start a recount job for every group whose counters changed since the last run.
     Returns how many were started."""
-    from chalicelib.flows import group_actions
-
     started_at = now or clock.now()
     try:
         since = datetime.fromisoformat(RecountState.get(*RecountState.key()).lastRunAt.replace("Z", "+00:00"))
@@ -199,7 +197,7 @@ def daily_recount(now: datetime | None = None) -> int:
         since = started_at - FIRST_RUN_LOOKBACK
     started = 0
     for workspace_id, group_id in changed_groups(since, started_at):
-        if group_actions.start_recount(workspace_id, group_id) is not None:
+        if upkeep.start_recount(workspace_id, group_id) is not None:
             started += 1
     RecountState(*RecountState.key(), lastRunAt=clock.iso(started_at)).save()
     logger.info("daily group recount started", extra={"groups": started, "since": clock.iso(since)})

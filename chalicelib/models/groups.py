@@ -69,7 +69,7 @@ class Membership(Item, discriminator="Membership"):
     company = UnicodeAttribute(null=True)
     title = UnicodeAttribute(null=True)
     status = UnicodeAttribute(default="ACTIVE")
-    search = UnicodeAttribute(null=True)  # see memberships.search_text
+    search = UnicodeAttribute(null=True)  # see chalicelib.groups.snapshots.search_text
     contactRevision = NumberAttribute(default=0)  # the contact's revision the snapshot shows
     # Group snapshot.
     groupName = UnicodeAttribute(null=True)

@@ -1,52 +1,46 @@
 """SQS: sending work (in batches of 10) and running a queue's batch with partial failures.
 
-Messages are JSON objects with a `kind`; each kind has one registered handler. A handler
-that raises fails only its own message, which SQS delivers again (and, after the queue's
-maxReceiveCount, moves to the dead-letter queue). A kind can also register `on_last_failure`:
-called when its handler fails on the last delivery, so what the message was doing is marked
-failed instead of looking busy forever while the message sits in the dead-letter queue.
+Messages are JSON objects with a `kind` (S3's notifications, which have none, are the kind
+`S3_NOTIFICATION`); the dispatch table (chalicelib.events.dispatch) gives each kind one
+`Route`. A handler that raises fails only its own message, which SQS delivers again (and,
+after the queue's maxReceiveCount, moves to the dead-letter queue). A route can also have
+`on_last_failure`: called when its handler fails on the last delivery, so what the message
+was doing is marked failed instead of looking busy forever in the dead-letter queue.
 """
 
 from __future__ import annotations
 
-import importlib
 import json
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
 from chalicelib.platform.logs import logger
 
-Handler = Callable[[dict[str, Any]], None]
+# (message, attempt): attempt is SQS's receive count, 1 on the first delivery
+Handler = Callable[[dict[str, Any], int], None]
 LastFailure = Callable[[dict[str, Any], BaseException], None]
-_HANDLERS: dict[str, Handler] = {}
-_LAST_FAILURES: dict[str, LastFailure] = {}
 # The queues' maxReceiveCount (infra/resources.json; tests/test_jobs.py checks they agree).
 LAST_ATTEMPT = 5
-# Modules whose import registers message handlers; imported by the queue Lambdas only.
-HANDLER_MODULES: tuple[str, ...] = (
-    "chalicelib.flows.group_actions",
-    "chalicelib.campaigns.workflow",
-    "chalicelib.campaigns.launch",
-)
+S3_NOTIFICATION = "s3.notification"
+
+
+@dataclass(frozen=True)
+class Route:
+    handler: Handler
+    on_last_failure: LastFailure | None = None
+
+
+Routes = Mapping[str, Route]
 
 MAX_DELAY_SECONDS = 900
 _BATCH = 10
 
 
-def handles(kind: str, *, on_last_failure: LastFailure | None = None) -> Callable[[Handler], Handler]:
-    def register(handler: Handler) -> Handler:
-        _HANDLERS[kind] = handler
-        if on_last_failure is not None:
-            _LAST_FAILURES[kind] = on_last_failure
-        return handler
-
-    return register
-
-
 @lru_cache(maxsize=1)
 def _client() -> Any:
-    import boto3
+    import boto3  # cold start: only functions that send load the SQS client
 
     return boto3.client("sqs")
 
@@ -82,34 +76,44 @@ def _send_chunk(queue_url: str, chunk: list[dict[str, Any]], delay_seconds: int)
         raise RuntimeError(f"SQS refused {len(failed)} of {len(entries)} messages: {failed[0]}")
 
 
-def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Entry point of the queue Lambdas (app.py); returns {"batchItemFailures": [...]}."""
-    from aws_lambda_powertools.utilities.batch import (
+def handle(event: dict[str, Any], context: Any, routes: Routes) -> dict[str, Any]:
+    """Run each message through the route of its kind (the table app.py passes); returns
+    {"batchItemFailures": [...]}."""
+    from aws_lambda_powertools.utilities.batch import (  # cold start: the queue Lambdas only
         BatchProcessor,
         EventType,
         process_partial_response,
     )
 
-    for module in HANDLER_MODULES:
-        importlib.import_module(module)
     processor = BatchProcessor(event_type=EventType.SQS, raise_on_entire_batch_failure=False)
     return process_partial_response(
-        event=event, record_handler=_run_record, processor=processor, context=context
+        event=event,
+        record_handler=lambda record: _run_record(record, routes),
+        processor=processor,
+        context=context,
     )
 
 
-def _run_record(record: Any) -> None:
+def kind_of(message: dict[str, Any]) -> str | None:
+    if "kind" in message:
+        return str(message["kind"])
+    if "Records" in message or message.get("Event") == "s3:TestEvent":
+        return S3_NOTIFICATION
+    return None
+
+
+def _run_record(record: Any, routes: Routes) -> None:
     message = json.loads(record.body)
-    kind = message.get("kind")
-    handler = _HANDLERS.get(kind)
-    if handler is None:
+    kind = kind_of(message)
+    route = routes.get(kind) if kind else None
+    if route is None:
         # Retrying cannot help an unknown kind: log it and let it go to the DLQ via failure.
         logger.error("no handler for message kind", extra={"kind": kind})
         raise LookupError(f"no handler for message kind {kind!r}")
+    attempt = int(record.attributes.approximate_receive_count or 1)
     try:
-        handler(message)
+        route.handler(message, attempt)
     except Exception as error:
-        last_failure = _LAST_FAILURES.get(kind)
-        if last_failure is not None and int(record.attributes.approximate_receive_count or 1) >= LAST_ATTEMPT:
-            last_failure(message, error)
+        if route.on_last_failure is not None and attempt >= LAST_ATTEMPT:
+            route.on_last_failure(message, error)
         raise  # to the dead-letter queue, where it can be inspected and redriven

@@ -1,5 +1,5 @@
 """The DynamoDB Streams handler: turns each record into a `Change` and hands it to the
-reactions registered for that item type (memberships enroll, contacts update counters...).
+reactions the dispatch table gives that item type (chalicelib.events.dispatch).
 
 Processing goes through Powertools' BatchProcessor, so one failing record is reported in
 `batchItemFailures` (by sequence number) and Lambda retries from it; the reactions must
@@ -15,22 +15,11 @@ harmless where skipping one can lose it.
 
 from __future__ import annotations
 
-import importlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from chalicelib.platform.logs import logger
-
-# Modules whose import registers reactions; imported on the first batch, not at cold start
-# of the API functions.
-REACTION_MODULES: tuple[str, ...] = (
-    "chalicelib.groups.stats",
-    "chalicelib.groups.memberships",
-    "chalicelib.campaigns.enrollment",
-    "chalicelib.campaigns.launch",
-    "chalicelib.contacts.activity",
-)
 
 
 @dataclass(frozen=True)
@@ -67,31 +56,23 @@ class Batch:
 
 
 Reaction = Callable[[Change, Batch], None]
-_REACTIONS: dict[str, list[Reaction]] = {}
+# item type -> its reactions, in order (chalicelib.events.dispatch.stream_reactions)
+Reactions = Mapping[str, Sequence[Reaction]]
 
 
 class AfterFailedRecord(Exception):
     """Marks a record not run because an earlier one of its batch failed; it comes again."""
 
 
-def reacts_to(item_type: str) -> Callable[[Reaction], Reaction]:
-    def register(reaction: Reaction) -> Reaction:
-        _REACTIONS.setdefault(item_type, []).append(reaction)
-        return reaction
-
-    return register
-
-
-def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    """Entry point of the Lambda (app.py); returns {"batchItemFailures": [...]}."""
-    from aws_lambda_powertools.utilities.batch import (
+def handle(event: dict[str, Any], context: Any, reactions: Reactions) -> dict[str, Any]:
+    """Run each record through the reactions of its item type (the table app.py passes);
+    returns {"batchItemFailures": [...]}."""
+    from aws_lambda_powertools.utilities.batch import (  # cold start: the stream Lambda only
         BatchProcessor,
         EventType,
         process_partial_response,
     )
 
-    for module in REACTION_MODULES:
-        importlib.import_module(module)
     batch = Batch()
     processor = BatchProcessor(event_type=EventType.DynamoDBStreams, raise_on_entire_batch_failure=False)
 
@@ -102,7 +83,9 @@ def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
         if failed:
             raise AfterFailedRecord(record.dynamodb.sequence_number)
         try:
-            _dispatch(to_change(record.raw_event), batch)
+            change = to_change(record.raw_event)
+            for reaction in reactions.get(change.item_type, ()):
+                reaction(change, batch)
         except Exception:
             failed = True
             raise
@@ -125,13 +108,8 @@ def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
     return result
 
 
-def _dispatch(change: Change, batch: Batch) -> None:
-    for reaction in _REACTIONS.get(change.item_type, ()):
-        reaction(change, batch)
-
-
 def to_change(record: dict[str, Any]) -> Change:
-    from boto3.dynamodb.types import TypeDeserializer
+    from boto3.dynamodb.types import TypeDeserializer  # cold start: the stream Lambda only
 
     deserializer = TypeDeserializer()
     data = record["dynamodb"]

@@ -7,8 +7,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
-from chalicelib.campaigns.steps import Step, check_size
 from chalicelib.schemas.common import ApiModel, ListQuery
+from chalicelib.schemas.steps import Step, check_size
 
 MAX_GROUPS = 20
 

@@ -35,12 +35,13 @@ def _body() -> dict[str, Any]:
 def create_contact() -> Response:
     from chalicelib.api import idempotency
     from chalicelib.contacts import service as contacts
+    from chalicelib.flows import contacts as contact_flows
 
     request = bp.current_request
     ws = workspace_id(request)
 
     def produce() -> tuple[int, dict[str, Any]]:
-        return 201, contacts.view(contacts.create(ws, _body(), source="api"))
+        return 201, contacts.view(contact_flows.create(ws, _body(), source="api"))
 
     return idempotency.respond(request, ws, "contacts.create", produce)
 
@@ -57,13 +58,13 @@ def create_contact() -> Response:
 def sync_contact() -> Response:
     from chalicelib.api import idempotency
     from chalicelib.contacts import service as contacts
-    from chalicelib.contacts import sync as contact_sync
+    from chalicelib.flows import contacts as contact_flows
 
     request = bp.current_request
     ws = workspace_id(request)
 
     def produce() -> tuple[int, dict[str, Any]]:
-        synced = contact_sync.sync_one(ws, _body(), source="api")
+        synced = contact_flows.sync(ws, _body(), source="api")
         status = 201 if synced.result == "created" else 200
         return status, {"contact": contacts.view(synced.contact), "result": synced.result}
 
@@ -121,9 +122,9 @@ def patch_contact(id: str) -> Response:
 
 @route(bp, "/api/v1/contacts/{id}", "DELETE", summary="Delete a contact and its memberships", status=204)
 def delete_contact(id: str) -> Response:
-    from chalicelib.contacts import service as contacts
+    from chalicelib.flows import contacts as contact_flows
 
-    contacts.delete(workspace_id(bp.current_request), id)
+    contact_flows.delete(workspace_id(bp.current_request), id)
     return Response(body="", status_code=204)
 
 

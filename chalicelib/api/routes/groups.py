@@ -72,12 +72,13 @@ def get_group(groupId: str) -> Response:
     response="groups.GroupView",
 )
 def patch_group(groupId: str) -> Response:
+    from chalicelib.flows import groups as group_flows
     from chalicelib.groups import service as groups
     from chalicelib.schemas.groups import GroupPatch
 
     request = bp.current_request
     patch = parse_body(request, GroupPatch)
-    return json_response(groups.view(groups.update(workspace_id(request), groupId, patch)))
+    return json_response(groups.view(group_flows.update_group(workspace_id(request), groupId, patch)))
 
 
 @route(
@@ -92,12 +93,12 @@ def patch_group(groupId: str) -> Response:
     status=204,
 )
 def delete_group(groupId: str) -> Response:
-    from chalicelib.groups import service as groups
+    from chalicelib.flows import groups as group_flows
     from chalicelib.schemas.groups import DeleteQuery
 
     request = bp.current_request
     query = parse_query(request, DeleteQuery)
-    job_id = groups.delete(workspace_id(request), groupId, force=query.force)
+    job_id = group_flows.delete_group(workspace_id(request), groupId, force=query.force)
     if job_id is None:
         return Response(body="", status_code=204)
     # The group is gone; its remaining memberships are being removed by this job.
@@ -114,7 +115,7 @@ def delete_group(groupId: str) -> Response:
 )
 def add_members(groupId: str) -> Response:
     from chalicelib.api import idempotency
-    from chalicelib.groups import memberships
+    from chalicelib.flows import group_members
     from chalicelib.schemas.groups import MembersAdd
 
     request = bp.current_request
@@ -122,7 +123,7 @@ def add_members(groupId: str) -> Response:
     body = parse_body(request, MembersAdd)
 
     def produce() -> tuple[int, dict[str, object]]:
-        return 200, memberships.add(ws, groupId, body.contact_ids, body.emails).wire()
+        return 200, group_members.add(ws, groupId, body.contact_ids, body.emails).wire()
 
     return idempotency.respond(request, ws, f"groups:{groupId}:members", produce)
 
@@ -136,12 +137,12 @@ def add_members(groupId: str) -> Response:
     response="groups.MembersReport",
 )
 def validate_members(groupId: str) -> Response:
-    from chalicelib.groups import memberships
+    from chalicelib.flows import group_members
     from chalicelib.schemas.groups import MembersAdd
 
     request = bp.current_request
     body = parse_body(request, MembersAdd)
-    report = memberships.add(workspace_id(request), groupId, body.contact_ids, body.emails, dry_run=True)
+    report = group_members.add(workspace_id(request), groupId, body.contact_ids, body.emails, dry_run=True)
     return json_response(report.wire())
 
 
@@ -186,12 +187,12 @@ def remove_member(groupId: str, contactId: str) -> Response:
     response="groups.MemberPage",
 )
 def list_members(groupId: str) -> Response:
-    from chalicelib.groups import memberships
+    from chalicelib.groups import members
     from chalicelib.schemas.groups import MembersQuery
 
     request = bp.current_request
     query = parse_query(request, MembersQuery)
-    items, cursor = memberships.members_page(
+    items, cursor = members.members_page(
         workspace_id(request),
         groupId,
         limit=query.limit,
@@ -257,12 +258,12 @@ def group_action(groupId: str) -> Response:
     response="groups.ContactGroupPage",
 )
 def contact_groups(id: str) -> Response:
-    from chalicelib.groups import memberships
+    from chalicelib.groups import members
     from chalicelib.schemas.common import ListQuery
 
     request = bp.current_request
     query = parse_query(request, ListQuery)
-    items, cursor = memberships.contact_groups_page(workspace_id(request), id, query.limit, query.cursor)
+    items, cursor = members.contact_groups_page(workspace_id(request), id, query.limit, query.cursor)
     return json_response({"items": items, "nextCursor": cursor})
 
 

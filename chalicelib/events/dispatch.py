@@ -1,0 +1,98 @@
+"""The dispatch tables: for each event-driven Lambda of app.py, what runs for what.
+
+- the table's stream: item type -> its reactions, in order (`stream_reactions`);
+- each SQS queue: message kind -> its handler (`steps_routes`, `jobs_routes`,
+  `imports_routes`), and the paged jobs' kinds -> what a page does (`job_kinds`);
+- the schedules and SES's topic are plain calls in app.py.
+
+Each table imports its handlers inside its function: only the Lambda that uses a table pays
+for its modules at cold start (the API function imports none of them). Built once per
+container.
+"""
+
+from __future__ import annotations
+
+from functools import cache, partial
+from typing import TYPE_CHECKING, Any
+
+from chalicelib.platform.queues import S3_NOTIFICATION, Route, Routes
+from chalicelib.platform.streams import Reactions
+
+if TYPE_CHECKING:
+    from chalicelib.groups.jobs import Kinds
+
+
+@cache
+def stream_reactions() -> Reactions:
+    # cold start: the stream Lambda only
+    from chalicelib.campaigns import enrollment, launch
+    from chalicelib.contacts import activity
+    from chalicelib.groups import memberships, stats
+
+    return {
+        "Membership": (stats.membership_changed, enrollment.on_membership, activity.on_membership),
+        "Contact": (memberships.contact_changed, enrollment.on_contact, activity.on_contact),
+        "Campaign": (launch.on_campaign,),
+        "Enrollment": (activity.on_enrollment,),
+    }
+
+
+@cache
+def steps_routes() -> Routes:
+    """The steps queue: one step of one enrollment."""
+    # cold start: the steps Lambda only
+    from chalicelib.campaigns import workflow
+
+    return {workflow.STEP_KIND: Route(workflow.on_step_message)}
+
+
+@cache
+def jobs_routes() -> Routes:
+    """The jobs queue: pages of paged jobs, and the campaigns' and groups' own upkeep."""
+    # cold start: the jobs Lambda only
+    from chalicelib.campaigns import launch
+    from chalicelib.groups import jobs, upkeep
+
+    return {
+        jobs.MESSAGE_KIND: Route(partial(_job_page, kinds=job_kinds()), on_last_failure=jobs.page_failed),
+        upkeep.CONFIRM_KIND: Route(upkeep.confirm_repair),
+        launch.RELEASE_KIND: Route(launch.release_parked),
+        launch.PURGE_KIND: Route(launch.purge),
+    }
+
+
+@cache
+def imports_routes() -> Routes:
+    """The imports queue: S3's notices of uploaded files, and the steps of imports and exports."""
+    # cold start: the imports Lambda only
+    from chalicelib.exchange import contact_export, imports
+
+    return {
+        S3_NOTIFICATION: Route(imports.on_s3_notification),
+        imports.STEP_KIND: Route(imports.on_step_message),
+        contact_export.STEP_KIND: Route(contact_export.on_step_message),
+    }
+
+
+@cache
+def job_kinds() -> Kinds:
+    """Paged jobs over a group's members: kind -> what each page does."""
+    # cold start: the jobs Lambda only
+    from chalicelib.campaigns import launch
+    from chalicelib.flows import group_actions
+    from chalicelib.groups import upkeep
+
+    return {
+        launch.JOB_KIND: launch.ENROLL_KIND,
+        group_actions.APPLY_TAGS: group_actions.APPLY_TAGS_KIND,
+        group_actions.DELETE_CONTACTS: group_actions.DELETE_CONTACTS_KIND,
+        upkeep.MEMBER_CLEANUP: upkeep.MEMBER_CLEANUP_KIND,
+        upkeep.REFRESH_GROUP: upkeep.REFRESH_GROUP_KIND,
+        upkeep.RECOUNT: upkeep.RECOUNT_KIND,
+    }
+
+
+def _job_page(message: dict[str, Any], attempt: int, *, kinds: Kinds) -> None:
+    from chalicelib.groups import jobs  # cold start: the jobs Lambda only
+
+    jobs.run_page_message(message, kinds)

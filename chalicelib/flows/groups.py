@@ -1,0 +1,62 @@
+"""Changing and deleting a group: they span the group, its memberships (which copy its name,
+color and type) and the campaigns that name it."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.campaigns import service as campaigns
+from chalicelib.groups import memberships, upkeep
+from chalicelib.groups import service as groups
+from chalicelib.models.groups import Group, GroupEngagement, GroupName
+from chalicelib.platform import db
+from chalicelib.platform.errors import Conflict
+from chalicelib.platform.logs import logger
+
+if TYPE_CHECKING:
+    from chalicelib.schemas.groups import GroupPatch
+
+# Members a DELETE removes before answering; a bigger group's memberships go to a job.
+INLINE_DELETE_MEMBERS = 500
+
+
+def update_group(workspace_id: str, group_id: str, patch: GroupPatch) -> Group:
+    """PATCH /groups/{id}: change the group, then copy a new name, color or type onto its
+    memberships (a job: a contact's groups are listed from them)."""
+    before, updated = groups.update(workspace_id, group_id, patch)
+    if (updated.name, updated.color, updated.groupType) != (before.name, before.color, before.groupType):
+        upkeep.refresh_member_snapshots(updated)
+    return updated
+
+
+def delete_group(workspace_id: str, group_id: str, *, force: bool) -> str | None:
+    """Delete the group, its name and its memberships (never the contacts), and take it out
+    of the campaigns that include or exclude it.
+
+    A group that a RUNNING campaign uses is refused (409) unless `force`. The group and its
+    name go at once; members beyond the first page are removed by a job, whose id is
+    returned (None when nothing was left to do).
+    """
+    group = groups.get(workspace_id, group_id, consistent=True)
+    running = groups.running_campaigns(workspace_id, group_id)
+    if running and not force:
+        raise Conflict(
+            "a RUNNING campaign uses this group; pause it first or delete with ?force=true",
+            [{"field": "groupId", "runningCampaignIds": running}],
+        )
+    campaigns.forget_group(workspace_id, group_id)  # first: it settles the engagement counter
+    with TransactWrite(connection=db.connection()) as transaction:
+        transaction.delete(group, condition=Group.pk.exists())
+        transaction.delete(
+            GroupName(*GroupName.key(workspace_id, group.name)),
+            condition=GroupName.groupId == group_id,
+        )
+        transaction.delete(GroupEngagement(*GroupEngagement.key(workspace_id, group_id)))
+    logger.info("group deleted", extra={"group_id": group_id, "members": int(group.totalContacts or 0)})
+    left = memberships.delete_page(workspace_id, group_id, INLINE_DELETE_MEMBERS)
+    if not left:
+        return None
+    total = max(0, int(group.totalContacts or 0) - INLINE_DELETE_MEMBERS)
+    return upkeep.start_member_cleanup(workspace_id, group, left, total)
