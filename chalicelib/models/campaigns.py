@@ -41,8 +41,9 @@ class Campaign(Item, discriminator="Campaign"):
     status = UnicodeAttribute(default="DRAFT")  # DRAFT | RUNNING | PAUSED | COMPLETED
     fromEmail = UnicodeAttribute()
     steps = ListAttribute(of=StepMap, default=list)
-    includeGroupIds = ListAttribute(of=UnicodeAttribute, default=list)
-    excludeGroupIds = ListAttribute(of=UnicodeAttribute, default=list)
+    # PynamoDB types ListAttribute(of=UnicodeAttribute) as list[UnicodeAttribute]: annotated list[str].
+    includeGroupIds: ListAttribute[str] = ListAttribute(of=UnicodeAttribute, default=list)  # type: ignore[arg-type]
+    excludeGroupIds: ListAttribute[str] = ListAttribute(of=UnicodeAttribute, default=list)  # type: ignore[arg-type]
     reenrollment = UnicodeAttribute(default="never")  # never | afterExit
     createdAt = UnicodeAttribute()
     updatedAt = UnicodeAttribute()
@@ -62,7 +63,7 @@ class CampaignLink(Item, discriminator="CampaignLink"):
     campaignId = UnicodeAttribute()
     role = UnicodeAttribute()  # include | exclude
     status = UnicodeAttribute()
-    excludeGroupIds = ListAttribute(of=UnicodeAttribute, default=list)
+    excludeGroupIds: ListAttribute[str] = ListAttribute(of=UnicodeAttribute, default=list)  # type: ignore[arg-type]
     reenrollment = UnicodeAttribute(default="never")
 
     @staticmethod
