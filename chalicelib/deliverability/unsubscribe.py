@@ -6,7 +6,8 @@ one-click POST with `List-Unsubscribe=One-Click`) unsubscribes with no further q
 
 Unsubscribing counts once per email (timeline item + the campaign's `unsubscribed` counter,
 chalicelib.deliverability.engagement), then sets the contact UNSUBSCRIBED through
-chalicelib.contacts.service; the campaign engine's reaction to that change stops every enrollment of the contact. The status
+chalicelib.contacts.service; the campaign engine's reaction to that change stops every enrollment
+of the contact. The status
 is set even when the event was already counted, so a retry after a crash completes the job.
 """
 

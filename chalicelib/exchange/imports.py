@@ -28,7 +28,7 @@ import csv
 import io
 import json
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -43,6 +43,8 @@ from chalicelib.platform.logs import logger
 from chalicelib.platform.queues import LAST_ATTEMPT  # a step failing on it makes the import FAILED
 
 if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
+
     from chalicelib.exchange.csv_reading import Layout, Record
 
 CHUNK_ROWS = 1000  # rows per import step: ~10 BatchGetItem and ~50 TransactWriteItems
@@ -238,7 +240,7 @@ def error_report(workspace_id: str, import_id: str) -> Report:
 # ---- the queue ----------------------------------------------------------------------------
 
 
-def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def handle(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
     """Entry point of the imports queue's Lambda (app.py): S3 notifications of uploaded files
     and the steps of running imports and exports. Returns {"batchItemFailures": [...]}."""
     from aws_lambda_powertools.utilities.batch import BatchProcessor, EventType, process_partial_response
@@ -430,7 +432,7 @@ def _layout(item: Import) -> Layout:
     )
 
 
-def _records(item: Import, layout: Layout) -> Iterator[Record]:
+def _records(item: Import, layout: Layout) -> Generator[Record, None, None]:
     from chalicelib.exchange.csv_reading import records
 
     chunks = file_store.read_from(item.objectKey, int(item.offset), item.etag, int(item.size))

@@ -4,6 +4,8 @@ table of keys."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from pynamodb.attributes import (
     ListAttribute,
     MapAttribute,
@@ -19,7 +21,7 @@ STATS_PREFIX = "#STATS#GROUP#"
 PARKED_PREFIX = "#PARKED#"
 
 
-class StepMap(MapAttribute):
+class StepMap(MapAttribute[str, Any]):
     """One step as stored: an email (subject, bodies) or a wait (amount of a unit)."""
 
     id = UnicodeAttribute()

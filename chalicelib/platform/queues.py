@@ -13,9 +13,12 @@ import importlib
 import json
 from collections.abc import Callable, Iterable
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.platform.logs import logger
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 
 Handler = Callable[[dict[str, Any]], None]
 LastFailure = Callable[[dict[str, Any], BaseException], None]
@@ -82,7 +85,7 @@ def _send_chunk(queue_url: str, chunk: list[dict[str, Any]], delay_seconds: int)
         raise RuntimeError(f"SQS refused {len(failed)} of {len(entries)} messages: {failed[0]}")
 
 
-def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def handle(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
     """Entry point of the queue Lambdas (app.py); returns {"batchItemFailures": [...]}."""
     from aws_lambda_powertools.utilities.batch import (
         BatchProcessor,

@@ -18,9 +18,12 @@ from __future__ import annotations
 import importlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.platform.logs import logger
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 
 # Modules whose import registers reactions; imported on the first batch, not at cold start
 # of the API functions.
@@ -82,7 +85,7 @@ def reacts_to(item_type: str) -> Callable[[Reaction], Reaction]:
     return register
 
 
-def handle(event: dict[str, Any], context: Any) -> dict[str, Any]:
+def handle(event: dict[str, Any], context: Any) -> PartialItemFailureResponse:
     """Entry point of the Lambda (app.py); returns {"batchItemFailures": [...]}."""
     from aws_lambda_powertools.utilities.batch import (
         BatchProcessor,
