@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test lint unit package e2e clean
+.PHONY: run test lint types unit package e2e clean
 
 $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -26,6 +26,10 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 
+# mypy --strict on chalicelib/ (pyproject.toml's [tool.mypy]).
+types: $(STAMP)
+	$(BIN)/mypy
+
 unit: $(STAMP) browser
 	$(BIN)/python -m pytest -q -n 2
 
@@ -45,7 +49,7 @@ browser:
 		echo "  apt-get update && apt-get install -y --no-install-recommends chromium chromium-driver"; \
 	fi
 
-test: lint package unit
+test: lint types package unit
 	$(BIN)/cfn-lint build/sam.json
 
 clean:

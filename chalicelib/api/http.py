@@ -14,7 +14,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, TypeVar, Union
 
-from chalice.app import Blueprint, CaseInsensitiveMapping, Request, Response
+from chalice.app import Blueprint, CaseInsensitiveMapping, MultiDict, Request, Response
 
 from chalicelib.platform.errors import (
     ApiError,
@@ -59,7 +59,8 @@ def resolve_model(ref: ModelRef) -> type[BaseModel]:
     if not isinstance(ref, str):
         return ref
     module, _, name = ref.rpartition(".")
-    return getattr(importlib.import_module(f"chalicelib.schemas.{module}"), name)
+    model: type[BaseModel] = getattr(importlib.import_module(f"chalicelib.schemas.{module}"), name)
+    return model
 
 
 ROUTES: dict[tuple[str, str], RouteDoc] = {}
@@ -139,7 +140,8 @@ def _accept(request: Request, content_type: str) -> None:
 
 
 def workspace_id(request: Request) -> str:
-    return request.context["authorizer"]["principalId"]
+    principal: str = request.context["authorizer"]["principalId"]
+    return principal
 
 
 # Chalice's own answers -> (status, code, message); API.md makes a wrong content type a 400.
@@ -186,7 +188,7 @@ def parse_body(request: Request, model: type[ModelT], max_bytes: int = MAX_JSON_
 
 
 def parse_query(request: Request, model: type[ModelT]) -> ModelT:
-    params = request.query_params or {}
+    params: MultiDict | dict[str, Any] = request.query_params or {}
     data: dict[str, Any] = {}
     for name in params:
         values = params.getlist(name) if hasattr(params, "getlist") else [params[name]]

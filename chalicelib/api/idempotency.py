@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 from collections.abc import Callable
 from functools import lru_cache
-from typing import Any
+from typing import Any, cast
 
 from chalice.app import Request, Response
 
@@ -45,7 +45,7 @@ def respond(request: Request, workspace_id: str, scope: str, produce: Produce) -
         # by a timeout does not hold its key "in progress" (409) for the whole TTL.
         config.register_lambda_context(request.lambda_context)
 
-    @idempotent_function(
+    @idempotent_function(  # type: ignore[untyped-decorator]  # Powertools types it -> Any
         data_keyword_argument="call",
         persistence_store=_persistence(workspace_id),
         config=config,
@@ -54,7 +54,8 @@ def respond(request: Request, workspace_id: str, scope: str, produce: Produce) -
         status, body = produce()
         return {"status": status, "body": body}
 
-    call = {"key": f"{scope}:{key}", "body": hashlib.sha256(request.raw_body or b"").hexdigest()}
+    raw = cast(bytes, request.raw_body)  # chalice types raw_body str | bytes: always bytes
+    call = {"key": f"{scope}:{key}", "body": hashlib.sha256(raw or b"").hexdigest()}
     try:
         answer = run(call=call)
     except IdempotencyValidationError:

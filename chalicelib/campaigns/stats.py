@@ -58,7 +58,7 @@ def _with_type(model: type[Item], actions: Iterable[Action]) -> list[Action]:
     return [Item.type.set(model), *actions]
 
 
-def _update(model: type[Item], key: tuple[str, str], actions: list[Action]) -> None:
+def _update(model: type[Item], key: tuple[str, str], actions: Iterable[Action]) -> None:
     model(*key).update(actions=_with_type(model, actions))
 
 

@@ -26,9 +26,10 @@ def to_stored(steps: list[EmailStep | WaitStep], known_ids: set[str]) -> list[St
     stored = []
     for step in steps:
         step_id = step.id if step.id in known_ids else ids.new_id()
+        # StepMap(...): MapAttribute.__init__ is untyped in PynamoDB.
         if isinstance(step, EmailStep):
             stored.append(
-                StepMap(
+                StepMap(  # type: ignore[no-untyped-call]
                     id=step_id,
                     type="email",
                     subject=step.subject,
@@ -37,7 +38,7 @@ def to_stored(steps: list[EmailStep | WaitStep], known_ids: set[str]) -> list[St
                 )
             )
         else:
-            stored.append(StepMap(id=step_id, type="wait", unit=step.unit, amount=getattr(step, step.unit)))
+            stored.append(StepMap(id=step_id, type="wait", unit=step.unit, amount=getattr(step, step.unit)))  # type: ignore[no-untyped-call]
     return stored
 
 

@@ -146,12 +146,13 @@ class StepRef:
 
     def condition(self) -> Condition:
         """The same test, as a write condition."""
-        return (
+        condition: Condition = (
             (Enrollment.status == "ACTIVE")
             & (Enrollment.run == self.run)
             & (Enrollment.currentStep == self.step)
             & (Enrollment.currentStepId == self.step_id)
         )
+        return condition
 
     def enrollment(self) -> Enrollment:
         return Enrollment(*Enrollment.key(self.ws, self.campaign_id, self.contact_id))

@@ -26,7 +26,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, cast
 
 from pynamodb.expressions.condition import Condition
 
@@ -99,7 +99,7 @@ def _index_page(
     condition = None
     for term in conditions:
         condition = term if condition is None else condition & term
-    return one_page(
+    page = one_page(
         hash_key,
         range_condition,
         condition,
@@ -109,6 +109,8 @@ def _index_page(
         keep=keep,
         forward=forward,
     )
+    # Each partition above holds contact data only (Contact items or their copies).
+    return cast("tuple[list[ContactData], dict[str, Any] | None]", page)
 
 
 def _filters(

@@ -326,7 +326,8 @@ def _room_for(added: int) -> Condition:
             term = term & (Workspace.contactCount <= limit - added)
         allowed = term if allowed is None else allowed | term
     assert allowed is not None
-    return condition & allowed
+    combined: Condition = condition & allowed
+    return combined
 
 
 def _transact(ops: list[Op]) -> None:

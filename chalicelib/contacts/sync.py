@@ -123,7 +123,7 @@ def _sync_single(
             result = "created"
         else:
             holder = email_owner if match.target_id == _id(email_owner) else phone_owner
-            before = state_of(holder)  # type: ignore[arg-type]
+            before = state_of(holder)
             state = _merged(before, given, custom, match, extra_tags, update_existing)
             if same(before, state):
                 return "unchanged", before

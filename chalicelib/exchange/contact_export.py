@@ -274,6 +274,7 @@ def _write_part(item: Export) -> None:
     if step == 0:
         buffer.write("\ufeff")
         writer.writerow([*STANDARD_COLUMNS, *(item.customHeaders or [])])
+    cursor: str | None
     cursor, rows = item.cursor, 0
     while buffer.tell() < PART_BYTES:  # characters, a lower bound of the bytes
         page, cursor = search(item.workspaceId, wanted, limit=PAGE, cursor=cursor)

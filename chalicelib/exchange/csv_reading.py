@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import csv
 import re
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from dataclasses import dataclass
 
 BOM_UTF8 = b"\xef\xbb\xbf"
@@ -213,7 +213,7 @@ def lines(chunks: Iterable[bytes], newline: bytes, first_line: int = 1) -> Itera
         yield bytes(buffer)
 
 
-def records(chunks: Iterable[bytes], layout: Layout, offset: int, line: int) -> Iterator[Record]:
+def records(chunks: Iterable[bytes], layout: Layout, offset: int, line: int) -> Generator[Record, None, None]:
     """The records read from `chunks` (the file's bytes from `offset`, physical line `line`).
 
     Blank records are returned too (`blank`), so the caller's position moves past them.

@@ -155,7 +155,7 @@ def _reconcile(item: Import, synced: list[RowResult], bodies: list[dict[str, Any
     candidates = [
         r for r in synced if r.contact_id and r.result in ("updated", "skipped") and not r.duplicate
     ]
-    wanted = (
+    wanted: set[str | None] = (
         {r.contact_id for r in synced if r.contact_id and r.result != "failed"} if item.groupId else set()
     )
     wanted |= {r.contact_id for r in candidates}

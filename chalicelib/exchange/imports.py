@@ -27,7 +27,7 @@ from __future__ import annotations
 import csv
 import io
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Generator, Iterator, Mapping, Sequence
 from contextlib import closing
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -405,7 +405,7 @@ def _layout(item: Import) -> Layout:
     )
 
 
-def _records(item: Import, layout: Layout) -> Iterator[Record]:
+def _records(item: Import, layout: Layout) -> Generator[Record, None, None]:
     from chalicelib.exchange.csv_reading import records
 
     chunks = file_store.read_from(item.objectKey, int(item.offset), item.etag, int(item.size))

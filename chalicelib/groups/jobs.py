@@ -180,7 +180,7 @@ def run(job: Job, page_number: int, kinds: Kinds) -> None:
         if job.status == FINISHING or (job.status == FAILED and job.cursor is None):
             _finish(job, registered)
         elif page_number == job.page - 1:
-            _send(job, job.page)
+            _send(job, int(job.page))
         return
     page = members.member_page(
         job.workspaceId,

@@ -4,6 +4,8 @@ table of keys."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from pynamodb.attributes import (
     ListAttribute,
     MapAttribute,
@@ -19,7 +21,7 @@ STATS_PREFIX = "#STATS#GROUP#"
 PARKED_PREFIX = "#PARKED#"
 
 
-class StepMap(MapAttribute):
+class StepMap(MapAttribute[str, Any]):
     """One step as stored: an email (subject, bodies) or a wait (amount of a unit)."""
 
     id = UnicodeAttribute()
@@ -41,8 +43,9 @@ class Campaign(Item, discriminator="Campaign"):
     status = UnicodeAttribute(default="DRAFT")  # DRAFT | RUNNING | PAUSED | COMPLETED
     fromEmail = UnicodeAttribute()
     steps = ListAttribute(of=StepMap, default=list)
-    includeGroupIds = ListAttribute(of=UnicodeAttribute, default=list)
-    excludeGroupIds = ListAttribute(of=UnicodeAttribute, default=list)
+    # PynamoDB types ListAttribute(of=UnicodeAttribute) as list[UnicodeAttribute]: annotated list[str].
+    includeGroupIds: ListAttribute[str] = ListAttribute(of=UnicodeAttribute, default=list)  # type: ignore[arg-type]
+    excludeGroupIds: ListAttribute[str] = ListAttribute(of=UnicodeAttribute, default=list)  # type: ignore[arg-type]
     reenrollment = UnicodeAttribute(default="never")  # never | afterExit
     createdAt = UnicodeAttribute()
     updatedAt = UnicodeAttribute()
@@ -62,7 +65,7 @@ class CampaignLink(Item, discriminator="CampaignLink"):
     campaignId = UnicodeAttribute()
     role = UnicodeAttribute()  # include | exclude
     status = UnicodeAttribute()
-    excludeGroupIds = ListAttribute(of=UnicodeAttribute, default=list)
+    excludeGroupIds: ListAttribute[str] = ListAttribute(of=UnicodeAttribute, default=list)  # type: ignore[arg-type]
     reenrollment = UnicodeAttribute(default="never")
 
     @staticmethod

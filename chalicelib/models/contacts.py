@@ -16,6 +16,8 @@ so it is never instantiated from the table).
 
 from __future__ import annotations
 
+from typing import Any
+
 from pynamodb.attributes import ListAttribute, MapAttribute, NumberAttribute, UnicodeAttribute
 
 from chalicelib.models import keys
@@ -36,8 +38,9 @@ class ContactData(Item):
     lastName = UnicodeAttribute(null=True)
     company = UnicodeAttribute(null=True)
     title = UnicodeAttribute(null=True)
-    customFields = MapAttribute(default=dict)
-    tags = ListAttribute(of=UnicodeAttribute, default=list)
+    customFields: MapAttribute[str, Any] = MapAttribute(default=dict)
+    # PynamoDB types ListAttribute(of=UnicodeAttribute) as list[UnicodeAttribute]: annotated list[str].
+    tags: ListAttribute[str] = ListAttribute(of=UnicodeAttribute, default=list)  # type: ignore[arg-type]
     status = UnicodeAttribute(default="ACTIVE")
     statusReason = UnicodeAttribute(null=True)
     pipelineStage = UnicodeAttribute(default="LEAD")

@@ -14,7 +14,9 @@ class FieldDefinition(Item, discriminator="FieldDefinition"):
     key_name = UnicodeAttribute(attr_name="key")
     label = UnicodeAttribute()
     fieldType = UnicodeAttribute()  # text | number | date | boolean | select | url
-    options = ListAttribute(of=UnicodeAttribute, null=True)  # select only
+    # PynamoDB types ListAttribute(of=UnicodeAttribute) as list[UnicodeAttribute]: annotated list[str].
+    # select only
+    options: ListAttribute[str] = ListAttribute(of=UnicodeAttribute, null=True)  # type: ignore[arg-type]
     createdAt = UnicodeAttribute()
 
     @staticmethod

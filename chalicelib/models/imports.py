@@ -45,8 +45,9 @@ class Import(Item, discriminator="Import"):
     source = UnicodeAttribute()  # upload | body
     fileName = UnicodeAttribute(null=True)
     groupId = UnicodeAttribute(null=True)
-    tags = ListAttribute(of=UnicodeAttribute, default=list)
-    mapping = MapAttribute(default=dict)  # {"csv header": "field" | None}
+    # PynamoDB types ListAttribute(of=UnicodeAttribute) as list[UnicodeAttribute]: annotated list[str].
+    tags: ListAttribute[str] = ListAttribute(of=UnicodeAttribute, default=list)  # type: ignore[arg-type]
+    mapping: MapAttribute[str, Any] = MapAttribute(default=dict)  # {"csv header": "field" | None}
     updateExisting = BooleanAttribute(default=False)
     objectKey = UnicodeAttribute()
     etag = UnicodeAttribute(null=True)  # of the object being imported: later reads require it
@@ -55,9 +56,9 @@ class Import(Item, discriminator="Import"):
     encoding = UnicodeAttribute(null=True)
     delimiter = UnicodeAttribute(null=True)
     newline = UnicodeAttribute(null=True)
-    header = ListAttribute(of=UnicodeAttribute, null=True)
-    targets = MapAttribute(null=True)  # {"<column index>": "field"}
-    columns = MapAttribute(null=True)  # the report: mapped, ignored, unmatchedMapping
+    header: ListAttribute[str] = ListAttribute(of=UnicodeAttribute, null=True)  # type: ignore[arg-type]
+    targets: MapAttribute[str, Any] = MapAttribute(null=True)  # {"<column index>": "field"}
+    columns: MapAttribute[str, Any] = MapAttribute(null=True)  # the report: mapped, ignored, unmatchedMapping
     dataOffset = NumberAttribute(null=True)
     dataLine = NumberAttribute(null=True)
     # Progress and checkpoint.
@@ -95,12 +96,15 @@ class Export(Item, discriminator="Export"):
     id = UnicodeAttribute()
     workspaceId = UnicodeAttribute()
     status = UnicodeAttribute(default="RUNNING")  # RUNNING | COMPLETED | FAILED
-    filters = MapAttribute(default=dict)  # the contact list's: status, tag, groupId, pipelineStage, q
-    customKeys = ListAttribute(of=UnicodeAttribute, default=list)  # custom field columns, in order
-    customHeaders = ListAttribute(of=UnicodeAttribute, default=list)
+    # the contact list's: status, tag, groupId, pipelineStage, q
+    filters: MapAttribute[str, Any] = MapAttribute(default=dict)
+    # custom field columns, in order
+    customKeys: ListAttribute[str] = ListAttribute(of=UnicodeAttribute, default=list)  # type: ignore[arg-type]
+    customHeaders: ListAttribute[str] = ListAttribute(of=UnicodeAttribute, default=list)  # type: ignore[arg-type]
     objectKey = UnicodeAttribute()
     uploadId = UnicodeAttribute()
-    parts = ListAttribute(of=UnicodeAttribute, default=list)  # ETags of parts 1, 2...
+    # ETags of parts 1, 2...
+    parts: ListAttribute[str] = ListAttribute(of=UnicodeAttribute, default=list)  # type: ignore[arg-type]
     step = NumberAttribute(default=0)
     cursor = UnicodeAttribute(null=True)  # the list cursor the next part starts at
     exhausted = BooleanAttribute(default=False)  # the last part is uploaded

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from pynamodb.attributes import ListAttribute, MapAttribute, NumberAttribute, UnicodeAttribute
 
 from chalicelib.models import keys
@@ -20,7 +22,8 @@ class Job(Item, discriminator="Job"):
     workspaceId = UnicodeAttribute()
     kind = UnicodeAttribute()
     groupId = UnicodeAttribute()
-    params = MapAttribute(default=dict)  # the action's own arguments (tags, campaignId...)
+    # the action's own arguments (tags, campaignId...)
+    params: MapAttribute[str, Any] = MapAttribute(default=dict)
     status = UnicodeAttribute(default="PENDING")  # PENDING | RUNNING | FINISHING | COMPLETED | FAILED
     total = NumberAttribute(default=0)
     processed = NumberAttribute(default=0)
@@ -28,7 +31,8 @@ class Job(Item, discriminator="Job"):
     errorCount = NumberAttribute(default=0)
     page = NumberAttribute(default=0)
     cursor = UnicodeAttribute(null=True)  # JSON of the LastEvaluatedKey the next page starts after
-    state = MapAttribute(default=dict)  # what a kind accumulates over pages (the recount's counts)
+    # what a kind accumulates over pages (the recount's counts)
+    state: MapAttribute[str, Any] = MapAttribute(default=dict)
     createdAt = UnicodeAttribute()
     updatedAt = UnicodeAttribute()
     finishedAt = UnicodeAttribute(null=True)

@@ -12,7 +12,7 @@ replaced meanwhile is noticed instead of misread); nothing here holds a whole fi
 from __future__ import annotations
 
 import io
-from collections.abc import Iterable, Iterator
+from collections.abc import Generator, Iterable, Iterator
 from functools import lru_cache
 from typing import Any
 from urllib.parse import unquote_plus
@@ -73,13 +73,14 @@ def export_key(workspace_id: str, export_id: str) -> str:
 
 def upload_url(key: str, expires_in: int) -> str:
     """A presigned PUT: whoever holds it may put that one object until it expires."""
-    return _client().generate_presigned_url(
+    url: str = _client().generate_presigned_url(
         "put_object", Params={"Bucket": bucket(), "Key": key}, ExpiresIn=expires_in
     )
+    return url
 
 
 def download_url(key: str, expires_in: int, file_name: str) -> str:
-    return _client().generate_presigned_url(
+    url: str = _client().generate_presigned_url(
         "get_object",
         Params={
             "Bucket": bucket(),
@@ -89,6 +90,7 @@ def download_url(key: str, expires_in: int, file_name: str) -> str:
         },
         ExpiresIn=expires_in,
     )
+    return url
 
 
 # ---- objects ------------------------------------------------------------------------------
@@ -102,7 +104,8 @@ def put(key: str, data: bytes, content_type: str = "text/csv; charset=utf-8") ->
 
 def get(key: str) -> bytes | None:
     try:
-        return _client().get_object(Bucket=bucket(), Key=key)["Body"].read()
+        data: bytes = _client().get_object(Bucket=bucket(), Key=key)["Body"].read()
+        return data
     except _client().exceptions.NoSuchKey:
         return None
 
@@ -118,7 +121,9 @@ def size_of(key: str) -> int | None:
         raise
 
 
-def read_from(key: str, offset: int, etag: str | None = None, size: int | None = None) -> Iterator[bytes]:
+def read_from(
+    key: str, offset: int, etag: str | None = None, size: int | None = None
+) -> Generator[bytes, None, None]:
     """The object's bytes from `offset` on, in chunks, as they arrive (a ranged GET).
 
     Raises ObjectChanged when the object is gone or its ETag is no longer `etag`. Closing the

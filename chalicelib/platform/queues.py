@@ -14,9 +14,12 @@ import json
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.platform.logs import logger
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 
 # (message, attempt): attempt is SQS's receive count, 1 on the first delivery
 Handler = Callable[[dict[str, Any], int], None]
@@ -76,7 +79,7 @@ def _send_chunk(queue_url: str, chunk: list[dict[str, Any]], delay_seconds: int)
         raise RuntimeError(f"SQS refused {len(failed)} of {len(entries)} messages: {failed[0]}")
 
 
-def handle(event: dict[str, Any], context: Any, routes: Routes) -> dict[str, Any]:
+def handle(event: dict[str, Any], context: Any, routes: Routes) -> PartialItemFailureResponse:
     """Run each message through the route of its kind (the table app.py passes); returns
     {"batchItemFailures": [...]}."""
     from aws_lambda_powertools.utilities.batch import (  # cold start: the queue Lambdas only

@@ -17,9 +17,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalicelib.platform.logs import logger
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.batch.types import PartialItemFailureResponse
 
 
 @dataclass(frozen=True)
@@ -64,7 +67,7 @@ class AfterFailedRecord(Exception):
     """Marks a record not run because an earlier one of its batch failed; it comes again."""
 
 
-def handle(event: dict[str, Any], context: Any, reactions: Reactions) -> dict[str, Any]:
+def handle(event: dict[str, Any], context: Any, reactions: Reactions) -> PartialItemFailureResponse:
     """Run each record through the reactions of its item type (the table app.py passes);
     returns {"batchItemFailures": [...]}."""
     from aws_lambda_powertools.utilities.batch import (  # cold start: the stream Lambda only

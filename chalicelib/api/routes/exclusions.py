@@ -10,10 +10,10 @@ from chalicelib.api.http import (
     parse_query,
     read_json,
     route,
-    validate,
     workspace_id,
 )
 from chalicelib.platform.errors import field_error
+from chalicelib.schemas.validation import validate
 
 bp = Blueprint(__name__)
 

@@ -8,12 +8,13 @@ the errors, 422; an error page otherwise). A JSON post is answered with JSON: 20
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
 
 from chalice.app import Blueprint, Request, Response
 
-from chalicelib.api.http import JSON, json_response, parse_body, parse_query, route, validate, workspace_id
+from chalicelib.api.http import JSON, json_response, parse_body, parse_query, route, workspace_id
 from chalicelib.platform.errors import ApiError, NotFound, PayloadTooLarge, ValidationFailed
+from chalicelib.schemas.validation import validate
 
 if TYPE_CHECKING:
     from chalicelib.models.forms import Form
@@ -162,7 +163,8 @@ def _post_from_browser(request: Request, form_id: str) -> Response:
         return _html(form_pages.message_page("Too much data", error.message), error.status)
     values: dict[str, str] = {}
     try:
-        values = forms.read_form_encoded(request.raw_body)
+        # chalice types raw_body str | bytes: always bytes
+        values = forms.read_form_encoded(cast(bytes, request.raw_body))
         _submit(request, form, validate(FormSubmission, values))
     except ValidationFailed as error:
         errors: dict[str, str] = {}

@@ -9,12 +9,13 @@ Gateway) prefer the literal path to `/api/v1/contacts/{id}`.
 from __future__ import annotations
 
 import json
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from chalice.app import Blueprint, Response
 
 from chalicelib.api.http import JSON, json_response, route, workspace_id
 from chalicelib.platform.errors import field_error
+from chalicelib.schemas.validation import validate
 
 if TYPE_CHECKING:
     from chalicelib.exchange.imports import Options
@@ -46,7 +47,8 @@ def create_import() -> Response:
 
     def produce() -> tuple[int, dict[str, Any]]:
         if content_type in CSV_TYPES:
-            item = imports.create_from_body(ws, request.raw_body or b"", _query_options())
+            # chalice types raw_body str | bytes: always bytes
+            item = imports.create_from_body(ws, cast(bytes, request.raw_body) or b"", _query_options())
             return 201, {"id": item.id, "status": item.status}
         options = _json_options()
         item, url = imports.create_upload(ws, options)
@@ -71,7 +73,7 @@ def _json_options() -> Options:
 
 
 def _query_options() -> Options:
-    from chalicelib.api.http import parse_query, validate
+    from chalicelib.api.http import parse_query
     from chalicelib.exchange.imports import parse_tags
     from chalicelib.schemas.imports import ImportOptions, ImportQuery
 
@@ -205,7 +207,7 @@ def get_export(id: str) -> Response:
 
 
 def _csv(text: str, file_name: str) -> Response:
-    headers = {
+    headers: dict[str, str | list[str]] = {
         "Content-Type": "text/csv; charset=utf-8",
         "Content-Disposition": f'attachment; filename="{file_name}"',
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+from typing import cast
 
 from chalice.app import Blueprint, Response
 
@@ -32,7 +33,8 @@ def create_workspace() -> Response:
     key = request.headers.get("idempotency-key")
     if key is not None and not 1 <= len(key) <= 255:
         raise field_error("Idempotency-Key", "must be 1 to 255 characters")
-    digest = hashlib.sha256(request.raw_body or b"").hexdigest()
+    # chalice types raw_body str | bytes: always bytes
+    digest = hashlib.sha256(cast(bytes, request.raw_body) or b"").hexdigest()
     created = workspaces.create(
         body.name, body.plan.value, body.default_region, idempotency=(key, digest) if key else None
     )
