@@ -33,6 +33,7 @@ def respond(request: Request, workspace_id: str, scope: str, produce: Produce) -
         return json_response(body, status)
     if not 1 <= len(key) <= 255:
         raise field_error("Idempotency-Key", "must be 1 to 255 characters")
+    # cold start: heavy library, loaded on first use
     from aws_lambda_powertools.utilities.idempotency import idempotent_function
     from aws_lambda_powertools.utilities.idempotency.exceptions import (
         IdempotencyAlreadyInProgressError,
@@ -73,6 +74,7 @@ def respond(request: Request, workspace_id: str, scope: str, produce: Produce) -
 
 @lru_cache(maxsize=1)
 def _config() -> Any:
+    # cold start: heavy library, loaded on first use
     from aws_lambda_powertools.utilities.idempotency import IdempotencyConfig
 
     return IdempotencyConfig(
@@ -85,6 +87,7 @@ def _config() -> Any:
 
 @lru_cache(maxsize=256)
 def _persistence(workspace_id: str) -> Any:
+    # cold start: heavy library, loaded on first use
     from aws_lambda_powertools.utilities.idempotency import DynamoDBPersistenceLayer
 
     return DynamoDBPersistenceLayer(

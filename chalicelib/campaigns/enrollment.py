@@ -161,6 +161,7 @@ def ineligible(contact: Contact | None) -> str | None:
 
 @lru_cache(maxsize=4096)
 def _valid_email(address: str) -> bool:
+    # cold start: heavy library, loaded on first use
     from email_validator import EmailNotValidError, validate_email
 
     try:

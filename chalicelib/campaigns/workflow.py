@@ -32,6 +32,7 @@ from __future__ import annotations
 import json
 import zlib
 from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
@@ -55,6 +56,7 @@ from chalicelib.models.contacts import Contact
 from chalicelib.platform import clock, config, ids, mailer, queues
 from chalicelib.platform.db import Item, is_conditional_failure
 from chalicelib.platform.logs import logger
+from chalicelib.platform.paged_query import query_page
 from chalicelib.schemas import templates
 
 STEP_KIND = "campaign.step"
@@ -192,8 +194,6 @@ def send(messages: list[tuple[dict[str, Any], int]]) -> int:
         for chunk in chunks:
             _send_chunk(chunk)
     else:
-        from concurrent.futures import ThreadPoolExecutor
-
         with ThreadPoolExecutor(max_workers=min(SEND_WORKERS, len(chunks))) as pool:
             list(pool.map(_send_chunk, chunks))
     return len(chunks)
@@ -216,6 +216,7 @@ def _send_chunk(chunk: list[tuple[dict[str, Any], int]]) -> None:
 @lru_cache(maxsize=1)
 def sqs() -> Any:
     """The SQS client step messages go through."""
+    # cold start: heavy library, loaded on first use
     import boto3
 
     return boto3.client("sqs")
@@ -287,7 +288,6 @@ def _release_bucket(
 ) -> tuple[dict[str, Any] | None, int]:
     """Send the bucket's steps, a page at a time, from `resume` on; stops once `room` steps
     were sent. Returns (None, sent) when the bucket is done, else (where to resume, sent)."""
-    from chalicelib.platform.paged_query import query_page
 
     sent = 0
     first_shard = int(resume["shard"]) if resume else 0

@@ -139,6 +139,7 @@ def _check_value(value: Any, definition: FieldDefinition) -> Any:
 
 
 def _check_url(value: Any) -> str:
+    # cold start: heavy library, loaded on first use
     from pydantic import AnyHttpUrl, TypeAdapter
     from pydantic import ValidationError as PydanticError
 

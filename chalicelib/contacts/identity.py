@@ -23,6 +23,7 @@ class IdentityError(ValueError):
 
 def normalise_email(value: str) -> str:
     """The lowercased address; IdentityError when its syntax is wrong. No DNS lookups."""
+    # cold start: heavy library, loaded on first use
     from email_validator import EmailNotValidError, validate_email
 
     text = value.strip()
@@ -40,6 +41,7 @@ def normalise_email(value: str) -> str:
 def normalise_phone(value: str, region: str) -> str:
     """The number in E.164; a number without a country code is read in `region` (ISO 3166
     alpha-2, the workspace's default). IdentityError when it is not a valid number."""
+    # cold start: heavy library, loaded on first use
     import phonenumbers
 
     text = value.strip()

@@ -30,9 +30,11 @@ from typing import Any, cast
 
 from pynamodb.expressions.condition import Condition
 
+from chalicelib.contacts import service as contacts
 from chalicelib.contacts.identity import fold, search_tokens
 from chalicelib.models import keys
 from chalicelib.models.contacts import Contact, ContactData, ContactSearch, ContactTag
+from chalicelib.models.groups import Membership
 from chalicelib.platform import pagination
 from chalicelib.platform.db import Item
 from chalicelib.platform.errors import field_error
@@ -155,9 +157,6 @@ def matches(contact: ContactData, filters: ContactFilters, q: str | None) -> boo
 def _group_page(
     ws: str, filters: ContactFilters, q: str | None, limit: int, start: dict[str, Any] | None
 ) -> tuple[list[ContactData], dict[str, Any] | None]:
-    from chalicelib.contacts import service as contacts
-    from chalicelib.models.groups import Membership
-
     group_id = filters.group_id or ""
     if filters.status is not None:
         hash_key, index = Membership.status_partition(ws, group_id, filters.status), "gsi2"

@@ -25,6 +25,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from pynamodb.exceptions import TransactWriteError
 from pynamodb.expressions.condition import Condition
 
 from chalicelib.contacts.identity import search_tokens
@@ -331,8 +332,6 @@ def _room_for(added: int) -> Condition:
 
 
 def _transact(ops: list[Op]) -> None:
-    from pynamodb.exceptions import TransactWriteError
-
     ordered = [op for action in ("check", "delete", "put", "update") for op in ops if op.action == action]
     try:
         connection().transact_write_items(

@@ -16,7 +16,7 @@ from chalicelib.contacts.store import State, WriteRejected, commit, pack, plan, 
 from chalicelib.models import keys
 from chalicelib.models.contacts import ContactTag, TagCount
 from chalicelib.platform import clock, pagination
-from chalicelib.platform.errors import Conflict, field_error
+from chalicelib.platform.errors import Conflict, NotFound, field_error
 
 # Contacts renamed per round: one Query of links, then transactions of up to 100 actions.
 ROUND = 100
@@ -84,7 +84,6 @@ def _retagged(before: State, old: str, new: str) -> State:
 
 def _retag_alone(workspace_id: str, contact_id: str, old: str, new: str) -> int:
     """Rename the tag on one contact read afresh; 1 if it changed, 0 if it no longer had it."""
-    from chalicelib.platform.errors import NotFound
 
     for _ in attempts():
         try:

@@ -16,6 +16,7 @@ import os
 import re
 from collections.abc import Callable
 from dataclasses import dataclass, replace
+from email.utils import make_msgid
 from urllib.parse import quote
 
 from chalicelib.platform import config, link_tokens
@@ -42,8 +43,6 @@ class Decorated:
 
 
 def decorate(email: Email, target: Target) -> Decorated:
-    from email.utils import make_msgid
-
     domain = email.sender.rpartition("@")[2] or "cohort.invalid"
     message_id = make_msgid(domain=domain)
     base = config.public_base_url()

@@ -12,12 +12,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from chalicelib.deliverability import email_links, sending_limits, suppression, tracking
+from chalicelib.platform.link_tokens import Target
 from chalicelib.platform.logs import logger
 
 
 def hold(ref: Any, address: str | None) -> str | int:
-    from chalicelib.deliverability import sending_limits, suppression
-
     if address:
         reason = suppression.is_suppressed(ref.ws, address)
         if reason:
@@ -26,9 +26,6 @@ def hold(ref: Any, address: str | None) -> str | int:
 
 
 def send(send_email: Callable[[Any], Any], ref: Any, via_group_id: str | None, step: Any, email: Any) -> Any:
-    from chalicelib.deliverability import email_links, tracking
-    from chalicelib.platform.link_tokens import Target
-
     target = Target(ref.ws, ref.campaign_id, ref.contact_id, int(ref.run), str(step.id), via_group_id)
     try:
         decorated = email_links.decorate(email, target)

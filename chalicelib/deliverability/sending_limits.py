@@ -21,6 +21,8 @@ from datetime import UTC, datetime, timedelta
 
 from chalicelib.models.plans import Plan
 from chalicelib.models.sending import SendWindow
+from chalicelib.platform.db import Item
+from chalicelib.workspaces import service as workspaces
 
 DAILY_CAP = {Plan.FREE: 300, Plan.STARTER: 10_000, Plan.PRO: 100_000}
 PER_SECOND = {Plan.FREE: 2, Plan.STARTER: 10, Plan.PRO: 14}  # 14/s: SES's default account rate
@@ -48,8 +50,6 @@ def wait_seconds(workspace_id: str, plan: str | None = None, now: datetime | Non
 
 
 def _reserve(workspace_id: str, window: str, ttl: timedelta) -> int:
-    from chalicelib.platform.db import Item
-
     counter = SendWindow(SendWindow.partition(workspace_id), window)
     counter.update(
         actions=[Item.type.set(SendWindow), SendWindow.reserved.add(1), Item.ttl.set(datetime.now(UTC) + ttl)]
@@ -59,7 +59,6 @@ def _reserve(workspace_id: str, window: str, ttl: timedelta) -> int:
 
 def plan_of(workspace_id: str) -> str:
     """The workspace's plan, read at most every 5 minutes per container."""
-    from chalicelib.workspaces import service as workspaces
 
     cached = _plans.get(workspace_id)
     if cached and cached[0] > time.monotonic():

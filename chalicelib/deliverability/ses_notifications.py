@@ -25,7 +25,10 @@ import os
 import re
 from collections import Counter
 from collections.abc import Callable
+from email import message_from_bytes
 from email.message import Message
+from email.message import Message as Headers
+from email.policy import default
 from typing import Any
 
 from chalicelib.contacts import activity
@@ -37,6 +40,7 @@ from chalicelib.platform import link_tokens
 from chalicelib.platform.db import Item
 from chalicelib.platform.errors import NotFound
 from chalicelib.platform.logs import logger
+from chalicelib.schemas.ses import Notification
 
 TOPIC_VARIABLE = "COHORT_SES_TOPIC_ARN"
 IGNORED, UNMATCHED, RECORDED = "ignored", "unmatched", "recorded"
@@ -81,9 +85,8 @@ def process(record: Any) -> str:
 
 def parse(message: Any) -> Any:
     """The SES notification in an SNS Message (a JSON string), or None."""
+    # cold start: heavy library, loaded on first use
     from pydantic import ValidationError
-
-    from chalicelib.schemas.ses import Notification
 
     if not isinstance(message, str):
         return None
@@ -221,9 +224,6 @@ def on_received(notification: Any) -> str:
 def _headers(notification: Any) -> Message:
     """The mail's headers: parsed from the content when SES sent it (complete), else the
     list in `mail.headers` (which SES may truncate)."""
-    from email import message_from_bytes
-    from email.message import Message as Headers
-    from email.policy import default
 
     content = notification.content
     if content:

@@ -38,6 +38,7 @@ _BATCH_KEYS = 100
 def normalise(value: str) -> tuple[str, str]:
     """(the stored form, its kind); 422 validation_error when it is neither an address nor
     an @domain. Addresses are normalised like contacts' emails, so they match them."""
+    # cold start: heavy library, loaded on first use
     from email_validator import EmailNotValidError, validate_email
 
     text = value.strip()

@@ -27,9 +27,17 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from pynamodb.exceptions import DoesNotExist, UpdateError
+
+from chalicelib.contacts.search import ContactFilters, search
+from chalicelib.exchange.column_mapping import CUSTOM_PREFIX, normalise, standard_headers
+from chalicelib.groups import service as groups
+from chalicelib.models.fields import FieldDefinition
 from chalicelib.models.imports import Export
-from chalicelib.platform import clock, config, ids
+from chalicelib.models.keys import workspace
+from chalicelib.platform import clock, config, ids, queues
 from chalicelib.platform import files as file_store
+from chalicelib.platform.db import is_conditional_failure
 from chalicelib.platform.errors import NotFound
 from chalicelib.platform.logs import logger
 from chalicelib.platform.queues import LAST_ATTEMPT
@@ -75,12 +83,9 @@ class Inline:
 
 def export(workspace_id: str, filters: Mapping[str, Any]) -> Inline | Export:
     """The contacts matching `filters` as CSV (Inline), or the Export job that writes them."""
-    from chalicelib.contacts.search import search
 
     wanted = _filters(filters)
     if wanted.group_id:
-        from chalicelib.groups import service as groups
-
         groups.get(workspace_id, wanted.group_id)  # 404 rather than an empty file
     keys, headers = custom_columns(workspace_id)
     contacts: list[Any] = []
@@ -107,8 +112,6 @@ def file_name() -> str:
 
 
 def _filters(filters: Mapping[str, Any]) -> Any:
-    from chalicelib.contacts.search import ContactFilters
-
     return ContactFilters(
         status=filters.get("status"),
         tag=filters.get("tag"),
@@ -120,9 +123,6 @@ def _filters(filters: Mapping[str, Any]) -> Any:
 
 def custom_columns(workspace_id: str) -> tuple[list[str], list[str]]:
     """(custom field keys, their column headers): labels, or keys where labels collide."""
-    from chalicelib.exchange.column_mapping import CUSTOM_PREFIX, normalise, standard_headers
-    from chalicelib.models.fields import FieldDefinition
-    from chalicelib.models.keys import workspace
 
     definitions = [
         d
@@ -194,8 +194,6 @@ def _start(workspace_id: str, filters: Mapping[str, Any], keys: list[str], heade
 
 
 def send_step(item: Export, step: int) -> None:
-    from chalicelib.platform import queues
-
     message = {"kind": STEP_KIND, "workspaceId": item.workspaceId, "exportId": item.id, "step": step}
     queues.send(config.imports_queue_url(), [message])
 
@@ -208,8 +206,6 @@ def get(workspace_id: str, export_id: str) -> Export:
 
 
 def _load(workspace_id: str, export_id: str) -> Export | None:
-    from pynamodb.exceptions import DoesNotExist
-
     try:
         return Export.get(*Export.key(workspace_id, export_id), consistent_read=True)
     except DoesNotExist:
@@ -264,8 +260,6 @@ def run_step(workspace_id: str, export_id: str, step: int, attempt: int = 1) -> 
 
 
 def _write_part(item: Export) -> None:
-    from chalicelib.contacts.search import search
-
     wanted = _filters(item.filters.as_dict() if hasattr(item.filters, "as_dict") else dict(item.filters))
     keys = list(item.customKeys or [])
     step = int(item.step)
@@ -307,10 +301,6 @@ def _complete(item: Export) -> None:
 
 
 def _update(item: Export, actions: list[Any], step: int | None = None) -> bool:
-    from pynamodb.exceptions import UpdateError
-
-    from chalicelib.platform.db import is_conditional_failure
-
     condition = Export.status == "RUNNING"
     if step is not None:
         condition = condition & (Export.step == step)

@@ -15,6 +15,8 @@ with its groupId: every contact column, built in S3, GET /exports/{id} for the d
 
 from __future__ import annotations
 
+import csv
+import io
 import re
 from collections.abc import Iterator
 from typing import Any
@@ -64,8 +66,6 @@ def export(workspace_id: str, group_id: str) -> contact_export.Inline | Export:
 
 def _inline(workspace_id: str, group_id: str) -> str | None:
     """The CSV, or None past MAX_BYTES (the group's counter lagged behind its members)."""
-    import csv
-    import io
 
     parts = ["\ufeff"]
     size = 0

@@ -10,7 +10,18 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+from chalicelib.contacts import sync as contact_sync
+from chalicelib.contacts.identity import IdentityError, normalise_email
+from chalicelib.contacts.service import read_items
+from chalicelib.deliverability import suppression
+from chalicelib.exchange import column_mapping
+from chalicelib.exchange.column_mapping import CUSTOM_PREFIX, ColumnPlan, CustomField
+from chalicelib.groups import memberships
+from chalicelib.groups import service as groups
+from chalicelib.models.contacts import Contact
+from chalicelib.models.fields import FieldDefinition
 from chalicelib.models.imports import Import, plain
+from chalicelib.models.keys import workspace
 
 if TYPE_CHECKING:
     from chalicelib.exchange.column_mapping import ColumnPlan, CustomField
@@ -57,8 +68,6 @@ class RowResult:
 def apply_rows(item: Import, layout: Layout, records: Sequence[Record], claimed_at: str) -> list[RowResult]:
     """Turn records into contacts, sync them, reconcile with a dead attempt's work, and put
     them in the import's group. One RowResult per record, in order."""
-    from chalicelib.contacts import sync as contact_sync
-    from chalicelib.exchange import column_mapping
 
     plan = _plan(item)
     custom = custom_fields(item.workspaceId, _mapped_custom_keys(plan))
@@ -101,8 +110,6 @@ def _without_suppressed(
 ) -> tuple[list[dict[str, Any]], list[RowResult]]:
     """Rows whose email is on the suppression list (or was erased) are skipped, never synced:
     an import must not bring back an address that asked to hear no more."""
-    from chalicelib.contacts.identity import IdentityError, normalise_email
-    from chalicelib.deliverability import suppression
 
     emails: dict[int, str] = {}
     for index, body in enumerate(bodies):
@@ -149,7 +156,6 @@ def _reconcile(item: Import, synced: list[RowResult], bodies: list[dict[str, Any
     """Rows whose contact this very import created: by this step's dead attempt (the row was
     really "created"), or by an earlier step (a duplicate row further down the file, merged
     as sync_many merges duplicates within one call). Then the group, if any."""
-    from chalicelib.contacts import sync as contact_sync
 
     ours = _source(item)
     candidates = [
@@ -190,8 +196,6 @@ def _reconcile(item: Import, synced: list[RowResult], bodies: list[dict[str, Any
 def _join_group(item: Import, synced: list[RowResult], contacts: Mapping[str, Any]) -> None:
     """Every row's contact joins the group through memberships.add_contacts (existing members
     are not written again, so a dynamic group enrolls each new member exactly once)."""
-    from chalicelib.groups import memberships
-    from chalicelib.groups import service as groups
 
     group = groups.get(item.workspaceId, item.groupId or "", consistent=True)
     joining = list(
@@ -205,8 +209,6 @@ def _join_group(item: Import, synced: list[RowResult], contacts: Mapping[str, An
 
 def _read_contacts(workspace_id: str, contact_ids: Sequence[str]) -> dict[str, Any]:
     """Contacts by id, strongly consistent (they may have been written a moment ago)."""
-    from chalicelib.contacts.service import read_items
-    from chalicelib.models.contacts import Contact
 
     found = read_items(Contact.key(workspace_id, cid) for cid in contact_ids)
     return {item.id: item for item in found.values() if isinstance(item, Contact)}
@@ -217,23 +219,16 @@ def _source(item: Import) -> str:
 
 
 def _plan(item: Import) -> ColumnPlan:
-    from chalicelib.exchange.column_mapping import ColumnPlan
-
     targets = {int(index): str(target) for index, target in plain(item.targets or {}).items()}
     return ColumnPlan(list(item.header or []), targets)
 
 
 def _mapped_custom_keys(plan: ColumnPlan) -> list[str]:
-    from chalicelib.exchange.column_mapping import CUSTOM_PREFIX
-
     return [t.removeprefix(CUSTOM_PREFIX) for t in plan.targets.values() if t.startswith(CUSTOM_PREFIX)]
 
 
 def custom_fields(workspace_id: str, keys: Sequence[str] | set[str] | None = None) -> dict[str, CustomField]:
     """The workspace's custom fields (all: one Query; some: one BatchGetItem), by key."""
-    from chalicelib.exchange.column_mapping import CustomField
-    from chalicelib.models.fields import FieldDefinition
-    from chalicelib.models.keys import workspace
 
     if keys is None:
         found: Any = FieldDefinition.query(workspace(workspace_id), FieldDefinition.sk.startswith("FIELD#"))

@@ -32,9 +32,14 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.exchange import import_rows
+from pynamodb.exceptions import DoesNotExist, UpdateError
+
+from chalicelib.exchange import column_mapping, csv_reading, import_rows
+from chalicelib.exchange.contact_export import BOM, spreadsheet_safe
+from chalicelib.exchange.csv_reading import Layout, UnreadableFile, records
+from chalicelib.groups import service as groups
 from chalicelib.models.imports import Import, plain
-from chalicelib.platform import clock, config, ids, pagination
+from chalicelib.platform import clock, config, ids, pagination, queues
 from chalicelib.platform import files as file_store
 from chalicelib.platform.db import is_conditional_failure
 from chalicelib.platform.errors import Conflict, InvalidRequest, NotFound, PayloadTooLarge, ValidationFailed
@@ -117,8 +122,6 @@ def _new(workspace_id: str, options: Options, source: str) -> Import:
 
 def _check_options(workspace_id: str, options: Options) -> None:
     """404 for a group that is not the workspace's; 422 for a mapping to an unknown field."""
-    from chalicelib.exchange import column_mapping
-    from chalicelib.groups import service as groups
 
     if options.group_id:
         groups.get(workspace_id, options.group_id)
@@ -147,8 +150,6 @@ def get(workspace_id: str, import_id: str) -> Import:
 
 
 def _load(workspace_id: str, import_id: str) -> Import | None:
-    from pynamodb.exceptions import DoesNotExist
-
     try:
         return Import.get(*Import.key(workspace_id, import_id), consistent_read=True)
     except DoesNotExist:
@@ -273,8 +274,6 @@ def _guarded(workspace_id: str, import_id: str, attempt: int, step: Any) -> None
 
 
 def send_step(item: Import, step: int) -> None:
-    from chalicelib.platform import queues
-
     message = {"kind": STEP_KIND, "workspaceId": item.workspaceId, "importId": item.id, "step": step}
     queues.send(config.imports_queue_url(), [message])
 
@@ -299,9 +298,6 @@ def on_object_created(raw_key: str, etag: str, size: int) -> None:
 
 def start(item: Import, etag: str, size: int) -> None:
     """Read the file's layout and columns, and turn the import RUNNING with step 0 sent."""
-    from pynamodb.exceptions import UpdateError
-
-    from chalicelib.exchange import column_mapping, csv_reading
 
     if size > MAX_FILE_BYTES:
         _fail(item, f"the file is larger than {MAX_FILE_BYTES // 1024**3} GB", pending=True)
@@ -393,8 +389,6 @@ def run_step(workspace_id: str, import_id: str, step: int) -> None:
 
 
 def _layout(item: Import) -> Layout:
-    from chalicelib.exchange.csv_reading import Layout
-
     return Layout(
         encoding=item.encoding or "utf-8",
         delimiter=item.delimiter or ",",
@@ -406,15 +400,12 @@ def _layout(item: Import) -> Layout:
 
 
 def _records(item: Import, layout: Layout) -> Generator[Record, None, None]:
-    from chalicelib.exchange.csv_reading import records
-
     chunks = file_store.read_from(item.objectKey, int(item.offset), item.etag, int(item.size))
     return records(chunks, layout, int(item.offset), int(item.line))
 
 
 def _count(item: Import) -> None:
     """A counting step: read up to COUNT_BYTES of rows; the last one sets totalRows."""
-    from chalicelib.exchange.csv_reading import UnreadableFile
 
     layout = _layout(item)
     unnamed = [index for index, name in enumerate(layout.header) if not name]
@@ -457,7 +448,6 @@ def _count(item: Import) -> None:
 
 def _import_chunk(item: Import) -> None:
     """An import step: the next CHUNK_ROWS rows through sync_many, then the checkpoint."""
-    from chalicelib.exchange.csv_reading import UnreadableFile
 
     rerun = item.claimedAt is not None  # an attempt of this step started before this one
     claimed_at = _claim(item)
@@ -514,7 +504,6 @@ def _import_chunk(item: Import) -> None:
 
 def _claim(item: Import) -> str | None:
     """Mark the step started (the first start's time is kept); None if it moved on."""
-    from pynamodb.exceptions import UpdateError
 
     try:
         item.update(
@@ -530,7 +519,6 @@ def _claim(item: Import) -> str | None:
 
 def _checkpoint(item: Import, actions: list[Any]) -> bool:
     """Record a step done (condition: still this step); False when another attempt did."""
-    from pynamodb.exceptions import UpdateError
 
     step = int(item.step)
     try:
@@ -560,7 +548,6 @@ def _finish(item: Import) -> None:
 
 def _fail(item: Import, reason: str, *, pending: bool = False) -> None:
     """Stop the import for good: FAILED with the reason; the rows done so far stay done."""
-    from pynamodb.exceptions import UpdateError
 
     logger.info("import failed", extra={"import_id": item.id, "reason": reason})
     if not pending:
@@ -603,8 +590,6 @@ def _write_report(item: Import) -> None:
 
 
 def _report_header(item: Import) -> bytes:
-    from chalicelib.exchange.contact_export import BOM
-
     return BOM + _csv_line([*REPORT_COLUMNS, *(item.header or [])])
 
 
@@ -616,8 +601,6 @@ def _report_lines(results: Sequence[import_rows.RowResult]) -> bytes:
 
 
 def _csv_line(cells: Sequence[str]) -> bytes:
-    from chalicelib.exchange.contact_export import spreadsheet_safe
-
     buffer = io.StringIO()
     csv.writer(buffer, lineterminator="\r\n").writerow([spreadsheet_safe(cell) for cell in cells])
     return buffer.getvalue().encode("utf-8")

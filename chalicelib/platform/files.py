@@ -29,6 +29,7 @@ class ObjectChanged(Exception):
 
 @lru_cache(maxsize=1)
 def _client() -> Any:
+    # cold start: heavy library, loaded on first use
     import boto3
     from botocore.config import Config
 
@@ -111,6 +112,7 @@ def get(key: str) -> bytes | None:
 
 
 def size_of(key: str) -> int | None:
+    # cold start: heavy library, loaded on first use
     from botocore.exceptions import ClientError
 
     try:
@@ -130,6 +132,7 @@ def read_from(
     iterator early closes the connection, so a caller that needs only the next rows of a big
     file does not download the rest.
     """
+    # cold start: heavy library, loaded on first use
     from botocore.exceptions import ClientError
 
     if size is not None and offset >= size:
@@ -224,6 +227,7 @@ def upload_part(key: str, upload_id: str, number: int, data: bytes) -> str:
 
 def complete_multipart(key: str, upload_id: str, etags: list[str]) -> None:
     """Assemble the parts; done already (a retry after a crash) is fine."""
+    # cold start: heavy library, loaded on first use
     from botocore.exceptions import ClientError
 
     parts = [{"ETag": etag, "PartNumber": number} for number, etag in enumerate(etags, start=1)]

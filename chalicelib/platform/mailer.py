@@ -10,6 +10,9 @@ from __future__ import annotations
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from email.message import EmailMessage
+from email.policy import SMTP
+from email.utils import formatdate, make_msgid
 from functools import lru_cache
 from typing import Any
 
@@ -26,9 +29,6 @@ class Email:
 
 def build(email: Email) -> bytes:
     """The RFC 5322 message, 7-bit clean."""
-    from email.message import EmailMessage
-    from email.policy import SMTP
-    from email.utils import formatdate, make_msgid
 
     message = EmailMessage(policy=SMTP)
     message["From"] = email.sender
@@ -66,6 +66,7 @@ def send(email: Email) -> str:
 def surely_not_sent(error: BaseException) -> bool:
     """True when a failed `send` certainly sent nothing: SES answered with an error, or the
     request never reached it. A read timeout is not one of these (SES may have sent it)."""
+    # cold start: heavy library, loaded on first use
     from botocore.exceptions import ClientError, ConnectTimeoutError, EndpointConnectionError
 
     return isinstance(error, ClientError | ConnectTimeoutError | EndpointConnectionError)
@@ -95,6 +96,7 @@ def client() -> Any:
 
 @lru_cache(maxsize=1)
 def _boto_client() -> Any:
+    # cold start: heavy library, loaded on first use
     import boto3
 
     return boto3.client("sesv2")

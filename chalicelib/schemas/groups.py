@@ -35,6 +35,7 @@ def normalise_color(value: str | None) -> str | None:
         return None
     if _HEX_COLOR.match(value):
         return value.lower()
+    # cold start: heavy library, loaded on first use
     import webcolors
 
     name = value.lower()

@@ -14,7 +14,7 @@ class Import:
     target: str  # the imported module (within the tree)
     line: int
     in_function: bool
-    comment: str  # the import's own lines and the comment line just above it
+    comment: str  # the import's own lines and the comment line above its run of imports
 
 
 def module_name(root: Path, path: Path) -> str:
@@ -45,6 +45,12 @@ def imports(root: Path, extra: dict[str, Path] | None = None) -> Iterator[Import
         tree = ast.parse(source)
         inside = _function_nodes(tree)
         package = name if path.name == "__init__.py" else name.rpartition(".")[0]
+        import_lines = {
+            line
+            for node in ast.walk(tree)
+            if isinstance(node, ast.Import | ast.ImportFrom)
+            for line in range(node.lineno, (node.end_lineno or node.lineno) + 1)
+        }
         for node in ast.walk(tree):
             if isinstance(node, ast.Import):
                 candidates = [alias.name for alias in node.names]
@@ -56,7 +62,11 @@ def imports(root: Path, extra: dict[str, Path] | None = None) -> Iterator[Import
                 candidates = [f"{base}.{alias.name}" for alias in node.names] + [base]
             else:
                 continue
-            above = lines[node.lineno - 2] if node.lineno >= 2 else ""
+            # the comment above the run of imports this one belongs to
+            line = node.lineno - 1
+            while line in import_lines:
+                line -= 1
+            above = lines[line - 1] if line >= 1 else ""
             own = "\n".join(lines[node.lineno - 1 : (node.end_lineno or node.lineno)])
             comment = own + ("\n" + above if above.strip().startswith("#") else "")
             for candidate in candidates:

@@ -18,6 +18,7 @@ bp = Blueprint(__name__)
     response="activity.ActivityPage",
 )
 def contact_activity(id: str) -> Response:
+    # cold start: loaded on first use, not at the API's import
     from chalicelib.contacts import activity
     from chalicelib.contacts import service as contacts
     from chalicelib.schemas.common import ListQuery

@@ -28,6 +28,7 @@ CAMPAIGN = "/api/v1/campaigns/{id}"
     status=201,
 )
 def create_campaign() -> Response:
+    # cold start: loaded on first use, not at the API's import
     from chalicelib.campaigns import service as campaigns
     from chalicelib.schemas.campaigns import CampaignCreate
 
@@ -48,6 +49,7 @@ def create_campaign() -> Response:
     response="campaigns.CampaignPage",
 )
 def list_campaigns() -> Response:
+    # cold start: loaded on first use, not at the API's import
     from chalicelib.campaigns import service as campaigns
     from chalicelib.schemas.campaigns import CampaignListQuery
 
@@ -59,6 +61,7 @@ def list_campaigns() -> Response:
 
 @route(bp, CAMPAIGN, "GET", summary="Read a campaign", response="campaigns.CampaignView")
 def get_campaign(id: str) -> Response:
+    # cold start: loaded on first use, not at the API's import
     from chalicelib.campaigns import service as campaigns
 
     return json_response(campaigns.view(campaigns.get(workspace_id(bp.current_request), id)))
@@ -73,6 +76,7 @@ def get_campaign(id: str) -> Response:
     response="campaigns.CampaignView",
 )
 def patch_campaign(id: str) -> Response:
+    # cold start: loaded on first use, not at the API's import
     from chalicelib.campaigns import service as campaigns
     from chalicelib.schemas.campaigns import CampaignPatch
 
@@ -83,6 +87,7 @@ def patch_campaign(id: str) -> Response:
 
 @route(bp, CAMPAIGN, "DELETE", summary="Delete a DRAFT or COMPLETED campaign", status=204)
 def delete_campaign(id: str) -> Response:
+    # cold start: loaded on first use, not at the API's import
     from chalicelib.campaigns import service as campaigns
 
     campaigns.delete(workspace_id(bp.current_request), id)
@@ -98,6 +103,7 @@ def delete_campaign(id: str) -> Response:
     status=202,
 )
 def launch_campaign(id: str) -> Response:
+    # cold start: loaded on first use, not at the API's import
     from chalicelib.campaigns import service as campaigns
 
     return json_response(campaigns.view(campaigns.launch(workspace_id(bp.current_request), id)), 202)
@@ -111,6 +117,7 @@ def launch_campaign(id: str) -> Response:
     response="campaigns.CampaignView",
 )
 def pause_campaign(id: str) -> Response:
+    # cold start: loaded on first use, not at the API's import
     from chalicelib.campaigns import service as campaigns
 
     return json_response(campaigns.view(campaigns.pause(workspace_id(bp.current_request), id)))
@@ -124,6 +131,7 @@ def pause_campaign(id: str) -> Response:
     response="campaigns.CampaignView",
 )
 def resume_campaign(id: str) -> Response:
+    # cold start: loaded on first use, not at the API's import
     from chalicelib.campaigns import service as campaigns
 
     return json_response(campaigns.view(campaigns.resume(workspace_id(bp.current_request), id)))
@@ -138,6 +146,7 @@ def resume_campaign(id: str) -> Response:
     response="campaigns.EnrollmentPage",
 )
 def campaign_enrollments(id: str) -> Response:
+    # cold start: loaded on first use, not at the API's import
     from chalicelib.campaigns import enrollment
     from chalicelib.campaigns import service as campaigns
     from chalicelib.schemas.campaigns import EnrollmentListQuery
@@ -158,6 +167,7 @@ def campaign_enrollments(id: str) -> Response:
     response="campaigns.CampaignOverview",
 )
 def campaign_overview(id: str) -> Response:
+    # cold start: loaded on first use, not at the API's import
     from chalicelib.campaigns import service as campaigns
     from chalicelib.campaigns import stats as campaign_stats
 
@@ -174,6 +184,7 @@ def campaign_overview(id: str) -> Response:
     response="campaigns.EnrollmentPage",
 )
 def contact_enrollments(id: str) -> Response:
+    # cold start: loaded on first use, not at the API's import
     from chalicelib.campaigns import enrollment
     from chalicelib.schemas.common import ListQuery
 

@@ -33,6 +33,7 @@ def _body() -> dict[str, Any]:
     status=201,
 )
 def create_contact() -> Response:
+    # cold start: loaded on first use, not at the API's import
     from chalicelib.api import idempotency
     from chalicelib.contacts import service as contacts
     from chalicelib.flows import contacts as contact_flows
@@ -56,6 +57,7 @@ def create_contact() -> Response:
     status=200,
 )
 def sync_contact() -> Response:
+    # cold start: loaded on first use, not at the API's import
     from chalicelib.api import idempotency
     from chalicelib.contacts import service as contacts
     from chalicelib.flows import contacts as contact_flows
@@ -80,6 +82,7 @@ def sync_contact() -> Response:
     response="contacts.ContactPage",
 )
 def list_contacts() -> Response:
+    # cold start: loaded on first use, not at the API's import
     from chalicelib.api.http import parse_query
     from chalicelib.contacts import service as contacts
     from chalicelib.contacts.search import ContactFilters, search
@@ -100,6 +103,7 @@ def list_contacts() -> Response:
 
 @route(bp, "/api/v1/contacts/{id}", "GET", summary="A contact", response="contacts.ContactView")
 def get_contact(id: str) -> Response:
+    # cold start: loaded on first use, not at the API's import
     from chalicelib.contacts import service as contacts
 
     return json_response(contacts.view(contacts.get(workspace_id(bp.current_request), id)))
@@ -114,6 +118,7 @@ def get_contact(id: str) -> Response:
     response="contacts.ContactView",
 )
 def patch_contact(id: str) -> Response:
+    # cold start: loaded on first use, not at the API's import
     from chalicelib.contacts import service as contacts
 
     contact = contacts.patch(workspace_id(bp.current_request), id, _body())
@@ -122,6 +127,7 @@ def patch_contact(id: str) -> Response:
 
 @route(bp, "/api/v1/contacts/{id}", "DELETE", summary="Delete a contact and its memberships", status=204)
 def delete_contact(id: str) -> Response:
+    # cold start: loaded on first use, not at the API's import
     from chalicelib.flows import contacts as contact_flows
 
     contact_flows.delete(workspace_id(bp.current_request), id)
@@ -136,6 +142,7 @@ def delete_contact(id: str) -> Response:
     response="contacts.ContactView",
 )
 def anonymize_contact(id: str) -> Response:
+    # cold start: loaded on first use, not at the API's import
     from chalicelib.contacts import gdpr
     from chalicelib.contacts import service as contacts
 

@@ -27,6 +27,7 @@ bp = Blueprint(__name__)
     response="exclusions.ExclusionPage",
 )
 def list_exclusions() -> Response:
+    # cold start: loaded on first use, not at the API's import
     from chalicelib.deliverability import suppression
     from chalicelib.schemas.exclusions import ExclusionQuery
 
@@ -45,6 +46,7 @@ def list_exclusions() -> Response:
     status=201,
 )
 def add_exclusion() -> Response:
+    # cold start: loaded on first use, not at the API's import
     from chalicelib.api import idempotency
     from chalicelib.deliverability import suppression
     from chalicelib.schemas.exclusions import ExclusionCreate
@@ -69,6 +71,7 @@ def add_exclusion() -> Response:
     status=204,
 )
 def remove_exclusion() -> Response:
+    # cold start: loaded on first use, not at the API's import
     from chalicelib.deliverability import suppression
     from chalicelib.schemas.exclusions import ExclusionCreate, ExclusionDelete
 

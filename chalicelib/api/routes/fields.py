@@ -19,6 +19,7 @@ bp = Blueprint(__name__)
     status=201,
 )
 def create_field() -> Response:
+    # cold start: loaded on first use, not at the API's import
     from chalicelib.api import idempotency
     from chalicelib.contacts import fields
     from chalicelib.schemas.fields import FieldCreate
@@ -42,6 +43,7 @@ def create_field() -> Response:
     response="fields.FieldPage",
 )
 def list_fields() -> Response:
+    # cold start: loaded on first use, not at the API's import
     from chalicelib.contacts import fields
     from chalicelib.schemas.common import ListQuery
 

@@ -39,6 +39,7 @@ MAX_POST_BYTES = 64 * 1024
     status=201,
 )
 def create_form() -> Response:
+    # cold start: loaded on first use, not at the API's import
     from chalicelib.api import idempotency
     from chalicelib.forms import service as forms
     from chalicelib.schemas.forms import FormCreate
@@ -58,6 +59,7 @@ def create_form() -> Response:
     response="forms.FormPage",
 )
 def list_forms() -> Response:
+    # cold start: loaded on first use, not at the API's import
     from chalicelib.forms import service as forms
     from chalicelib.schemas.forms import FormListQuery
 
@@ -69,6 +71,7 @@ def list_forms() -> Response:
 
 @route(bp, "/api/v1/forms/{formId}", "GET", summary="A lead form", response="forms.FormView")
 def get_form(formId: str) -> Response:
+    # cold start: loaded on first use, not at the API's import
     from chalicelib.forms import service as forms
 
     return json_response(forms.view(forms.get(workspace_id(bp.current_request), formId)))
@@ -83,6 +86,7 @@ def get_form(formId: str) -> Response:
     response="forms.FormView",
 )
 def patch_form(formId: str) -> Response:
+    # cold start: loaded on first use, not at the API's import
     from chalicelib.forms import service as forms
     from chalicelib.schemas.forms import FormPatch
 
@@ -93,6 +97,7 @@ def patch_form(formId: str) -> Response:
 
 @route(bp, "/api/v1/forms/{formId}", "DELETE", summary="Delete a lead form", status=204)
 def delete_form(formId: str) -> Response:
+    # cold start: loaded on first use, not at the API's import
     from chalicelib.forms import service as forms
 
     forms.delete(workspace_id(bp.current_request), formId)
@@ -111,6 +116,7 @@ def delete_form(formId: str) -> Response:
     response_content_type="text/html",
 )
 def form_page(formId: str) -> Response:
+    # cold start: loaded on first use, not at the API's import
     from chalicelib.forms import pages as form_pages
     from chalicelib.forms import service as forms
 
@@ -141,6 +147,7 @@ def post_form(formId: str) -> Response:
 
 
 def _post_json(request: Request, form_id: str) -> Response:
+    # cold start: loaded on first use, not at the API's import
     from chalicelib.forms import service as forms
     from chalicelib.schemas.forms import FormSubmission
 
@@ -150,6 +157,7 @@ def _post_json(request: Request, form_id: str) -> Response:
 
 
 def _post_from_browser(request: Request, form_id: str) -> Response:
+    # cold start: loaded on first use, not at the API's import
     from chalicelib.forms import pages as form_pages
     from chalicelib.forms import service as forms
     from chalicelib.schemas.forms import FormSubmission
@@ -186,6 +194,7 @@ def _post_from_browser(request: Request, form_id: str) -> Response:
 
 def _submit(request: Request, form: Form, submission: FormSubmission) -> Response:
     """Submit once per Idempotency-Key: 201 created, 200 updated (errors raise)."""
+    # cold start: loaded on first use, not at the API's import
     from chalicelib.api import idempotency
     from chalicelib.forms import service as forms
 
@@ -202,12 +211,14 @@ def _check_size(request: Request) -> None:
 
 
 def _html(page: str, status: int = 200) -> Response:
+    # cold start: loaded on first use, not at the API's import
     from chalicelib.forms.pages import HEADERS
 
     return Response(body=page, status_code=status, headers=dict(HEADERS))
 
 
 def _not_found() -> Response:
+    # cold start: loaded on first use, not at the API's import
     from chalicelib.forms import pages as form_pages
 
     return _html(form_pages.message_page("Form not found", "There is no form at this address."), 404)

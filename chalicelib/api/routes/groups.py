@@ -26,6 +26,7 @@ GROUP = "/api/v1/groups/{groupId}"
     status=201,
 )
 def create_group() -> Response:
+    # cold start: loaded on first use, not at the API's import
     from chalicelib.api import idempotency
     from chalicelib.groups import service as groups
     from chalicelib.schemas.groups import GroupCreate
@@ -47,6 +48,7 @@ def create_group() -> Response:
     response="groups.GroupPage",
 )
 def list_groups() -> Response:
+    # cold start: loaded on first use, not at the API's import
     from chalicelib.groups import service as groups
     from chalicelib.schemas.common import ListQuery
 
@@ -58,6 +60,7 @@ def list_groups() -> Response:
 
 @route(bp, GROUP, "GET", summary="Read a group", response="groups.GroupView")
 def get_group(groupId: str) -> Response:
+    # cold start: loaded on first use, not at the API's import
     from chalicelib.groups import service as groups
 
     return json_response(groups.view(groups.get(workspace_id(bp.current_request), groupId)))
@@ -72,6 +75,7 @@ def get_group(groupId: str) -> Response:
     response="groups.GroupView",
 )
 def patch_group(groupId: str) -> Response:
+    # cold start: loaded on first use, not at the API's import
     from chalicelib.flows import groups as group_flows
     from chalicelib.groups import service as groups
     from chalicelib.schemas.groups import GroupPatch
@@ -93,6 +97,7 @@ def patch_group(groupId: str) -> Response:
     status=204,
 )
 def delete_group(groupId: str) -> Response:
+    # cold start: loaded on first use, not at the API's import
     from chalicelib.flows import groups as group_flows
     from chalicelib.schemas.groups import DeleteQuery
 
@@ -114,6 +119,7 @@ def delete_group(groupId: str) -> Response:
     response="groups.MembersReport",
 )
 def add_members(groupId: str) -> Response:
+    # cold start: loaded on first use, not at the API's import
     from chalicelib.api import idempotency
     from chalicelib.flows import group_members
     from chalicelib.schemas.groups import MembersAdd
@@ -137,6 +143,7 @@ def add_members(groupId: str) -> Response:
     response="groups.MembersReport",
 )
 def validate_members(groupId: str) -> Response:
+    # cold start: loaded on first use, not at the API's import
     from chalicelib.flows import group_members
     from chalicelib.schemas.groups import MembersAdd
 
@@ -155,6 +162,7 @@ def validate_members(groupId: str) -> Response:
     response="groups.RemoveReport",
 )
 def remove_members(groupId: str) -> Response:
+    # cold start: loaded on first use, not at the API's import
     from chalicelib.groups import memberships
     from chalicelib.schemas.groups import MembersRemove
 
@@ -172,6 +180,7 @@ def remove_members(groupId: str) -> Response:
     status=204,
 )
 def remove_member(groupId: str, contactId: str) -> Response:
+    # cold start: loaded on first use, not at the API's import
     from chalicelib.groups import memberships
 
     memberships.remove_one(workspace_id(bp.current_request), groupId, contactId)
@@ -187,6 +196,7 @@ def remove_member(groupId: str, contactId: str) -> Response:
     response="groups.MemberPage",
 )
 def list_members(groupId: str) -> Response:
+    # cold start: loaded on first use, not at the API's import
     from chalicelib.groups import members
     from chalicelib.schemas.groups import MembersQuery
 
@@ -205,6 +215,7 @@ def list_members(groupId: str) -> Response:
 
 @route(bp, f"{GROUP}/stats", "GET", summary="The group's statistics (one read)", response="groups.GroupStats")
 def group_stats_view(groupId: str) -> Response:
+    # cold start: loaded on first use, not at the API's import
     from chalicelib.groups import stats as group_stats
 
     return json_response(group_stats.read(workspace_id(bp.current_request), groupId))
@@ -218,6 +229,7 @@ def group_stats_view(groupId: str) -> Response:
     response_content_type="text/csv",
 )
 def export_group(groupId: str) -> Response:
+    # cold start: loaded on first use, not at the API's import
     from chalicelib.api.routes.imports import export_answer
     from chalicelib.exchange import group_export
 
@@ -234,6 +246,7 @@ def export_group(groupId: str) -> Response:
     status=202,
 )
 def group_action(groupId: str) -> Response:
+    # cold start: loaded on first use, not at the API's import
     from chalicelib.api import idempotency
     from chalicelib.flows import group_actions
     from chalicelib.schemas.groups import GroupAction
@@ -258,6 +271,7 @@ def group_action(groupId: str) -> Response:
     response="groups.ContactGroupPage",
 )
 def contact_groups(id: str) -> Response:
+    # cold start: loaded on first use, not at the API's import
     from chalicelib.groups import members
     from chalicelib.schemas.common import ListQuery
 
@@ -276,6 +290,7 @@ def contact_groups(id: str) -> Response:
     response="groups.ContactGroupsReport",
 )
 def set_contact_groups(id: str) -> Response:
+    # cold start: loaded on first use, not at the API's import
     from chalicelib.groups import memberships
     from chalicelib.schemas.groups import ContactGroupsSet
 

@@ -38,6 +38,7 @@ CSV_TYPES = ("text/csv", "application/csv", "text/plain", "application/vnd.ms-ex
     content_types=(JSON, *CSV_TYPES),
 )
 def create_import() -> Response:
+    # cold start: loaded on first use, not at the API's import
     from chalicelib.api import idempotency
     from chalicelib.exchange import imports
 
@@ -64,6 +65,7 @@ def create_import() -> Response:
 
 
 def _json_options() -> Options:
+    # cold start: loaded on first use, not at the API's import
     from chalicelib.api.http import parse_body
     from chalicelib.schemas.imports import ImportOptions
 
@@ -73,6 +75,7 @@ def _json_options() -> Options:
 
 
 def _query_options() -> Options:
+    # cold start: loaded on first use, not at the API's import
     from chalicelib.api.http import parse_query
     from chalicelib.exchange.imports import parse_tags
     from chalicelib.schemas.imports import ImportOptions, ImportQuery
@@ -95,6 +98,7 @@ def _query_options() -> Options:
 
 
 def _options(body: Any) -> Options:
+    # cold start: loaded on first use, not at the API's import
     from chalicelib.exchange.imports import Options
 
     return Options(
@@ -107,8 +111,10 @@ def _options(body: Any) -> Options:
 
 
 def _in_seconds(seconds: int) -> str:
+    # cold start: loaded on first use, not at the API's import
     from datetime import timedelta
 
+    # cold start: loaded on first use, not at the API's import
     from chalicelib.platform import clock
 
     return clock.iso(clock.now() + timedelta(seconds=seconds))
@@ -123,6 +129,7 @@ def _in_seconds(seconds: int) -> str:
     response="imports.ImportPage",
 )
 def list_imports() -> Response:
+    # cold start: loaded on first use, not at the API's import
     from chalicelib.api.http import parse_query
     from chalicelib.exchange import imports
     from chalicelib.schemas.common import ListQuery
@@ -141,6 +148,7 @@ def list_imports() -> Response:
     response="imports.ImportView",
 )
 def get_import(id: str) -> Response:
+    # cold start: loaded on first use, not at the API's import
     from chalicelib.exchange import imports
 
     return json_response(imports.view(imports.get(workspace_id(bp.current_request), id)))
@@ -154,6 +162,7 @@ def get_import(id: str) -> Response:
     response_content_type="text/csv",
 )
 def import_errors(id: str) -> Response:
+    # cold start: loaded on first use, not at the API's import
     from chalicelib.exchange import imports
 
     report = imports.error_report(workspace_id(bp.current_request), id)
@@ -171,6 +180,7 @@ def import_errors(id: str) -> Response:
     response_content_type="text/csv",
 )
 def export_contacts() -> Response:
+    # cold start: loaded on first use, not at the API's import
     from chalicelib.api.http import parse_query
     from chalicelib.exchange import contact_export
     from chalicelib.schemas.imports import ExportQuery
@@ -182,6 +192,7 @@ def export_contacts() -> Response:
 
 def export_answer(result: Any) -> Response:
     """The CSV itself (200), or 202 and where to follow the export job."""
+    # cold start: loaded on first use, not at the API's import
     from chalicelib.exchange import contact_export
 
     if isinstance(result, contact_export.Inline):
@@ -200,6 +211,7 @@ def export_answer(result: Any) -> Response:
     response="imports.ExportView",
 )
 def get_export(id: str) -> Response:
+    # cold start: loaded on first use, not at the API's import
     from chalicelib.exchange import contact_export
 
     item = contact_export.get(workspace_id(bp.current_request), id)

@@ -16,6 +16,7 @@ def health() -> Response:
 
 @route(bp, "/api/v1/openapi.json", "GET", summary="This API's OpenAPI document", public=True)
 def openapi() -> Response:
+    # cold start: loaded on first use, not at the API's import
     from chalicelib.api import openapi as spec
 
     return json_response(spec.document())

@@ -18,6 +18,7 @@ bp = Blueprint(__name__)
     response="contacts.TagPage",
 )
 def list_tags() -> Response:
+    # cold start: loaded on first use, not at the API's import
     from chalicelib.contacts import tags
     from chalicelib.schemas.common import ListQuery
 
@@ -37,6 +38,7 @@ def list_tags() -> Response:
     response="contacts.TagRenamed",
 )
 def rename_tag() -> Response:
+    # cold start: loaded on first use, not at the API's import
     from chalicelib.contacts import tags
     from chalicelib.schemas.contacts import TagRename
 
@@ -57,6 +59,7 @@ def rename_tag() -> Response:
     response="contacts.TagRenamed",
 )
 def merge_tags() -> Response:
+    # cold start: loaded on first use, not at the API's import
     from chalicelib.contacts import tags
     from chalicelib.schemas.contacts import TagMerge
 

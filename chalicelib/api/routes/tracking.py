@@ -35,6 +35,7 @@ ANY = ("*/*",)
     response_content_type="image/gif",
 )
 def open_pixel(token: str) -> Response:
+    # cold start: loaded on first use, not at the API's import
     from chalicelib.deliverability import tracking
 
     tracking.opened(token)
@@ -51,6 +52,7 @@ def open_pixel(token: str) -> Response:
     content_types=ANY,
 )
 def click_link(token: str) -> Response:
+    # cold start: loaded on first use, not at the API's import
     from chalicelib.deliverability import tracking
 
     url = tracking.clicked(token)
@@ -70,6 +72,7 @@ def click_link(token: str) -> Response:
     response_content_type="text/html",
 )
 def unsubscribe_page(token: str) -> Response:
+    # cold start: loaded on first use, not at the API's import
     from chalicelib.deliverability import unsubscribe
 
     try:
@@ -89,6 +92,7 @@ def unsubscribe_page(token: str) -> Response:
     response_content_type="text/html",
 )
 def unsubscribe_now(token: str) -> Response:
+    # cold start: loaded on first use, not at the API's import
     from chalicelib.deliverability import unsubscribe
 
     try:

@@ -25,6 +25,7 @@ bp = Blueprint(__name__)
     public=True,
 )
 def create_workspace() -> Response:
+    # cold start: loaded on first use, not at the API's import
     from chalicelib.schemas.workspaces import WorkspaceCreate, WorkspaceCreated
 
     request = bp.current_request
