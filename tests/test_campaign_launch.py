@@ -89,9 +89,9 @@ def test_add_to_campaign_enrolls_one_group_and_reports_who_was_not(api: Api, pum
     job = api.get(f"/api/v1/jobs/{reply.json['jobId']}").json
     assert (job["status"], job["processed"]) == ("COMPLETED", 5)
     assert sorted(job["errors"], key=lambda e: e["reason"]) == [
+        {"contactId": people[2], "reason": "bounced"},  # its status, as a stopReason says it
         {"contactId": people[3], "reason": "excluded"},
         {"contactId": people[4], "reason": "excludedAddress"},
-        {"contactId": people[2], "reason": "notActive"},
     ]
     found = {e["contactId"]: e for e in enrollments(api, campaign)}
     assert set(found) == set(people[:2])

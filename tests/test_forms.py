@@ -502,7 +502,8 @@ def test_request_budget_of_a_post(api, requests) -> None:
     }
     requests.reset()
     assert browser_post(api, grouped["id"], {"email": "bob@example.com"}).status == 200
-    # Plus the form's groups (one BatchGetItem), and per group its membership check and write.
+    # Plus the form's groups (one BatchGetItem), and the memberships' check and write (one
+    # each, whatever the number of groups).
     assert requests.snapshot() == {
         "dynamodb.GetItem": 1,
         "dynamodb.BatchGetItem": 3,

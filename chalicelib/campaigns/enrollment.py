@@ -28,15 +28,15 @@ from collections import Counter
 from collections.abc import Iterable, Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 from pynamodb.exceptions import PutError, UpdateError
 
+from chalicelib.campaigns import eligibility, workflow
 from chalicelib.campaigns import service as campaigns
 from chalicelib.campaigns import stats as campaign_stats
 from chalicelib.campaigns import steps as campaign_steps
-from chalicelib.campaigns import workflow
+from chalicelib.campaigns.eligibility import Ineligible
 from chalicelib.deliverability import suppression
 from chalicelib.models import keys
 from chalicelib.models.campaigns import Campaign, CampaignLink, Enrollment
@@ -51,7 +51,7 @@ from chalicelib.platform.streams import Batch, Change
 
 # Conditional puts in flight at once: a page of 100 costs the latency of ~7 round trips.
 PUT_WORKERS = 16
-ALREADY_ENROLLED = "alreadyEnrolled"
+ALREADY_ENROLLED = Ineligible.ALREADY_ENROLLED
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,7 @@ def enroll(
             continue
         for target in targets:
             if any((g, contact_id) in memberships for g in target.exclude_group_ids):
-                outcome.skipped.append((contact_id, target.campaign_id, "excluded"))
+                outcome.skipped.append((contact_id, target.campaign_id, Ineligible.EXCLUDED))
                 continue
             old = existing.get((target.campaign_id, contact_id))
             if old is None:
@@ -145,30 +145,9 @@ def enroll(
 
 
 def ineligible(contact: Contact | None) -> str | None:
-    """Why this contact cannot be enrolled, or None."""
-    if contact is None:
-        return "contactNotFound"
-    if contact.anonymizedAt:
-        return "anonymized"
-    if contact.status != "ACTIVE":
-        return "notActive"
-    if not contact.email:
-        return "noEmail"
-    if not _valid_email(contact.email):
-        return "invalidEmail"
-    return None
-
-
-@lru_cache(maxsize=4096)
-def _valid_email(address: str) -> bool:
-    # cold start: heavy library, loaded on first use
-    from email_validator import EmailNotValidError, validate_email
-
-    try:
-        validate_email(address, check_deliverability=False)
-    except EmailNotValidError:
-        return False
-    return True
+    """Why this contact cannot be enrolled, or None (chalicelib.campaigns.eligibility)."""
+    values = None if contact is None else contact.attribute_values
+    return eligibility.reason(values, missing=Ineligible.CONTACT_NOT_FOUND)
 
 
 def _unstarted(enrollment: Enrollment) -> bool:
@@ -323,16 +302,7 @@ def on_contact(change: Change, batch: Batch) -> None:
 
 
 def _stop_reason(change: Change) -> str | None:
-    if change.event_name == "REMOVE":
-        return "contactDeleted"
-    if change.event_name != "MODIFY" or change.new is None:
-        return None
-    if change.new.get("anonymizedAt") and change.changed("anonymizedAt"):
-        return "anonymized"
-    status = change.new.get("status")
-    if change.changed("status") and status in workflow.STOP_STATUSES:
-        return str(status).lower()
-    return None
+    return eligibility.stop_on_change(change.event_name, change.old, change.new)
 
 
 def stop_all(ws: str, contact_id: str, reason: str) -> int:

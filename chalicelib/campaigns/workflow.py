@@ -42,8 +42,10 @@ from typing import Any
 from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
 from pynamodb.expressions.condition import Condition
 
+from chalicelib.campaigns import eligibility
 from chalicelib.campaigns import stats as campaign_stats
 from chalicelib.campaigns import steps as campaign_steps
+from chalicelib.campaigns.eligibility import Ineligible
 from chalicelib.deliverability import outgoing
 from chalicelib.models.campaigns import (
     Campaign,
@@ -74,7 +76,6 @@ DUE_PAGE = 1000
 FIRST_RUN_LOOKBACK = timedelta(minutes=30)
 DUE_TTL = timedelta(days=7)
 SEND_WORKERS = 10
-STOP_STATUSES = frozenset({"UNSUBSCRIBED", "BOUNCED", "REPLIED", "BLOCKED"})
 
 
 # ---- what a step message says -----------------------------------------------------------
@@ -404,17 +405,8 @@ class StepRunner:
 
 def stop_reason(contact: Contact | None) -> str | None:
     """Why a contact cannot receive campaign email (None when it can)."""
-    if contact is None:
-        return "contactDeleted"
-    if contact.anonymizedAt:
-        return "anonymized"
-    if contact.status in STOP_STATUSES:
-        return contact.status.lower()
-    if contact.status != "ACTIVE":
-        return "inactive"
-    if not contact.email:
-        return "noEmail"
-    return None
+    values = None if contact is None else contact.attribute_values
+    return eligibility.reason(values, missing=Ineligible.CONTACT_DELETED)
 
 
 def _read(ref: StepRef) -> tuple[Enrollment | None, Campaign | None, Contact | None]:

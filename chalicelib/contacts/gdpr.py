@@ -13,11 +13,9 @@ from __future__ import annotations
 
 from chalicelib.contacts.service import attempts, erased_digests, get
 from chalicelib.contacts.store import WriteRejected, canonical, commit, plan, state_of
-from chalicelib.models.contacts import Contact
+from chalicelib.models.contacts import PERSONAL_FIELDS, Contact
 from chalicelib.platform import clock
 from chalicelib.platform.errors import Conflict
-
-PERSONAL_FIELDS = ("email", "phone", "firstName", "lastName", "company", "title")
 
 
 def anonymize(workspace_id: str, contact_id: str) -> Contact:

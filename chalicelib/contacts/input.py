@@ -8,12 +8,13 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from chalicelib.contacts.identity import IdentityError, normalise_email, normalise_phone
+from chalicelib.models.contacts import PROFILE_FIELDS
 from chalicelib.platform.errors import ValidationFailed
 from chalicelib.schemas.contacts import ContactFields
 from chalicelib.schemas.validation import validate
 
 # The fields a body may set on a contact, as stored (camelCase); identity is handled apart.
-WRITABLE = ("firstName", "lastName", "company", "title", "status", "pipelineStage", "source")
+WRITABLE = (*PROFILE_FIELDS, "status", "pipelineStage", "source")
 
 
 @dataclass

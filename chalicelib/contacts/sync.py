@@ -40,7 +40,7 @@ from chalicelib.contacts.service import (
 )
 from chalicelib.contacts.status import RANK
 from chalicelib.contacts.store import State, WriteRejected, canonical, commit, pack, plan, state_of
-from chalicelib.models.contacts import Contact, ContactEmail, ContactPhone, ErasedIdentity
+from chalicelib.models.contacts import PROFILE_FIELDS, Contact, ContactEmail, ContactPhone, ErasedIdentity
 from chalicelib.models.plans import contact_limit
 from chalicelib.models.workspaces import Workspace
 from chalicelib.platform import clock
@@ -48,7 +48,7 @@ from chalicelib.platform.db import Item
 from chalicelib.platform.errors import ApiError, Conflict, PlanLimitReached, ValidationFailed
 from chalicelib.schemas.contacts import ContactCreate
 
-_SYNC_FIELDS = ("firstName", "lastName", "company", "title", "pipelineStage")
+_SYNC_FIELDS = (*PROFILE_FIELDS, "pipelineStage")
 
 
 @dataclass(frozen=True)

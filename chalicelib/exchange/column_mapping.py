@@ -26,13 +26,13 @@ from datetime import date
 from typing import Any
 
 from chalicelib.contacts.identity import fold
+from chalicelib.models.contacts import IDENTITY_FIELDS
 
 STANDARD_FIELDS = (
-    "email",
-    "phone",
+    *IDENTITY_FIELDS,
     "firstName",
     "lastName",
-    "fullName",
+    "fullName",  # split into firstName and lastName
     "company",
     "title",
     "tags",

@@ -32,6 +32,7 @@ from pynamodb.exceptions import DoesNotExist, UpdateError
 from chalicelib.contacts.search import ContactFilters, search
 from chalicelib.exchange.column_mapping import CUSTOM_PREFIX, normalise, standard_headers
 from chalicelib.groups import service as groups
+from chalicelib.models.contacts import PERSONAL_FIELDS
 from chalicelib.models.fields import FieldDefinition
 from chalicelib.models.imports import Export
 from chalicelib.models.keys import workspace
@@ -45,12 +46,7 @@ from chalicelib.platform.queues import LAST_ATTEMPT
 BOM = b"\xef\xbb\xbf"
 STANDARD_COLUMNS = (
     "id",
-    "email",
-    "phone",
-    "firstName",
-    "lastName",
-    "company",
-    "title",
+    *PERSONAL_FIELDS,
     "status",
     "pipelineStage",
     "tags",

@@ -12,12 +12,12 @@ from pynamodb.exceptions import UpdateError
 
 from chalicelib.contacts.identity import search_tokens
 from chalicelib.models import keys
-from chalicelib.models.contacts import ContactData
+from chalicelib.models.contacts import PERSONAL_FIELDS, ContactData
 from chalicelib.models.groups import Group, Membership
 from chalicelib.platform.db import is_conditional_failure
 
 # The contact attributes a membership copies, as named on both items.
-SNAPSHOT_FIELDS = ("email", "phone", "firstName", "lastName", "company", "title", "status")
+SNAPSHOT_FIELDS = (*PERSONAL_FIELDS, "status")
 # Separates the search tokens in `search`: `contains(search, SEP + q)` is "q is a prefix of
 # one of the tokens" (the contacts list's `q`), in the same Query as the member page.
 SEARCH_SEPARATOR = "\x1f"

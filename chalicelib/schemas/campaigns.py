@@ -136,6 +136,19 @@ class Rates(ApiModel):
     clicked: int
     open_rate: float
     click_rate: float
+    # Deliverability outcomes (chalicelib.deliverability.engagement) and their rates per email sent.
+    delivered: int
+    bounced: int
+    soft_bounced: int
+    complained: int
+    unsubscribed: int
+    replied: int
+    delivered_rate: float
+    bounced_rate: float
+    soft_bounced_rate: float
+    complained_rate: float
+    unsubscribed_rate: float
+    replied_rate: float
 
 
 class GroupOverview(Rates):

@@ -8,7 +8,9 @@ import re
 from collections.abc import Mapping
 from typing import Any
 
-FIELDS = frozenset({"firstName", "lastName", "company", "title", "email", "phone"})
+from chalicelib.models.contacts import PERSONAL_FIELDS
+
+FIELDS = frozenset(PERSONAL_FIELDS)
 CUSTOM_PREFIX = "customFields."
 
 _TAG = re.compile(r"\{\{\s*([A-Za-z][A-Za-z0-9_.-]*)\s*(?:\|([^{}]*))?\}\}")

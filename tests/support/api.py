@@ -8,6 +8,8 @@ from typing import Any
 
 from chalice.test import Client
 
+from tests.support import contract
+
 
 @dataclass
 class Reply:
@@ -51,7 +53,9 @@ class Api:
         sent_headers = {name: value for name, value in sent_headers.items() if value is not None}
         payload = raw if raw is not None else (json.dumps(body) if body is not None else None)
         response = getattr(self.client.http, method.lower())(path, headers=sent_headers, body=payload)
-        return Reply(response.status_code, response.body or b"", dict(response.headers))
+        reply = Reply(response.status_code, response.body or b"", dict(response.headers))
+        contract.check(method, path, reply.status, reply.headers, reply.body)
+        return reply
 
     def get(self, path: str, **kw: Any) -> Reply:
         return self.call("GET", path, **kw)

@@ -1,0 +1,84 @@
+"""Who may receive a campaign's email, and why not: one rule and one set of reason codes for
+enrollment (a skipped contact's `reason`), the step runner and the stream (an enrollment's
+`stopReason`), and the API that reports them."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from enum import StrEnum
+from functools import lru_cache
+from typing import Any
+
+
+class Ineligible(StrEnum):
+    CONTACT_NOT_FOUND = "contactNotFound"  # an id that names no contact of the workspace
+    CONTACT_DELETED = "contactDeleted"  # the contact went while it was enrolled
+    ANONYMIZED = "anonymized"
+    UNSUBSCRIBED = "unsubscribed"
+    BOUNCED = "bounced"
+    REPLIED = "replied"
+    BLOCKED = "blocked"
+    NOT_ACTIVE = "notActive"  # any other status that is not ACTIVE
+    NO_EMAIL = "noEmail"
+    INVALID_EMAIL = "invalidEmail"
+    EXCLUDED = "excluded"  # a member of one of the campaign's excluded groups
+    ALREADY_ENROLLED = "alreadyEnrolled"
+    # and the suppression list's verdicts (chalicelib.deliverability.suppression):
+    # excludedAddress, excludedDomain, erased
+
+
+# A contact reaching one of these statuses stops its enrollments (the stream's reaction).
+STOP_STATUSES: dict[str, Ineligible] = {
+    "UNSUBSCRIBED": Ineligible.UNSUBSCRIBED,
+    "BOUNCED": Ineligible.BOUNCED,
+    "REPLIED": Ineligible.REPLIED,
+    "BLOCKED": Ineligible.BLOCKED,
+}
+
+
+def reason(contact: Mapping[str, Any] | None, *, missing: Ineligible) -> Ineligible | None:
+    """Why this contact (its attributes) cannot receive campaign email, or None when it can;
+    `missing` is the reason when there is no contact."""
+    if contact is None:
+        return missing
+    if contact.get("anonymizedAt"):
+        return Ineligible.ANONYMIZED
+    status = contact.get("status") or "ACTIVE"
+    if status != "ACTIVE":
+        return STOP_STATUSES.get(str(status), Ineligible.NOT_ACTIVE)
+    email = contact.get("email")
+    if not email:
+        return Ineligible.NO_EMAIL
+    if not valid_email(str(email)):
+        return Ineligible.INVALID_EMAIL
+    return None
+
+
+def stop_on_change(
+    event_name: str, old: Mapping[str, Any] | None, new: Mapping[str, Any] | None
+) -> Ineligible | None:
+    """Why a change of a contact (a stream record's images) stops its enrollments, or None:
+    deleted, anonymised, or moved to a stopping status."""
+    if event_name == "REMOVE":
+        return Ineligible.CONTACT_DELETED
+    if event_name != "MODIFY" or new is None:
+        return None
+    before = old or {}
+    if new.get("anonymizedAt") and new.get("anonymizedAt") != before.get("anonymizedAt"):
+        return Ineligible.ANONYMIZED
+    status = new.get("status")
+    if status != before.get("status"):
+        return STOP_STATUSES.get(str(status))
+    return None
+
+
+@lru_cache(maxsize=4096)
+def valid_email(address: str) -> bool:
+    # cold start: heavy library, loaded on first use
+    from email_validator import EmailNotValidError, validate_email
+
+    try:
+        validate_email(address, check_deliverability=False)
+    except EmailNotValidError:
+        return False
+    return True
