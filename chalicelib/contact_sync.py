@@ -24,7 +24,7 @@ from typing import Any
 
 from chalicelib import clock, fields
 from chalicelib.contact_input import ContactInput, parse
-from chalicelib.contact_matching import Match, decide
+from chalicelib.contact_matching import Match, decide, kept_phone_warning
 from chalicelib.contact_status import RANK
 from chalicelib.contact_store import State, WriteRejected, canonical, commit, pack, plan, state_of
 from chalicelib.contacts import (
@@ -55,10 +55,13 @@ _SYNC_FIELDS = ("firstName", "lastName", "company", "title", "pipelineStage")
 
 @dataclass(frozen=True)
 class SyncResult:
-    """`result` is "created" or "updated"; `contact` the stored Contact item."""
+    """`result` is "created" or "updated"; `contact` the stored Contact item; `warnings` what
+    the input gave that was left out ({"field", "value", "reason"}: a phone another contact
+    has, by the matching rules' last row)."""
 
     result: str
     contact: Contact
+    warnings: tuple[dict[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -75,6 +78,7 @@ class RowOutcome:
     contact_id: str | None = None
     reason: str | None = None
     value: str | None = None
+    warnings: tuple[dict[str, str], ...] = ()  # values of the row left out (see SyncResult)
 
 
 # ---- one --------------------------------------------------------------------------------
@@ -103,7 +107,32 @@ def sync_one(
     require_groups(workspace_id, joining)
     result, state = _sync_single(workspace_id, given, source=source, extra_tags=tags, update_existing=True)
     join_groups(workspace_id, state["id"], joining)
-    return SyncResult(result=result if result == "created" else "updated", contact=canonical(state))
+    return SyncResult(
+        result=result if result == "created" else "updated",
+        contact=canonical(state),
+        warnings=left_out(given, state),
+    )
+
+
+def left_out(given: ContactInput, state: State) -> tuple[dict[str, str], ...]:
+    """The warnings of an input applied with update_existing: the only value a sync leaves
+    out then is a phone another contact has (the matching rules' last row)."""
+    if given.phone and state.get("phone") != given.phone:
+        return (kept_phone_warning(given.phone),)
+    return ()
+
+
+def phone_holders(workspace_id: str, phone: str) -> frozenset[str]:
+    """The ids of the contacts that have this phone, with an email or not (one Query of the
+    Contact items' gsi3; a few ids are enough to tell)."""
+    partition = Contact.phone_partition(workspace_id, phone)
+    return frozenset(str(item.gsi3sk) for item in Item.gsi3.query(partition, limit=10))
+
+
+def _holders_to_ask(email_owner: State | None, phone_owner: str | None, phone: str | None) -> bool:
+    """Whether the matching rules need phone_holders: a known email given with a phone that
+    is not already its contact's and that no phone-only contact holds (that one is read)."""
+    return bool(email_owner and phone and phone_owner is None and email_owner.get("phone") != phone)
 
 
 def _sync_single(
@@ -129,7 +158,10 @@ def _sync_single(
         if custom is None and given.custom_fields:
             custom = fields.check(given.custom_fields, definitions_in(found))
         email_owner, phone_owner = _owners(workspace_id, given, found)
-        match = decide(given.email, given.phone, _id(email_owner), _id(phone_owner))
+        holders = frozenset()
+        if _holders_to_ask(state_of(email_owner) if email_owner else None, _id(phone_owner), given.phone):
+            holders = phone_holders(workspace_id, str(given.phone))
+        match = decide(given.email, given.phone, _id(email_owner), _id(phone_owner), holders)
         if match.target_id is None:
             state = new_state(workspace_id, given, custom, source=source, extra_tags=extra_tags)
             write = plan(None, state, erased_check=list(digests))
@@ -246,6 +278,13 @@ class _Batch:
         elif state.get("phone"):
             self.phone_owner[state["phone"]] = state["id"]
 
+    def phone_holders(self, phone: str) -> frozenset[str]:
+        """Who has the phone once this batch's rows so far are applied: the contacts it holds
+        in memory as they now are, and the others as the table says."""
+        stored = {cid for cid in phone_holders(self.workspace_id, phone) if cid not in self.after}
+        held = {cid for cid, state in self.after.items() if state.get("phone") == phone}
+        return frozenset(stored | held)
+
     def apply(self, old: State | None, new: State) -> None:
         if old is not None and old.get("phone") and not old.get("email") and new.get("email"):
             self.phone_owner.pop(old["phone"], None)  # a phone-only contact that gained an email
@@ -321,12 +360,12 @@ def sync_many(
             value = given.email if erased_field == "email" else given.phone
             outcomes[row.index] = RowOutcome(row.index, "skipped", None, "erased", value)
             continue
-        match = decide(
-            given.email,
-            given.phone,
-            batch.email_owner.get(given.email) if given.email else None,
-            batch.phone_owner.get(given.phone) if given.phone else None,
-        )
+        email_owner = batch.email_owner.get(given.email) if given.email else None
+        phone_owner = batch.phone_owner.get(given.phone) if given.phone else None
+        holders = frozenset()
+        if email_owner and _holders_to_ask(batch.after.get(email_owner), phone_owner, given.phone):
+            holders = batch.phone_holders(str(given.phone))
+        match = decide(given.email, given.phone, email_owner, phone_owner, holders)
         if match.target_id is None:
             if room is not None and created >= room:
                 outcomes[row.index] = RowOutcome(
@@ -349,7 +388,8 @@ def sync_many(
             batch.apply(current, state)
             result = "unchanged" if same(current, state) else "updated"
             reason = "duplicate_in_batch" if duplicate else (None if update_existing else "exists")
-            outcomes[row.index] = RowOutcome(row.index, result, match.target_id, reason)
+            warnings = left_out(given, state) if update_existing or ours else ()
+            outcomes[row.index] = RowOutcome(row.index, result, match.target_id, reason, warnings=warnings)
         row_contact[row.index] = state["id"]
         touched.add(state["id"])
     if dry_run:
@@ -398,7 +438,8 @@ def _one_row(
     except ApiError as error:
         return RowOutcome(row.index, "failed", None, _reason(error), row.given.email or row.given.phone)
     reason = None if update_existing or result == "created" else "exists"
-    return RowOutcome(row.index, result, state["id"], reason)
+    warnings = left_out(row.given, state) if update_existing or result == "created" else ()
+    return RowOutcome(row.index, result, state["id"], reason, warnings=warnings)
 
 
 def _failed(index: int, error: ApiError, data: Any) -> RowOutcome:

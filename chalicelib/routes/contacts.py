@@ -62,7 +62,8 @@ def sync_contact() -> Response:
     def produce() -> tuple[int, dict[str, Any]]:
         synced = contact_sync.sync_one(ws, _body(), source="api")
         status = 201 if synced.result == "created" else 200
-        return status, {"contact": contacts.view(synced.contact), "result": synced.result}
+        answer = {"contact": contacts.view(synced.contact), "result": synced.result}
+        return status, {**answer, "warnings": list(synced.warnings)}
 
     return idempotency.respond(request, ws, "contacts.sync", produce)
 
