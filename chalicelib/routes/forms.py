@@ -8,7 +8,7 @@ the errors, 422; an error page otherwise). A JSON post is answered with JSON: 20
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from chalice.app import Blueprint, Request, Response
 
@@ -183,9 +183,12 @@ def _submit(request: Request, form: Form, submission: FormSubmission) -> Respons
     """Submit once per Idempotency-Key: 201 created, 200 updated (errors raise)."""
     from chalicelib import forms, idempotency
 
-    def produce() -> tuple[int, dict[str, str]]:
-        result = forms.submit(form, submission)
-        return (201 if result == "created" else 200), {"result": result}
+    def produce() -> tuple[int, dict[str, Any]]:
+        result, warnings = forms.submit_reporting(form, submission)
+        answer: dict[str, Any] = {"result": result}
+        if warnings:  # what was left out of the lead (a bad phone beside a good email)
+            answer["warnings"] = warnings
+        return (201 if result == "created" else 200), answer
 
     return idempotency.respond(request, form.workspaceId, f"form:{form.id}", produce)
 

@@ -104,3 +104,6 @@ class FormPosted(ApiModel):
     contact (an anonymous poster learns no stored data)."""
 
     result: str = Field(description="created | updated")
+    warnings: list[dict[str, str]] = Field(
+        default_factory=list, description="the visitor's values left out of the lead: field, value, reason"
+    )
