@@ -559,3 +559,48 @@ def contact_changed(change: Change, batch: Batch) -> None:
         removed = delete_for_contact(str(workspace_id), str(image["id"]))
         if removed:
             logger.info("memberships of a deleted contact removed", extra={"contact_id": image["id"]})
+
+
+_FRESH = "memberships.fresh"
+
+
+@reacts_to("Membership")
+def membership_inserted(change: Change, batch: Batch) -> None:
+    """A membership was written: check its snapshot against its contact as it is now.
+
+    An add reads the contact, then writes the membership. A contact change made in between is
+    copied onto the contact's memberships by `contact_changed`, through the contact's groups
+    on gsi1; if that runs before the membership exists, it cannot see it. This record comes
+    after the membership's write, so a strongly consistent read of the contact now sees that
+    change (a later change sees the membership in turn): whatever the interleaving, one of the
+    two refreshes it. The batch's new memberships cost one BatchGetItem (100 contacts a request)
+    and a write only for a stale snapshot (conditional on its revision, as every refresh)."""
+    image = change.new
+    if change.event_name != "INSERT" or not image or not image.get("contactId"):
+        return
+    pending: list[dict[str, Any]] = batch.data.setdefault(_FRESH, [])
+    pending.append(image)
+    batch.defer(_FRESH, lambda: refresh_stale(pending))
+
+
+def refresh_stale(images: list[dict[str, Any]]) -> int:
+    """Refresh the memberships (stream images) whose contact has a newer revision than their
+    snapshot; returns how many were refreshed. Emptied as it goes (a batch's deferred work)."""
+    from chalicelib.contacts import read_items
+    from chalicelib.models.contacts import Contact
+
+    wanted = {(str(i["workspaceId"]), str(i["contactId"])) for i in images if i.get("workspaceId")}
+    found = read_items(Contact.key(ws, contact_id) for ws, contact_id in sorted(wanted))
+    refreshed = 0
+    for image in list(images):
+        ws, group_id, contact_id = str(image["workspaceId"]), str(image["groupId"]), str(image["contactId"])
+        contact = found.get(Contact.key(ws, contact_id))
+        newer = contact is not None and int(contact.revision or 0) > int(image.get("contactRevision") or 0)
+        if newer:
+            key = Membership.key(ws, group_id, contact_id)
+            membership = Membership(*key, workspaceId=ws, groupId=group_id)
+            refreshed += refresh_membership(membership, contact_values(contact))  # type: ignore[arg-type]
+        images.remove(image)
+    if refreshed:
+        logger.info("membership snapshots caught up with their contacts", extra={"count": refreshed})
+    return refreshed
