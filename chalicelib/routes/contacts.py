@@ -1,4 +1,4 @@
-"""Routes of /api/v1/contacts (see ../shared/API.md, section Contacts).
+"""Routes of /api/v1/contacts (see docs/api.md, section Contacts).
 
 Views import the domain inside the function: it pulls in pydantic and the contact modules,
 which the cold start of the other routes should not pay for.

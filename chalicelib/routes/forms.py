@@ -1,4 +1,4 @@
-"""Routes of /api/v1/forms and the public form pages /f/{formId} (see ../shared/API.md).
+"""Routes of /api/v1/forms and the public form pages /f/{formId} (see docs/api.md).
 
 A post to /f/{formId} is a browser's when it is form-encoded (what an HTML form sends): it is
 answered with pages (303 to the form's redirectUrl or a thank-you page; the form again with

@@ -1,4 +1,4 @@
-"""Bodies of /api/v1/forms and of the public posts to /f/{formId} (../shared/API.md, Lead forms)."""
+"""Bodies of /api/v1/forms and of the public posts to /f/{formId} (docs/api.md, Lead forms)."""
 
 from __future__ import annotations
 
