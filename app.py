@@ -7,8 +7,8 @@ from typing import Any
 
 from chalice import Chalice, Rate
 
-from chalicelib import http, queues, streams
-from chalicelib.routes import (
+from chalicelib.api import http
+from chalicelib.api.routes import (
     activity,
     campaigns,
     contacts,
@@ -23,8 +23,9 @@ from chalicelib.routes import (
     tracking,
     workspaces,
 )
+from chalicelib.platform import queues, streams
 
-# configure_logs=False: logs go through Powertools (chalicelib.logs) as structured JSON.
+# configure_logs=False: logs go through Powertools (chalicelib.platform.logs) as structured JSON.
 app = Chalice(app_name="cohort", configure_logs=False)
 app.register_middleware(http.middleware, "http")
 for blueprint in (
@@ -74,21 +75,21 @@ def background_jobs(event: Any) -> dict[str, Any]:
 @app.on_sqs_message(queue="cohort-imports", batch_size=1)
 def import_files(event: Any) -> dict[str, Any]:
     """Uploaded files (S3 notifications) and the steps of imports and exports."""
-    from chalicelib import imports as file_imports
+    from chalicelib.exchange import imports as file_imports
 
     return file_imports.handle(event.to_dict(), event.context)
 
 
 @app.schedule(Rate(1, unit=Rate.DAYS))
 def recount_groups(event: Any) -> None:
-    from chalicelib import group_stats
+    from chalicelib.groups import stats as group_stats
 
     group_stats.daily_recount()
 
 
 @app.schedule(Rate(1, unit=Rate.MINUTES))
 def due_steps(event: Any) -> None:
-    from chalicelib import workflow
+    from chalicelib.campaigns import workflow
 
     workflow.release_due()
 
@@ -97,6 +98,6 @@ def due_steps(event: Any) -> None:
 # (infra/resources.json); the handler also checks each record's TopicArn (COHORT_SES_TOPIC_ARN).
 @app.on_sns_message(topic="cohort-ses-notifications")
 def ses_notifications(event: Any) -> dict[str, int]:
-    from chalicelib import ses_notifications as notifications
+    from chalicelib.deliverability import ses_notifications as notifications
 
     return notifications.handle(event.to_dict())

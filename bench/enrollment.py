@@ -105,8 +105,8 @@ def run(members: int, joins: int, every: float, counter: Any, resources: Any) ->
 
 
 def _auto_enrollment(api: BenchApi, ws: str, k: int, counter: Any, pump: Any) -> tuple[str, bool]:
-    from chalicelib import enrollment
-    from chalicelib.streams import Batch, to_change
+    from chalicelib.campaigns import enrollment
+    from chalicelib.platform.streams import Batch, to_change
     from devstack.events import make_stream_record
 
     leads = api.call("post", "/api/v1/groups", {"name": f"Leads k={k}", "type": "DYNAMIC"}, 201)["id"]
@@ -130,8 +130,8 @@ def _auto_enrollment(api: BenchApi, ws: str, k: int, counter: Any, pump: Any) ->
 
 
 def _batch_counters(api: BenchApi, ws: str, counter: Any, pump: Any) -> str:
-    from chalicelib import enrollment
-    from chalicelib.streams import Batch, to_change
+    from chalicelib.campaigns import enrollment
+    from chalicelib.platform.streams import Batch, to_change
     from devstack.events import make_stream_record
 
     leads = api.call("post", "/api/v1/groups", {"name": "Batch", "type": "DYNAMIC"}, 201)["id"]
@@ -159,7 +159,8 @@ def _batch_counters(api: BenchApi, ws: str, counter: Any, pump: Any) -> str:
 def _launch(api: BenchApi, ws: str, members: int, counter: Any, pump: Any) -> list[str]:
     import boto3
 
-    from chalicelib import jobs, launch
+    from chalicelib.campaigns import launch
+    from chalicelib.groups import jobs
 
     group = api.call("post", "/api/v1/groups", {"name": "Everyone"}, 201)["id"]
     # Launched before the members are written (a habit from before devstack.moto_patches,
@@ -318,8 +319,8 @@ def _running(api: BenchApi, name: str, include: list[str], exclude: list[str] | 
 
 def _contacts(ws: str, count: int, prefix: str) -> list[tuple[str, str]]:
     """Contact items only (what enrollment reads), written 25 a request; (id, email) each."""
-    from chalicelib import clock, ids
     from chalicelib.models.contacts import Contact
+    from chalicelib.platform import clock, ids
 
     now = clock.now_iso()
     made = []
@@ -346,9 +347,9 @@ def _contacts(ws: str, count: int, prefix: str) -> list[tuple[str, str]]:
 def _membership(ws: str, group_id: str, group_type: str, contact: tuple[str, str]) -> Any:
     """A Membership item with the contact's email in its snapshot, as memberships.add_contacts
     writes it (enrollment's suppression check reads the email from the stream image)."""
-    from chalicelib import clock
     from chalicelib.models.groups import Membership
     from chalicelib.models.keys import contact_partition
+    from chalicelib.platform import clock
 
     contact_id, email = contact
     return Membership(

@@ -165,8 +165,8 @@ def run(members: int, counter: Any, resources: Any) -> int:
 
 
 def _seed_contacts(raw: Any, table: str, ws: str, count: int) -> list[str]:
-    from chalicelib import clock, ids
     from chalicelib.models.contacts import Contact
+    from chalicelib.platform import clock, ids
 
     now = clock.now_iso()
     created = []
@@ -198,8 +198,9 @@ def _seed_contacts(raw: Any, table: str, ws: str, count: int) -> list[str]:
 def _raw_batch_write(raw: Any, table: str, ws: str, contact_ids: list[str]) -> tuple[float, int]:
     """The membership items the add writes, built the same way, put with raw BatchWriteItem
     into another group's partition: (seconds, requests)."""
-    from chalicelib import clock, ids, memberships
+    from chalicelib.groups import memberships
     from chalicelib.models.groups import Group
+    from chalicelib.platform import clock, ids
 
     group_id = ids.new_id()
     group = Group(*Group.key(ws, group_id), id=group_id, workspaceId=ws, name="Raw", groupType="STATIC")

@@ -54,8 +54,10 @@ def run(emails: int, counter: object) -> dict[str, tuple[float, dict[str, float]
     from chalice.test import Client
 
     from app import app
-    from chalicelib import contacts, ids, link_tokens, tracking
-    from chalicelib.link_tokens import Target
+    from chalicelib.contacts import service as contacts
+    from chalicelib.deliverability import tracking
+    from chalicelib.platform import ids, link_tokens
+    from chalicelib.platform.link_tokens import Target
 
     rows: dict[str, tuple[float, dict[str, float], list[float]]] = {}
     A, B = "https://example.com/a", "https://example.com/b"

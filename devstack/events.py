@@ -166,7 +166,7 @@ def make_sqs_record(
     receive_count: int = 1,
     message_id: str | None = None,
 ) -> dict[str, Any]:
-    """An SQS record with its own messageId; a dict body is sent as JSON, as chalicelib.queues does."""
+    """An SQS record with its own messageId; a dict body is sent as JSON, as chalicelib.platform.queues does."""
     text = body if isinstance(body, str) else json.dumps(body, separators=(",", ":"))
     now_ms = str(int(time.time() * 1000))
     return {

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import boto3
 
-from chalicelib import ids, link_tokens, tracking
-from chalicelib.link_tokens import Target
+from chalicelib.deliverability import tracking
 from chalicelib.models.activity import Activity
+from chalicelib.platform import ids, link_tokens
+from chalicelib.platform.link_tokens import Target
 from tests.support.campaigns import add_members, make_contacts, new_group, running_campaign, verify_sender
 
 ONE_EMAIL = [{"type": "email", "subject": "Hi", "bodyText": "Hello"}]

@@ -9,8 +9,10 @@ import email.policy
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chalicelib import campaign_steps, mailer, personalisation
+from chalicelib.campaigns import personalisation
+from chalicelib.campaigns import steps as campaign_steps
 from chalicelib.models.campaigns import StepMap
+from chalicelib.platform import mailer
 
 CONTACT = {"firstName": "Ada", "company": "Analytical <Engines>", "customFields": {"plan": "pro"}}
 

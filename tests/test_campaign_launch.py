@@ -34,7 +34,7 @@ def _sender(aws: Any) -> None:
 
 
 def test_launch_enrolls_the_current_members_in_the_background(api: Api, pump) -> None:
-    from chalicelib import contacts
+    from chalicelib.contacts import service as contacts
 
     ws = workspace_of(api)
     static, dynamic, excluded = (
@@ -69,7 +69,7 @@ def test_launch_enrolls_the_current_members_in_the_background(api: Api, pump) ->
 
 
 def test_add_to_campaign_enrolls_one_group_and_reports_who_was_not(api: Api, pump) -> None:
-    from chalicelib import contacts
+    from chalicelib.contacts import service as contacts
 
     ws = workspace_of(api)
     leads, extra, vip = (
@@ -109,8 +109,8 @@ def test_add_to_a_campaign_that_is_not_running_is_409(api: Api) -> None:
 
 
 def test_enroll_group_refuses_a_campaign_that_is_not_running(api: Api) -> None:
-    from chalicelib import enrollment
-    from chalicelib.errors import Conflict, NotFound
+    from chalicelib.campaigns import enrollment
+    from chalicelib.platform.errors import Conflict, NotFound
 
     ws = workspace_of(api)
     group = new_group(api, "Leads")
@@ -130,7 +130,7 @@ def test_an_interrupted_launch_enrolls_every_member_exactly_once(api: Api, pump)
     The first page fails after everything but recording the job's progress; the second fails
     after its enrollments were written, while their first steps were being sent. Each is
     delivered again."""
-    from chalicelib import workflow
+    from chalicelib.campaigns import workflow
 
     members = 150
     group = new_group(api, "Everyone")

@@ -268,9 +268,9 @@ def test_an_idempotency_key_creates_once(api: Api) -> None:
 def test_a_deleted_group_leaves_the_campaigns_that_named_it(api: Api) -> None:
     """Forced out from under a RUNNING campaign: the campaign keeps running without it, and
     pausing or resuming it later brings no trace of the group back."""
-    from chalicelib.db import Item
     from chalicelib.models.campaigns import CampaignLink
     from chalicelib.models.groups import GroupEngagement
+    from chalicelib.platform.db import Item
     from tests.support.campaigns import workspace_of
 
     verify_sender()

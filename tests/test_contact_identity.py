@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chalicelib.contact_identity import (
+from chalicelib.contacts.identity import (
     IdentityError,
     fold,
     normalise_email,

@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib import contact_sync
+from chalicelib.contacts import sync as contact_sync
 from tests.support.api import Api
 from tests.test_contacts import count_as_if
 
@@ -23,7 +23,7 @@ def contact(api: Api, contact_id: str | None) -> dict[str, Any]:
 
 
 def test_one_outcome_per_row_in_order(api) -> None:
-    from chalicelib import gdpr
+    from chalicelib.contacts import gdpr
 
     api.post("/api/v1/fields", {"key": "size", "label": "Size", "type": "number"})
     known = api.post("/api/v1/contacts", {"email": "known@example.com", "firstName": "Kim"}).json
@@ -170,7 +170,7 @@ def test_requests_stay_under_the_floor(api, requests) -> None:
 def before_transactions() -> Iterator[Callable[[Callable[[], None]], None]]:
     """Run an action once, just before the next TransactWriteItems leaves (a competing
     writer that wins the race between sync_many's read and its write)."""
-    from chalicelib.db import connection
+    from chalicelib.platform.db import connection
 
     events = connection().client.meta.events
     hooks: list[Any] = []
@@ -189,7 +189,7 @@ def before_transactions() -> Iterator[Callable[[Callable[[], None]], None]]:
 
 
 def test_a_cancelled_batch_is_redone_row_by_row(api, before_transactions) -> None:
-    from chalicelib import contacts
+    from chalicelib.contacts import service as contacts
 
     ws = workspace_id(api)
     rival: dict[str, Any] = {}

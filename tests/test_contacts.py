@@ -249,8 +249,8 @@ def test_free_plan_stops_at_300_and_the_301st_writes_nothing(new_workspace, aws)
 def test_twenty_concurrent_creates_of_one_email_make_one_contact(api, serialised) -> None:
     # Through the domain: Chalice's test client shares one current request (and os.environ)
     # between threads, so concurrent HTTP calls through it would race in the client itself.
-    from chalicelib import contacts
-    from chalicelib.errors import Conflict
+    from chalicelib.contacts import service as contacts
+    from chalicelib.platform.errors import Conflict
 
     ws = workspace_of(api)["id"]
     created: list[str] = []
@@ -276,7 +276,7 @@ def test_twenty_concurrent_creates_of_one_email_make_one_contact(api, serialised
 
 
 def test_concurrent_syncs_of_one_new_email_make_one_contact_and_lose_no_update(api, serialised) -> None:
-    from chalicelib import contact_sync
+    from chalicelib.contacts import sync as contact_sync
 
     ws = workspace_of(api)["id"]
     results: list[str] = []
@@ -302,7 +302,7 @@ def test_concurrent_syncs_of_one_new_email_make_one_contact_and_lose_no_update(a
 
 
 def test_concurrent_creates_and_deletes_keep_the_count_exact(new_workspace, serialised) -> None:
-    from chalicelib import contacts
+    from chalicelib.contacts import service as contacts
 
     free = new_workspace("FREE")
     ws = workspace_of(free)["id"]
@@ -351,8 +351,8 @@ def test_a_call_cut_off_by_a_timeout_frees_its_idempotency_key_when_its_time_is_
     import time
     from dataclasses import dataclass, field
 
-    from chalicelib import idempotency
-    from chalicelib.errors import Conflict
+    from chalicelib.api import idempotency
+    from chalicelib.platform.errors import Conflict
 
     @dataclass
     class Context:  # the Lambda context: 300 ms left of this invocation
@@ -486,8 +486,8 @@ def test_a_new_contact_joins_the_groups_it_names(api, aws) -> None:
 
 
 def test_raise_status_records_why_and_a_sync_keeps_it(api) -> None:
-    from chalicelib import contacts
-    from chalicelib.errors import NotFound
+    from chalicelib.contacts import service as contacts
+    from chalicelib.platform.errors import NotFound
 
     contact = api.post("/api/v1/contacts", {"email": "a@example.com", "tags": ["t"]}).json
     ws = workspace_of(api)["id"]

@@ -63,7 +63,7 @@ def test_a_phone_alone_still_identifies_only_a_contact_without_email(api: Api) -
 
 
 def test_the_bulk_sync_keeps_the_phone_and_says_so(api: Api) -> None:
-    from chalicelib import contact_sync
+    from chalicelib.contacts import sync as contact_sync
 
     bob, paul = bob_and_paul(api)
     rows = [

@@ -75,7 +75,7 @@ def test_a_static_group_join_enrolls_nobody(api: Api, pump) -> None:
 
 
 def test_ineligible_contacts_are_not_enrolled(api: Api, pump) -> None:
-    from chalicelib import contacts
+    from chalicelib.contacts import service as contacts
 
     ws = workspace_of(api)
     leads, customers = new_group(api, "Leads", "DYNAMIC"), new_group(api, "Customers")
@@ -93,7 +93,7 @@ def test_ineligible_contacts_are_not_enrolled(api: Api, pump) -> None:
 
 
 def test_suppressed_contacts_are_not_enrolled(api: Api, pump) -> None:
-    from chalicelib import contacts
+    from chalicelib.contacts import service as contacts
 
     ws = workspace_of(api)
     leads = new_group(api, "Leads", "DYNAMIC")
@@ -113,7 +113,7 @@ def test_suppressed_contacts_are_not_enrolled(api: Api, pump) -> None:
 def test_the_suppression_list_is_read_even_when_the_membership_does_not_tell_the_email(api: Api) -> None:
     """A membership snapshot that is stale or lacks the email: the contact's own email is
     checked (one more read), never skipped."""
-    from chalicelib import enrollment
+    from chalicelib.campaigns import enrollment
 
     ws = workspace_of(api)
     leads = new_group(api, "Leads", "DYNAMIC")
@@ -159,8 +159,8 @@ def test_the_same_stream_batch_twice_enrolls_and_sends_once(api: Api, pump) -> N
 def test_an_auto_enrollment_costs_2_plus_k_requests_at_most(api: Api, pump, requests, k: int) -> None:
     """One Query (links), one BatchGetItem (contact, enrollments, excluded memberships,
     suppression list), k conditional PutItem, ceil(k/10) SendMessageBatch."""
-    from chalicelib import enrollment
-    from chalicelib.streams import Batch, Change, to_change
+    from chalicelib.campaigns import enrollment
+    from chalicelib.platform.streams import Batch, Change, to_change
     from tests.support.events import make_stream_record
 
     ws = workspace_of(api)
@@ -195,8 +195,8 @@ def test_an_auto_enrollment_costs_2_plus_k_requests_at_most(api: Api, pump, requ
 
 
 def test_counters_are_written_once_per_batch(api: Api, pump, requests) -> None:
-    from chalicelib import enrollment
-    from chalicelib.streams import Batch, to_change
+    from chalicelib.campaigns import enrollment
+    from chalicelib.platform.streams import Batch, to_change
     from tests.support.events import make_stream_record
 
     ws = workspace_of(api)
@@ -301,7 +301,7 @@ def test_an_active_enrollment_is_not_restarted_by_a_rejoin(api: Api, pump) -> No
 
 @pytest.mark.parametrize("how", ["unsubscribed", "bounced", "anonymized", "contactDeleted"])
 def test_enrollments_stop_when_the_contact_can_no_longer_be_mailed(api: Api, pump, how: str) -> None:
-    from chalicelib import contacts
+    from chalicelib.contacts import service as contacts
 
     ws = workspace_of(api)
     leads = new_group(api, "Leads", "DYNAMIC")

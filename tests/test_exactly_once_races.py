@@ -7,9 +7,9 @@ botocore's `before-call` event of our writer's conditional write: our writer rea
 competitor wrote, and writes after it. Only the write's condition can then stop a second
 enrollment or a second email:
 
-- the enrollment's conditional put (`attribute_not_exists(pk)`, chalicelib/enrollment.py);
+- the enrollment's conditional put (`attribute_not_exists(pk)`, chalicelib/campaigns/enrollment.py);
 - the re-enrollment guard (the put conditioned on the run and status that were read);
-- the step claim (`attribute_not_exists(claimedAt)`, chalicelib/workflow.py `_claim`).
+- the step claim (`attribute_not_exists(claimedAt)`, chalicelib/campaigns/workflow.py `_claim`).
 
 Each test fails with its condition removed (tried by hand: see the report of issue #18).
 """
@@ -47,7 +47,7 @@ def competitor_before(operation: str, match: str, competitor: Callable[[], None]
     """Run `competitor` once, just before the first `operation` request (of the table's
     client) whose body contains `match` is sent. Requests the competitor makes itself go
     through untouched."""
-    from chalicelib.db import connection
+    from chalicelib.platform.db import connection
 
     client = connection().client
     state = {"ran": 0, "busy": 0}
@@ -86,7 +86,7 @@ def test_two_launch_pages_enrolling_one_contact_at_once_enroll_and_send_once(
     """Two jobs (a launch and an addToCampaign, or a page run twice at once) read the contact
     unenrolled; the competitor writes its enrollment (and, in the second case, its first
     email goes out) before our put: ours must fail, not overwrite it."""
-    from chalicelib import enrollment
+    from chalicelib.campaigns import enrollment
 
     ws = workspace_of(api)
     customers = new_group(api, "Customers")
@@ -123,7 +123,9 @@ def test_two_writers_reenrolling_one_rejoin_at_once_start_one_run(
     """A contact whose run 1 ended rejoins a dynamic group (reenrollment afterExit); two
     deliveries of that join (a stream batch retried while the first is still running) both
     read run 1 ended: one writes run 2, the other must not write run 2 over it."""
-    from chalicelib import campaign_stats, clock, enrollment, workflow
+    from chalicelib.campaigns import enrollment, workflow
+    from chalicelib.campaigns import stats as campaign_stats
+    from chalicelib.platform import clock
 
     ws = workspace_of(api)
     leads = new_group(api, "Leads", "DYNAMIC")
@@ -136,7 +138,7 @@ def test_two_writers_reenrolling_one_rejoin_at_once_start_one_run(
     rejoined_at = clock.now_iso()
 
     def writer() -> int:
-        """What the stream reaction does for the rejoin (chalicelib.enrollment.on_membership)."""
+        """What the stream reaction does for the rejoin (chalicelib.campaigns.enrollment.on_membership)."""
         target = enrollment.Target(campaign, (), reenroll=True)
         outcome = enrollment.enroll(
             ws, [contact], [target], source="dynamicGroup", via_group_id=leads, joined_at=rejoined_at
@@ -171,7 +173,7 @@ def test_two_deliveries_of_one_step_at_once_send_one_email(api: Api, pump) -> No
     """Two deliveries of one step message run side by side: both read the enrollment
     unclaimed; the competitor claims and sends, and is about to record the step when ours
     tries to claim it. Our claim must fail: it is the only thing that stops a second send."""
-    from chalicelib import enrollment, workflow
+    from chalicelib.campaigns import enrollment, workflow
 
     ws = workspace_of(api)
     customers = new_group(api, "Customers")

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib import suppression
+from chalicelib.deliverability import suppression
 
 
 def test_addresses_and_domains_are_added_normalised_and_listed(api) -> None:

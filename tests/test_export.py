@@ -10,7 +10,7 @@ import io
 import pytest
 import requests as http
 
-from chalicelib import contact_export
+from chalicelib.exchange import contact_export
 from tests.support.campaigns import add_members, new_group
 from tests.support.imports import contacts_by_email, import_body
 

@@ -93,7 +93,7 @@ def test_add_to_campaign_hands_the_members_to_the_campaign(api, pump) -> None:
 
 
 def test_add_to_an_unknown_or_draft_campaign_is_refused(api) -> None:
-    from chalicelib.ids import new_id
+    from chalicelib.platform.ids import new_id
 
     group = new_group(api, "Leads")
     unknown = api.post(f"/api/v1/groups/{group}/actions", {"action": "addToCampaign", "campaignId": new_id()})

@@ -14,7 +14,7 @@ def _parse(text: str) -> list[dict[str, str]]:
 
 
 def test_a_2000_member_group_exports_every_member(api) -> None:
-    from chalicelib.ids import new_id
+    from chalicelib.platform.ids import new_id
 
     group = new_group(api, "Big list")
     # The export reads the memberships only (their contact snapshots): seeding those alone
@@ -74,7 +74,7 @@ def test_a_group_too_large_to_answer_inline_is_exported_by_a_job(api, pump, monk
     runs as the contacts export of the group: 202, then a download URL."""
     import requests as http
 
-    from chalicelib import group_export
+    from chalicelib.exchange import group_export
 
     group = new_group(api, "Everyone")
     members = make_contacts(api, 4)

@@ -144,7 +144,7 @@ def _corrupt(api, group: str, total: int, active: int) -> None:
 
 
 def test_the_daily_recount_repairs_drifted_counters(api, pump, monkeypatch) -> None:
-    from chalicelib import group_actions
+    from chalicelib.flows import group_actions
 
     monkeypatch.setattr(group_actions, "SETTLE_SECONDS", 1)  # 15 minutes in the product
     drifted = new_group(api, "Drifted")
@@ -189,7 +189,8 @@ def test_the_recount_mends_a_stale_snapshot_and_leaves_counters_right(api, pump)
 def test_a_recount_while_the_stream_lags_does_not_count_a_member_twice(api, pump, monkeypatch) -> None:
     """A member added just before the count: the recount sees it, the counters do not yet.
     Repaired at once, the stream's +1 would come on top (4 for 3 members)."""
-    from chalicelib import group_actions, jobs
+    from chalicelib.flows import group_actions
+    from chalicelib.groups import jobs
 
     monkeypatch.setattr(group_actions, "SETTLE_SECONDS", 1)
     group = new_group(api, "Leads")

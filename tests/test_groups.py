@@ -17,7 +17,7 @@ def workspace_of(api: Api) -> str:
 
 def make_contacts(api: Api, count: int, *, prefix: str = "person", **fields: Any) -> list[str]:
     """Contacts <prefix>0@example.com... created through the contacts' bulk sync; ids in order."""
-    from chalicelib import contact_sync
+    from chalicelib.contacts import sync as contact_sync
 
     rows = [
         {"email": f"{prefix}{i}@example.com", "firstName": f"First{i}", "lastName": f"Last{i}", **fields}
@@ -34,10 +34,10 @@ def seed_contacts(api: Api, count: int, *, prefix: str = "bulk") -> list[dict[st
     the whole table for every action of a transaction, so creating thousands through the
     real (transactional) path takes minutes. Use make_contacts where creation matters.
     Returns the contacts' states (their attributes)."""
-    from chalicelib import clock, ids
-    from chalicelib.contact_store import canonical
-    from chalicelib.db import Item
+    from chalicelib.contacts.store import canonical
     from chalicelib.models.workspaces import Workspace
+    from chalicelib.platform import clock, ids
+    from chalicelib.platform.db import Item
 
     ws = workspace_of(api)
     now = clock.now_iso()
@@ -73,7 +73,8 @@ def seed_contacts(api: Api, count: int, *, prefix: str = "bulk") -> list[dict[st
 def seed_members(api: Api, group_id: str, contacts: Sequence[dict[str, Any]]) -> None:
     """Memberships of these contact states written as memberships.add writes them, without
     the add's reads: for tests about what is done with many members, not how they joined."""
-    from chalicelib import groups, memberships
+    from chalicelib.groups import memberships
+    from chalicelib.groups import service as groups
 
     ws = workspace_of(api)
     memberships.write_members(ws, groups.get(ws, group_id), contacts)
@@ -330,8 +331,8 @@ def test_a_paused_campaign_does_not_block_a_delete(api) -> None:
 
 
 def test_a_big_groups_memberships_are_removed_by_a_job(api, pump) -> None:
-    from chalicelib.groups import INLINE_DELETE_MEMBERS
-    from chalicelib.ids import new_id
+    from chalicelib.groups.service import INLINE_DELETE_MEMBERS
+    from chalicelib.platform.ids import new_id
 
     group = new_group(api, "Big")
     # Members as memberships.add writes them (the contacts themselves play no part here).

@@ -46,7 +46,7 @@ def test_the_policy_grants_every_call_the_app_makes(api: Api, aws: Any, pump: An
     import requests as http
     from botocore.hooks import HierarchicalEmitter
 
-    from chalicelib import contact_export, imports
+    from chalicelib.exchange import contact_export, imports
 
     made: set[tuple[str, str]] = set()
 

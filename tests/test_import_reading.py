@@ -10,7 +10,7 @@ import io
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 
-from chalicelib.csv_reading import detect, records
+from chalicelib.exchange.csv_reading import detect, records
 
 cell = st.text(
     alphabet=st.sampled_from(list("abcXYZ éçàÉ€ ,;\t\"'\n\r@+=-12")), min_size=0, max_size=12

@@ -12,8 +12,9 @@ from typing import Any
 
 import pytest
 
-from chalicelib import config, imports, queues
-from chalicelib.db import connection
+from chalicelib.exchange import imports
+from chalicelib.platform import config, queues
+from chalicelib.platform.db import connection
 from tests.support.api import Api
 from tests.support.imports import contacts_by_email, killed_at
 

@@ -178,7 +178,7 @@ def test_the_error_report_lists_every_reported_row_with_its_cells(api, pump) -> 
 def test_a_large_error_report_is_a_download_named_safely(api, pump, monkeypatch) -> None:
     import requests as http
 
-    from chalicelib import imports
+    from chalicelib.exchange import imports
 
     monkeypatch.setattr(imports, "INLINE_REPORT_BYTES", 10)
     view = import_body(api, pump, corpus("troubles.csv"), fileName='Salon "2026" été.csv')

@@ -6,9 +6,10 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from chalicelib import config, jobs, queues
+from chalicelib.groups import jobs
 from chalicelib.models.groups import Membership
 from chalicelib.models.jobs import Job
+from chalicelib.platform import config, queues
 from tests.test_groups import add, make_contacts, new_group, workspace_of
 
 

@@ -22,7 +22,7 @@ WRITES = ("PutItem", "BatchWriteItem", "TransactWriteItems")
 def competitor_before_write(match: str, competitor: Callable[[], None]) -> Iterator[dict[str, int]]:
     """Run `competitor` once, just before the first table write whose body contains `match`;
     the competitor's own requests go through untouched."""
-    from chalicelib.db import connection
+    from chalicelib.platform.db import connection
 
     events = connection().client.meta.events
     state = {"ran": 0, "busy": 0}
@@ -99,7 +99,7 @@ def test_two_overlapping_adds_at_once_count_each_member_once(api: Api, pump) -> 
 
 def test_a_join_racing_an_add_writes_the_membership_once(api: Api, pump) -> None:
     """memberships.join (a contact created or updated with groupIds) against an add."""
-    from chalicelib import memberships
+    from chalicelib.groups import memberships
     from tests.support.campaigns import workspace_of
 
     ws = workspace_of(api)

@@ -3,13 +3,13 @@ contact's groups (each one Query), setting a contact's groups, static and dynami
 
 from __future__ import annotations
 
-from chalicelib.ids import new_id
+from chalicelib.platform.ids import new_id
 from tests.test_groups import add, make_contacts, member_ids, new_group, workspace_of
 
 
 def _membership_changes(calls) -> list:
     """Every Membership record the stream delivered, as the reactions see them."""
-    from chalicelib.streams import to_change
+    from chalicelib.platform.streams import to_change
 
     changes = [to_change(record) for call in calls if call.kind == "stream" for record in call.records]
     return [change for change in changes if change.item_type == "Membership"]

@@ -103,7 +103,7 @@ QUERIES = st.dictionaries(
 
 def _routes() -> list[tuple[str, str]]:
     import app  # noqa: F401  (registers every route)
-    from chalicelib.http import ROUTES
+    from chalicelib.api.http import ROUTES
 
     return sorted(ROUTES)
 

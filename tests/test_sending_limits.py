@@ -5,10 +5,10 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from chalicelib import sending_limits
-from chalicelib.db import Item
+from chalicelib.deliverability import sending_limits
+from chalicelib.models.plans import Plan
 from chalicelib.models.sending import SendWindow
-from chalicelib.plans import Plan
+from chalicelib.platform.db import Item
 
 NOON = datetime(2026, 11, 20, 12, 0, 0, tzinfo=UTC)
 

@@ -8,10 +8,11 @@ import json
 import boto3
 import pytest
 
-from chalicelib import ids, link_tokens, tracking
-from chalicelib.link_tokens import Target
+from chalicelib.deliverability import tracking
 from chalicelib.models.campaigns import CampaignGroupStats
 from chalicelib.models.groups import GroupEngagement
+from chalicelib.platform import ids, link_tokens
+from chalicelib.platform.link_tokens import Target
 from tests.support.events import LambdaContext, batch, make_sns_record
 
 
@@ -161,7 +162,7 @@ def test_a_complaint_unsubscribes(api, aws, pump) -> None:
 
 
 def test_an_unsubscribe_link_then_a_complaint_count_one_unsubscribe(api, aws, pump) -> None:
-    from chalicelib import link_tokens
+    from chalicelib.platform import link_tokens
 
     sent = Sent(api)
     token = link_tokens.mint(link_tokens.UNSUBSCRIBE, sent.target)

@@ -35,7 +35,7 @@ def active_and_total(api: Api, group: str) -> tuple[int, int]:
 def test_a_status_change_during_an_add_reaches_the_new_membership(
     api: Api, pump, refreshed_before_the_write: bool
 ) -> None:
-    from chalicelib import contacts
+    from chalicelib.contacts import service as contacts
 
     ws = workspace_of(api)
     group = new_group(api, "Customers")
@@ -59,7 +59,7 @@ def test_a_status_change_during_an_add_reaches_the_new_membership(
 
 
 def test_a_change_after_the_add_is_refreshed_as_before(api: Api, pump) -> None:
-    from chalicelib import contacts
+    from chalicelib.contacts import service as contacts
 
     ws = workspace_of(api)
     group = new_group(api, "Customers")
@@ -75,8 +75,8 @@ def test_a_change_after_the_add_is_refreshed_as_before(api: Api, pump) -> None:
 def test_a_fresh_membership_costs_one_read_a_stream_batch(api: Api, pump, requests) -> None:
     """The check reads the batch's new memberships' contacts in one BatchGetItem and writes
     nothing when their snapshots are current."""
-    from chalicelib import memberships
-    from chalicelib.streams import Batch, to_change
+    from chalicelib.groups import memberships
+    from chalicelib.platform.streams import Batch, to_change
     from tests.support.events import make_stream_record
 
     ws = workspace_of(api)

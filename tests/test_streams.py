@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib import streams
+from chalicelib.platform import streams
 from tests.support.events import LambdaContext, batch, make_stream_record
 
 SEEN: list[str] = []

@@ -124,7 +124,7 @@ def test_a_contact_has_at_most_twenty_tags_of_at_most_64_characters(api) -> None
 
 
 def test_a_rename_out_of_time_says_so_and_goes_on_when_called_again(api) -> None:
-    from chalicelib import tags
+    from chalicelib.contacts import tags
 
     made = [make(api, f"p{i}@example.com", ["old"]) for i in range(3)]
     ws = api.get("/api/v1/workspace").json["id"]

@@ -66,7 +66,7 @@ def snapshot(a: Api, ids: dict[str, str]) -> dict[str, Any]:
 
 def _private_routes_with_ids() -> list[tuple[str, str]]:
     import app  # noqa: F401  (registers every route)
-    from chalicelib.http import ROUTES
+    from chalicelib.api.http import ROUTES
 
     return sorted((path, method) for (path, method), doc in ROUTES.items() if "{" in path and not doc.public)
 

@@ -10,10 +10,11 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chalicelib import ids, link_tokens, tracking
-from chalicelib.link_tokens import Target
+from chalicelib.deliverability import tracking
 from chalicelib.models.campaigns import CampaignGroupStats
 from chalicelib.models.groups import GroupEngagement
+from chalicelib.platform import ids, link_tokens
+from chalicelib.platform.link_tokens import Target
 
 
 def sent_email(ws: str, group_id: str | None = None) -> Target:

@@ -8,8 +8,9 @@ import email.policy
 import re
 from urllib.parse import unquote, urlparse
 
-from chalicelib import email_links, ids, link_tokens, mailer, tracking
-from chalicelib.link_tokens import Target
+from chalicelib.deliverability import email_links, tracking
+from chalicelib.platform import ids, link_tokens, mailer
+from chalicelib.platform.link_tokens import Target
 
 BASE = "http://127.0.0.1:8000"
 HTML = """<html><body><p>Hi! See <a class="btn" href="https://shop.example/p?a=1&amp;b=2">our offer</a>,

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import boto3
 
-from chalicelib import ids, link_tokens, tracking
-from chalicelib.link_tokens import Target
+from chalicelib.deliverability import tracking
+from chalicelib.platform import ids, link_tokens
+from chalicelib.platform.link_tokens import Target
 from tests.support.campaigns import (
     add_members,
     enrollments,

@@ -64,7 +64,7 @@ def test_emails_are_personalised_and_7_bit_clean(api: Api, pump) -> None:
     [mail] = sent_emails()
     assert mail.to == "person0@example.com"
     assert mail.subject == "Bonjour First0 — Acme & Co"
-    # The body, then the unsubscribe footer every campaign email gets (chalicelib/email_links.py).
+    # The body, then the unsubscribe footer every campaign email gets (chalicelib/deliverability/email_links.py).
     body = mail.text.replace("\r\n", "\n").split("\n--\nUnsubscribe: ")[0]
     assert body.strip() == "Hi First0, plan none. Évidemment."
     assert mail.html is not None and "<b>First0</b> from Acme &amp; Co" in mail.html
@@ -91,7 +91,8 @@ def test_a_short_wait_is_an_sqs_delay(api: Api, pump) -> None:
 
 
 def test_a_long_wait_is_a_due_item_released_by_the_schedule(api: Api, pump, requests) -> None:
-    from chalicelib import clock, workflow
+    from chalicelib.campaigns import workflow
+    from chalicelib.platform import clock
 
     steps = [QUICK[0], {"type": "wait", "minutes": 10}, {"type": "wait", "minutes": 10}, QUICK[2]]
     campaign, _ = start(api, pump, steps, members=3)
@@ -114,7 +115,8 @@ def test_a_long_wait_is_a_due_item_released_by_the_schedule(api: Api, pump, requ
 def test_a_bucket_too_big_for_one_run_is_finished_by_the_next_runs(api: Api, pump, monkeypatch) -> None:
     """A big launch's long wait puts thousands in one minute's bucket: each run sends about
     its budget, a page at a time, and the next run resumes where it stopped; nothing twice."""
-    from chalicelib import clock, workflow
+    from chalicelib.campaigns import workflow
+    from chalicelib.platform import clock
 
     monkeypatch.setattr(workflow, "DUE_PAGE", 2)
     steps = [QUICK[0], {"type": "wait", "minutes": 10}, {"type": "wait", "minutes": 10}, QUICK[2]]
@@ -174,7 +176,7 @@ def test_a_step_parked_again_while_its_release_runs_is_not_forgotten(api: Api, p
     new parking, or the next resume finds nothing and the enrollment waits forever."""
     import types
 
-    from chalicelib import launch, workflow
+    from chalicelib.campaigns import launch, workflow
 
     campaign, _ = start(api, pump, QUICK)
     pump.drain()
@@ -214,7 +216,7 @@ def test_completing_a_paused_campaign_stops_its_enrollments(api: Api, pump) -> N
 
 def test_a_crash_between_sending_and_recording_never_sends_twice(api: Api, pump) -> None:
     """At most once: the redelivered message finds the step claimed, records it, moves on."""
-    from chalicelib import workflow
+    from chalicelib.campaigns import workflow
 
     crashes: list[str] = []
 
@@ -242,7 +244,8 @@ def test_a_next_step_delivered_before_the_step_is_recorded_is_delivered_again(ap
 
     import boto3
 
-    from chalicelib import config, workflow
+    from chalicelib.campaigns import workflow
+    from chalicelib.platform import config
 
     early: list[str] = []
 
@@ -274,7 +277,8 @@ def test_an_unknown_send_outcome_counts_as_sent(api: Api, pump) -> None:
     the step is not sent again; the enrollment goes on with the next step."""
     from botocore.exceptions import ReadTimeoutError
 
-    from chalicelib import mailer, workflow
+    from chalicelib.campaigns import workflow
+    from chalicelib.platform import mailer
 
     attempts: list[str] = []
 
@@ -293,7 +297,7 @@ def test_an_unknown_send_outcome_counts_as_sent(api: Api, pump) -> None:
 
 
 def test_ses_throttling_retries_only_that_message(api: Api, pump) -> None:
-    from chalicelib import mailer
+    from chalicelib.platform import mailer
 
     campaign, _ = start(api, pump, QUICK[:1], members=3)
     ses = ThrottlingSes({"person1@example.com"}, times=2)
@@ -310,7 +314,7 @@ def test_ses_throttling_retries_only_that_message(api: Api, pump) -> None:
 def test_a_message_throttled_every_time_goes_to_the_dead_letter_queue(api: Api, pump, aws) -> None:
     import boto3
 
-    from chalicelib import mailer
+    from chalicelib.platform import mailer
 
     campaign, contacts = start(api, pump, QUICK, members=3)
     ses = ThrottlingSes({"person0@example.com"})
@@ -330,7 +334,7 @@ def test_a_message_throttled_every_time_goes_to_the_dead_letter_queue(api: Api, 
 
 
 def test_a_contact_that_unsubscribed_meanwhile_gets_nothing_more(api: Api, pump) -> None:
-    from chalicelib import contacts
+    from chalicelib.contacts import service as contacts
 
     campaign, [contact] = start(api, pump, QUICK)
     pump.drain()

@@ -1,1 +1,1 @@
-"""PynamoDB models, one module per entity family, all on the one table (see chalicelib/db.py)."""
+"""PynamoDB models, one module per entity family, all on the one table (see chalicelib/platform/db.py)."""

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 
-from chalicelib.db import Item
 from chalicelib.models import keys
+from chalicelib.platform.db import Item
 
 
 class Activity(Item, discriminator="Activity"):
     """pk WS#<ws>#ACTIVITY#<contact>, sk <KIND>#<what it is about>; gsi1 the same partition /
     <at>#<sk>.
 
-    The sk is deterministic (chalicelib.activity builds it), so writing an event twice is
+    The sk is deterministic (chalicelib.contacts.activity builds it), so writing an event twice is
     one item, and a conditional put is the "counted once" test of opens, clicks, replies...
     gsi1 orders the partition by time: the timeline is one Query, newest first.
 

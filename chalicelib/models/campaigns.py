@@ -12,8 +12,8 @@ from pynamodb.attributes import (
     VersionAttribute,
 )
 
-from chalicelib.db import Item
 from chalicelib.models import keys
+from chalicelib.platform.db import Item
 
 STATS_PREFIX = "#STATS#GROUP#"
 PARKED_PREFIX = "#PARKED#"
@@ -81,7 +81,7 @@ class Enrollment(Item, discriminator="Enrollment"):
     Where the enrollment stands is (run, currentStep, currentStepId): a step message carries
     the same three and does something only while they still match, which makes every step
     idempotent. currentStepId is "start" until the first step ran; claimedAt is set while an
-    email step is being sent (see chalicelib/workflow.py for why).
+    email step is being sent (see chalicelib/campaigns/workflow.py for why).
     """
 
     workspaceId = UnicodeAttribute()
@@ -122,7 +122,7 @@ class CampaignGroupStats(Item, discriminator="CampaignGroupStats"):
     sent = NumberAttribute(default=0)
     opened = NumberAttribute(default=0)
     clicked = NumberAttribute(default=0)
-    # Moved by SES notifications, unsubscribes and replies (chalicelib/engagement.py).
+    # Moved by SES notifications, unsubscribes and replies (chalicelib/deliverability/engagement.py).
     delivered = NumberAttribute(default=0)
     bounced = NumberAttribute(default=0)
     softBounced = NumberAttribute(default=0)

@@ -3,7 +3,7 @@
 A contact is stored once as the canonical `Contact` item and copied whole onto the items that
 find it: its identity lookup (`ContactEmail` or `ContactPhone`), its search tokens
 (`ContactSearch`) and its tag links (`ContactTag`). Every copy is rewritten in the same
-transaction as the contact (chalicelib.contact_store), so:
+transaction as the contact (chalicelib.contacts.store), so:
 
 - a sync reads the contact it will update in the same BatchGetItem that resolves its email and
   phone (one read, no second GetItem);
@@ -18,8 +18,8 @@ from __future__ import annotations
 
 from pynamodb.attributes import ListAttribute, MapAttribute, NumberAttribute, UnicodeAttribute
 
-from chalicelib.db import Item
 from chalicelib.models import keys
+from chalicelib.platform.db import Item
 
 # Attributes that only the canonical Contact item has (its index keys) or that are its key.
 KEY_ATTRIBUTES = ("pk", "sk", "type", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk", "ttl")

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 from pynamodb.attributes import UnicodeAttribute
 
-from chalicelib.db import Item
 from chalicelib.models import keys
+from chalicelib.platform.db import Item
 
 PREFIX = "EXCL#"
 

@@ -6,12 +6,12 @@ import zlib
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 
-from chalicelib.db import Item
 from chalicelib.models import keys
+from chalicelib.platform.db import Item
 
 
 class Group(Item, discriminator="Group"):
-    """pk WS#<ws>, sk GROUP#<id>. Counters are kept by the stream handler (chalicelib.group_stats)."""
+    """pk WS#<ws>, sk GROUP#<id>. Counters are kept by the stream handler (chalicelib.groups.stats)."""
 
     id = UnicodeAttribute()
     workspaceId = UnicodeAttribute()
@@ -51,9 +51,9 @@ class Membership(Item, discriminator="Membership"):
 
     It also carries a snapshot of the contact (the fields the member list shows and searches)
     and of the group (what a contact's group list shows), so that a group's members and a
-    contact's groups are each one Query. chalicelib.memberships refreshes the contact part
+    contact's groups are each one Query. chalicelib.groups.memberships refreshes the contact part
     when the contact changes (stream) and the group part when the group is renamed (job).
-    The group's counters follow the snapshot's `status` (chalicelib.group_stats).
+    The group's counters follow the snapshot's `status` (chalicelib.groups.stats).
     """
 
     workspaceId = UnicodeAttribute()

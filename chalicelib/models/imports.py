@@ -1,6 +1,6 @@
 """Imports of CSV files and exports of contacts: one item each, holding options, progress and
 the checkpoint that lets a redelivered or restarted step resume exactly where the last one
-stopped (chalicelib.imports, chalicelib.contact_export)."""
+stopped (chalicelib.exchange.imports, chalicelib.exchange.contact_export)."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from pynamodb.attributes import (
     UnicodeAttribute,
 )
 
-from chalicelib.db import Item
 from chalicelib.models import keys
+from chalicelib.platform.db import Item
 
 
 def plain(value: Any) -> Any:
@@ -51,7 +51,7 @@ class Import(Item, discriminator="Import"):
     objectKey = UnicodeAttribute()
     etag = UnicodeAttribute(null=True)  # of the object being imported: later reads require it
     size = NumberAttribute(null=True)
-    # The file's layout (chalicelib.csv_reading.Layout) and the column decisions.
+    # The file's layout (chalicelib.exchange.csv_reading.Layout) and the column decisions.
     encoding = UnicodeAttribute(null=True)
     delimiter = UnicodeAttribute(null=True)
     newline = UnicodeAttribute(null=True)

@@ -1,11 +1,11 @@
-"""Counters of emails sent per workspace, for the sending limits (chalicelib.sending_limits)."""
+"""Counters of emails sent per workspace, for the sending limits (chalicelib.deliverability.sending_limits)."""
 
 from __future__ import annotations
 
 from pynamodb.attributes import NumberAttribute
 
-from chalicelib.db import Item
 from chalicelib.models import keys
+from chalicelib.platform.db import Item
 
 
 class SendWindow(Item, discriminator="SendWindow"):

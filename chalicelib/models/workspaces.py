@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pynamodb.attributes import NumberAttribute, UnicodeAttribute
 
-from chalicelib.db import Item
+from chalicelib.platform.db import Item
 
 
 def workspace_pk(workspace_id: str) -> str:

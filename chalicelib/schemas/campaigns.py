@@ -7,7 +7,7 @@ from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, field_validator, model_validator
 
-from chalicelib.campaign_steps import Step, check_size
+from chalicelib.campaigns.steps import Step, check_size
 from chalicelib.schemas.common import ApiModel, ListQuery
 
 MAX_GROUPS = 20

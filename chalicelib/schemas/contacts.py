@@ -37,7 +37,7 @@ StatusName = Literal["ACTIVE", "UNSUBSCRIBED", "BOUNCED", "REPLIED", "BLOCKED"]
 StageName = Literal["LEAD", "QUALIFIED", "PROPOSAL", "NEGOTIATION", "WON", "LOST"]
 
 
-TAG_SEPARATORS = ",;|"  # what separates tags in a CSV cell (chalicelib.column_mapping)
+TAG_SEPARATORS = ",;|"  # what separates tags in a CSV cell (chalicelib.exchange.column_mapping)
 
 
 def _clean_tag(value: str) -> str:

@@ -166,7 +166,7 @@ class GroupStats(ApiModel):
 
 
 class GroupAction(ApiModel):
-    """One model for the three actions; what each needs is checked by chalicelib.group_actions."""
+    """One model for the three actions; what each needs is checked by chalicelib.flows.group_actions."""
 
     action: Literal["applyTags", "addToCampaign", "deleteContacts"]
     tags: list[Tag] | None = Field(default=None, min_length=1, max_length=MAX_TAGS_PER_CONTACT)

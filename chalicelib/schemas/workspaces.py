@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pydantic import Field
 
-from chalicelib.plans import Plan
+from chalicelib.models.plans import Plan
 from chalicelib.schemas.common import ApiModel
 
 

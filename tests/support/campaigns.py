@@ -37,7 +37,7 @@ def verify_sender(address: str = SENDER) -> None:
 
 def make_contacts(api: Api, count: int, *, prefix: str = "person", **fields: Any) -> list[str]:
     """Contacts <prefix><i>@example.com, created through the contacts' bulk sync; ids in order."""
-    from chalicelib import contact_sync
+    from chalicelib.contacts import sync as contact_sync
 
     rows = [{"email": f"{prefix}{i}@example.com", "firstName": f"First{i}", **fields} for i in range(count)]
     outcomes = contact_sync.sync_many(workspace_of(api), rows, update_existing=False, source="test")
@@ -188,7 +188,7 @@ def fault(
 
 def dynamodb_fault(operation: str, match: str, *, times: int | None = None, skip: int = 0) -> Any:
     """`fault` on the table's client (the one PynamoDB uses)."""
-    from chalicelib.db import connection
+    from chalicelib.platform.db import connection
 
     return fault(connection().client, operation, match=match, times=times, skip=skip)
 

@@ -1,0 +1,142 @@
+"""Routes of /api/v1/contacts (see docs/api.md, section Contacts).
+
+Views import the domain inside the function: it pulls in pydantic and the contact modules,
+which the cold start of the other routes should not pay for.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from chalice.app import Blueprint, Response
+
+from chalicelib.api.http import json_response, read_json, route, workspace_id
+from chalicelib.platform.errors import InvalidRequest
+
+bp = Blueprint(__name__)
+
+
+def _body() -> dict[str, Any]:
+    data = read_json(bp.current_request)
+    if not isinstance(data, dict):
+        raise InvalidRequest("the body must be a JSON object")
+    return data
+
+
+@route(
+    bp,
+    "/api/v1/contacts",
+    "POST",
+    summary="Create a contact (409 when its email, or a phone-only contact's phone, is taken)",
+    body="contacts.ContactCreate",
+    response="contacts.ContactView",
+    status=201,
+)
+def create_contact() -> Response:
+    from chalicelib.api import idempotency
+    from chalicelib.contacts import service as contacts
+
+    request = bp.current_request
+    ws = workspace_id(request)
+
+    def produce() -> tuple[int, dict[str, Any]]:
+        return 201, contacts.view(contacts.create(ws, _body(), source="api"))
+
+    return idempotency.respond(request, ws, "contacts.create", produce)
+
+
+@route(
+    bp,
+    "/api/v1/contacts/sync",
+    "POST",
+    summary="Create or update a contact by email and phone (the matching rules)",
+    body="contacts.ContactCreate",
+    response="contacts.SyncAnswer",
+    status=200,
+)
+def sync_contact() -> Response:
+    from chalicelib.api import idempotency
+    from chalicelib.contacts import service as contacts
+    from chalicelib.contacts import sync as contact_sync
+
+    request = bp.current_request
+    ws = workspace_id(request)
+
+    def produce() -> tuple[int, dict[str, Any]]:
+        synced = contact_sync.sync_one(ws, _body(), source="api")
+        status = 201 if synced.result == "created" else 200
+        answer = {"contact": contacts.view(synced.contact), "result": synced.result}
+        return status, {**answer, "warnings": list(synced.warnings)}
+
+    return idempotency.respond(request, ws, "contacts.sync", produce)
+
+
+@route(
+    bp,
+    "/api/v1/contacts",
+    "GET",
+    summary="List contacts; filters status, tag, groupId, pipelineStage, q (prefix of email or name)",
+    query="contacts.ContactListQuery",
+    response="contacts.ContactPage",
+)
+def list_contacts() -> Response:
+    from chalicelib.api.http import parse_query
+    from chalicelib.contacts import service as contacts
+    from chalicelib.contacts.search import ContactFilters, search
+    from chalicelib.schemas.contacts import ContactListQuery
+
+    request = bp.current_request
+    query = parse_query(request, ContactListQuery)
+    filters = ContactFilters(
+        status=query.status,
+        tag=query.tag,
+        group_id=query.group_id,
+        pipeline_stage=query.pipeline_stage,
+        q=query.q,
+    )
+    items, cursor = search(workspace_id(request), filters, limit=query.limit, cursor=query.cursor)
+    return json_response({"items": [contacts.view(item) for item in items], "nextCursor": cursor})
+
+
+@route(bp, "/api/v1/contacts/{id}", "GET", summary="A contact", response="contacts.ContactView")
+def get_contact(id: str) -> Response:
+    from chalicelib.contacts import service as contacts
+
+    return json_response(contacts.view(contacts.get(workspace_id(bp.current_request), id)))
+
+
+@route(
+    bp,
+    "/api/v1/contacts/{id}",
+    "PATCH",
+    summary="Change a contact's fields (null clears; tags replaced; customFields merged)",
+    body="contacts.ContactPatch",
+    response="contacts.ContactView",
+)
+def patch_contact(id: str) -> Response:
+    from chalicelib.contacts import service as contacts
+
+    contact = contacts.patch(workspace_id(bp.current_request), id, _body())
+    return json_response(contacts.view(contact))
+
+
+@route(bp, "/api/v1/contacts/{id}", "DELETE", summary="Delete a contact and its memberships", status=204)
+def delete_contact(id: str) -> Response:
+    from chalicelib.contacts import service as contacts
+
+    contacts.delete(workspace_id(bp.current_request), id)
+    return Response(body="", status_code=204)
+
+
+@route(
+    bp,
+    "/api/v1/contacts/{id}/anonymize",
+    "POST",
+    summary="GDPR erasure: personal fields erased, status BLOCKED, only keyed hashes kept",
+    response="contacts.ContactView",
+)
+def anonymize_contact(id: str) -> Response:
+    from chalicelib.contacts import gdpr
+    from chalicelib.contacts import service as contacts
+
+    return json_response(contacts.view(gdpr.anonymize(workspace_id(bp.current_request), id)))

@@ -1,0 +1,209 @@
+"""The contacts list: filters status, tag, groupId, pipelineStage and q (prefix of the email,
+of "first last" or of the last name; case- and accent-insensitive), combinable, one page per
+cursor, never a Scan.
+
+Each page is one Query on the partition that serves the most selective filter, the other
+filters applied as a FilterExpression in the same request (every copy of a contact carries
+the same attributes, see models/contacts.py):
+
+| filter present | Query | requests per page |
+|---|---|---|
+| groupId | the group's members (`WS#<ws>#GROUP#<g>`; gsi2 by status), then BatchGetItem | 2 |
+| q | search tokens `WS#<ws>#SEARCH`, begins_with(sk, folded q) | 1 |
+| tag | tag links `WS#<ws>#TAG#<tag>` | 1 |
+| pipelineStage | gsi2 `WS#<ws>#CSTAGE#<stage>` | 1 |
+| status | gsi1 `WS#<ws>#CSTATUS#<status>` | 1 |
+| none | `WS#<ws>`, begins_with(sk, "CONTACT#") | 1 |
+
+With groupId the other filters are applied to the contacts read. A filtered Query reads up
+to FILTERED_READ items to fill the page, so a page can hold fewer
+than `limit` items and still have a next cursor. Lists are newest first, search results in
+token order. A contact matching `q` through two tokens is listed once (under its smallest
+matching token).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from pynamodb.expressions.condition import Condition
+
+from chalicelib.contacts.identity import fold, search_tokens
+from chalicelib.models import keys
+from chalicelib.models.contacts import Contact, ContactData, ContactSearch, ContactTag
+from chalicelib.platform import pagination
+from chalicelib.platform.db import Item
+from chalicelib.platform.errors import field_error
+
+FILTERED_READ = 500
+_ID_LENGTH = 26
+
+
+@dataclass(frozen=True)
+class ContactFilters:
+    status: str | None = None
+    tag: str | None = None
+    group_id: str | None = None
+    pipeline_stage: str | None = None
+    q: str | None = None
+
+    def scope(self, workspace_id: str) -> str:
+        """What a cursor is bound to: this workspace and these filters."""
+        parts = (self.status, self.tag, self.group_id, self.pipeline_stage, self.q)
+        return "contacts:" + workspace_id + ":" + "\0".join(part or "" for part in parts)
+
+
+def search(
+    workspace_id: str, filters: ContactFilters, *, limit: int = 50, cursor: str | None = None
+) -> tuple[list[ContactData], str | None]:
+    """One page of contacts (Contact items or copies: use contacts.view) and the next cursor.
+
+    422 (field `cursor`) for a cursor that was altered or comes from another list; 422
+    (field `q`) for a q with nothing searchable in it.
+    """
+    scope = filters.scope(workspace_id)
+    start = pagination.decode(cursor, scope)
+    folded_q = fold(filters.q) if filters.q is not None else None
+    if filters.q is not None and not folded_q:
+        raise field_error("q", "has nothing to search for")
+    if filters.group_id:
+        items, last = _group_page(workspace_id, filters, folded_q, limit, start)
+    else:
+        items, last = _index_page(workspace_id, filters, folded_q, limit, start)
+    return items, pagination.encode(last, scope)
+
+
+def _index_page(
+    ws: str, filters: ContactFilters, q: str | None, limit: int, start: dict[str, Any] | None
+) -> tuple[list[ContactData], dict[str, Any] | None]:
+    conditions: list[Condition] = []
+    keep: Callable[[Item], bool] | None = None
+    index = None
+    forward = False
+    if q is not None:
+        hash_key, range_condition = ContactSearch.partition(ws), ContactSearch.sk.startswith(q)
+        keep, forward = _first_matching_token(q), True
+        conditions = _filters(filters, status=True, stage=True, tag=True)
+    elif filters.tag is not None:
+        hash_key, range_condition = ContactTag.partition(ws, filters.tag), None
+        conditions = _filters(filters, status=True, stage=True)
+    elif filters.pipeline_stage is not None:
+        hash_key, range_condition, index = Contact.stage_partition(ws, filters.pipeline_stage), None, "gsi2"
+        conditions = _filters(filters, status=True)
+    elif filters.status is not None:
+        hash_key, range_condition, index = Contact.status_partition(ws, filters.status), None, "gsi1"
+    else:
+        hash_key, range_condition = keys.workspace(ws), Contact.sk.startswith("CONTACT#")
+    condition = None
+    for term in conditions:
+        condition = term if condition is None else condition & term
+    return one_page(
+        hash_key,
+        range_condition,
+        condition,
+        index=index,
+        limit=limit,
+        start=start,
+        keep=keep,
+        forward=forward,
+    )
+
+
+def _filters(
+    filters: ContactFilters, *, status: bool = False, stage: bool = False, tag: bool = False
+) -> list[Any]:
+    terms: list[Any] = []
+    if status and filters.status is not None:
+        terms.append(ContactData.status == filters.status)
+    if stage and filters.pipeline_stage is not None:
+        terms.append(ContactData.pipelineStage == filters.pipeline_stage)
+    if tag and filters.tag is not None:
+        terms.append(ContactData.tags.contains(filters.tag))
+    return terms
+
+
+def _first_matching_token(q: str) -> Callable[[Item], bool]:
+    """Keep a search item only under the contact's smallest token that starts with q, so a
+    contact whose email and name both match is listed once across all pages."""
+
+    def keep(item: Item) -> bool:
+        token = item.sk[: -(_ID_LENGTH + 1)]
+        assert isinstance(item, ContactData)
+        matching = [t for t in search_tokens(item.email, item.firstName, item.lastName) if t.startswith(q)]
+        return bool(matching) and token == min(matching)
+
+    return keep
+
+
+def matches(contact: ContactData, filters: ContactFilters, q: str | None) -> bool:
+    """The filters other than groupId, applied in memory."""
+    if filters.status is not None and contact.status != filters.status:
+        return False
+    if filters.pipeline_stage is not None and contact.pipelineStage != filters.pipeline_stage:
+        return False
+    if filters.tag is not None and filters.tag not in (contact.tags or []):
+        return False
+    if q is not None:
+        return any(t.startswith(q) for t in search_tokens(contact.email, contact.firstName, contact.lastName))
+    return True
+
+
+def _group_page(
+    ws: str, filters: ContactFilters, q: str | None, limit: int, start: dict[str, Any] | None
+) -> tuple[list[ContactData], dict[str, Any] | None]:
+    from chalicelib.contacts import service as contacts
+    from chalicelib.models.groups import Membership
+
+    group_id = filters.group_id or ""
+    if filters.status is not None:
+        hash_key, index = Membership.status_partition(ws, group_id, filters.status), "gsi2"
+        range_condition = None
+    else:
+        hash_key, index = keys.group_partition(ws, group_id), None
+        range_condition = Membership.sk.startswith("MEMBER#")
+    members, last = one_page(
+        hash_key, range_condition, None, index=index, limit=limit, start=start, forward=False
+    )
+    found = contacts.get_many(ws, [m.contactId for m in members if isinstance(m, Membership)])
+    ordered = [found[m.contactId] for m in members if isinstance(m, Membership) and m.contactId in found]
+    return [c for c in ordered if matches(c, filters, q)], last
+
+
+def one_page(
+    hash_key: str,
+    range_condition: Condition | None,
+    filter_condition: Condition | None,
+    *,
+    limit: int,
+    start: dict[str, Any] | None,
+    index: str | None = None,
+    keep: Callable[[Item], bool] | None = None,
+    forward: bool = True,
+) -> tuple[list[Item], dict[str, Any] | None]:
+    """One Query request: up to `limit` items that pass the filters, and the key to resume
+    after the last one returned (or after the last one read, when fewer passed)."""
+    filtered = filter_condition is not None or keep is not None
+    page = Item._get_connection().query(
+        hash_key,
+        range_key_condition=range_condition,
+        filter_condition=filter_condition,
+        index_name=index,
+        limit=max(limit, FILTERED_READ) if filtered else limit,
+        exclusive_start_key=start,
+        scan_index_forward=forward,
+    )
+    raw_items = page.get("Items", [])
+    items: list[Item] = []
+    for position, raw in enumerate(raw_items):
+        item = Item.from_raw_data(raw)
+        if keep is not None and not keep(item):
+            continue
+        items.append(item)
+        if len(items) == limit:
+            if position < len(raw_items) - 1:
+                names = ("pk", "sk", f"{index}pk", f"{index}sk") if index else ("pk", "sk")
+                return items, {name: raw[name] for name in names}
+            break
+    return items, page.get("LastEvaluatedKey")

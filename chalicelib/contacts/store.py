@@ -1,0 +1,354 @@
+"""Writing contacts: one transaction carries a contact, all its copies and its counters.
+
+A contact state is a plain dict (the attributes of models.contacts.ContactData). `plan()`
+turns a change (before -> after; None on either side for a create or a delete) into the item
+actions it needs:
+
+- the Contact item, conditioned on `revision` (or on not existing yet), so two concurrent
+  writers never both win;
+- its identity lookup (EMAIL#, or PHONE# for a contact without email), conditioned on being
+  free or already this contact's: uniqueness is the database's job, not a read's;
+- its search tokens and tag links, rewritten whole (they carry a copy of the contact);
+- the copies that no longer apply, deleted;
+- tag counters (ADD) and the workspace's contactCount (ADD, with the plan limit as the
+  condition), merged per transaction when several contacts are written together.
+
+`commit()` sends one TransactWriteItems; a cancelled one raises `WriteRejected`, which says
+which action of which contact failed (with the item that stood in the way) so the caller can
+answer 409/402 or read again and retry.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from pynamodb.expressions.condition import Condition
+
+from chalicelib.contacts.identity import search_tokens
+from chalicelib.models.contacts import (
+    Contact,
+    ContactData,
+    ContactEmail,
+    ContactPhone,
+    ContactSearch,
+    ContactTag,
+    ErasedIdentity,
+    TagCount,
+)
+from chalicelib.models.plans import CONTACT_LIMITS
+from chalicelib.models.workspaces import Workspace
+from chalicelib.platform.db import Item, connection
+
+MAX_ACTIONS = 100  # TransactWriteItems
+
+# The attributes of a contact state, in the order the API shows them.
+STATE_FIELDS = (
+    "id",
+    "workspaceId",
+    "email",
+    "phone",
+    "firstName",
+    "lastName",
+    "company",
+    "title",
+    "customFields",
+    "tags",
+    "status",
+    "statusReason",
+    "pipelineStage",
+    "source",
+    "createdAt",
+    "updatedAt",
+    "anonymizedAt",
+    "revision",
+)
+
+State = dict[str, Any]
+
+
+def state_of(item: ContactData) -> State:
+    """The plain state of a Contact item or of any of its copies."""
+    state = {name: getattr(item, name) for name in STATE_FIELDS}
+    custom = state["customFields"]
+    state["customFields"] = dict(custom.as_dict() if hasattr(custom, "as_dict") else custom or {})
+    state["tags"] = list(state["tags"] or [])
+    state["revision"] = int(state["revision"] or 0)
+    return state
+
+
+def materialise(cls: type[ContactData], pk: str, sk: str, state: State) -> ContactData:
+    """An item of `cls` at (pk, sk) holding the state (nulls left out, as PynamoDB stores them)."""
+    values = {k: v for k, v in state.items() if v is not None}
+    return cls(pk, sk, **values)
+
+
+def canonical(state: State) -> Contact:
+    ws, contact_id = state["workspaceId"], state["id"]
+    item = materialise(Contact, *Contact.key(ws, contact_id), state)
+    assert isinstance(item, Contact)
+    item.gsi1pk, item.gsi1sk = Contact.status_partition(ws, state["status"]), contact_id
+    item.gsi2pk, item.gsi2sk = Contact.stage_partition(ws, state["pipelineStage"]), contact_id
+    if state.get("phone"):  # who has a phone, email or not (contact_sync.phone_holders)
+        item.gsi3pk, item.gsi3sk = Contact.phone_partition(ws, state["phone"]), contact_id
+    return item
+
+
+def identity_key(state: State) -> tuple[type[ContactData], tuple[str, str]] | None:
+    """The lookup that makes this contact unique: its email, else (phone-only) its phone."""
+    ws = state["workspaceId"]
+    if state.get("email"):
+        return ContactEmail, ContactEmail.key(ws, state["email"])
+    if state.get("phone"):
+        return ContactPhone, ContactPhone.key(ws, state["phone"])
+    return None
+
+
+def copies(state: State) -> dict[tuple[str, str], tuple[str, type[ContactData]]]:
+    """Every copy of the contact: (pk, sk) -> (kind, model)."""
+    ws, contact_id = state["workspaceId"], state["id"]
+    found: dict[tuple[str, str], tuple[str, type[ContactData]]] = {}
+    identity = identity_key(state)
+    if identity is not None:
+        cls, key = identity
+        found[key] = ("email" if cls is ContactEmail else "phone", cls)
+    for token in search_tokens(state.get("email"), state.get("firstName"), state.get("lastName")):
+        found[ContactSearch.key(ws, token, contact_id)] = ("search", ContactSearch)
+    for tag in state.get("tags") or []:
+        found[ContactTag.key(ws, tag, contact_id)] = ("tag", ContactTag)
+    return found
+
+
+@dataclass
+class Op:
+    """One item action of a transaction, labelled with what it is for."""
+
+    action: str  # put | delete | check | update
+    kind: str  # contact | email | phone | search | tag | erased | tagcount | workspace
+    contact_id: str | None
+    kwargs: dict[str, Any]
+    key: tuple[str, str]
+
+
+@dataclass
+class ContactWrite:
+    """What one contact's change needs, before it is merged into a transaction."""
+
+    contact_id: str
+    before: State | None
+    after: State | None
+    ops: list[Op] = field(default_factory=list)
+    tag_deltas: Counter[str] = field(default_factory=Counter)
+    count_delta: int = 0
+
+    @property
+    def keys(self) -> set[tuple[str, str]]:
+        return {op.key for op in self.ops}
+
+
+@dataclass(frozen=True)
+class Failure:
+    kind: str
+    contact_id: str | None
+    code: str
+    item: dict[str, Any] | None  # the item that failed the condition (identity puts only)
+
+    @property
+    def holder_id(self) -> str | None:
+        """For a failed identity put: the id of the contact that holds the email/phone."""
+        raw = (self.item or {}).get("id") or {}
+        return raw.get("S")
+
+
+class WriteRejected(Exception):
+    """A transaction was cancelled; `failures` lists the actions that caused it."""
+
+    def __init__(self, failures: list[Failure]) -> None:
+        super().__init__(", ".join(f"{f.kind}:{f.code}" for f in failures) or "transaction cancelled")
+        self.failures = failures
+
+    def of_kind(self, *kinds: str) -> list[Failure]:
+        return [f for f in self.failures if f.kind in kinds]
+
+    @property
+    def contact_ids(self) -> set[str]:
+        return {f.contact_id for f in self.failures if f.contact_id}
+
+
+def plan(
+    before: State | None,
+    after: State | None,
+    *,
+    erase: Sequence[str] = (),
+    erased_check: Sequence[str] = (),
+    now: str | None = None,
+) -> ContactWrite:
+    """The actions that take a contact from `before` to `after` (bumping after's revision).
+
+    `erase`: ERASED# digests to write (GDPR); `erased_check`: digests that must not exist
+    (a create of an erased person's identity fails even when it races the erasure).
+    """
+    if before is None and after is None:
+        raise ValueError("nothing to write")
+    subject = after if after is not None else before
+    assert subject is not None
+    ws, contact_id = subject["workspaceId"], subject["id"]
+    write = ContactWrite(contact_id=contact_id, before=before, after=after)
+    old_copies = copies(before) if before is not None else {}
+
+    if after is not None:
+        after["revision"] = (before["revision"] if before else 0) + 1
+        item = canonical(after)
+        if before is None:
+            condition: Condition = Contact.pk.does_not_exist()
+            write.count_delta = 1
+        else:
+            condition = Contact.revision == before["revision"]
+        write.ops.append(_put("contact", contact_id, item, condition))
+        for key, (kind, cls) in copies(after).items():
+            copy = materialise(cls, *key, after)
+            if kind in ("email", "phone"):
+                # Free, or already this contact's: the condition that makes identities unique.
+                mine = cls.pk.does_not_exist() | (cls.id == contact_id)
+                write.ops.append(_put(kind, contact_id, copy, mine, return_old=True))
+            else:
+                write.ops.append(_put(kind, contact_id, copy, None))
+        new_keys = set(copies(after))
+    else:
+        write.count_delta = -1
+        item = canonical(before)  # type: ignore[arg-type]
+        write.ops.append(_delete("contact", contact_id, item, Contact.revision == before["revision"]))  # type: ignore[index]
+        new_keys = set()
+
+    for key, (kind, cls) in old_copies.items():
+        if key not in new_keys:
+            write.ops.append(_delete(kind, contact_id, cls(*key), None))
+    for digest in erase:
+        marker = ErasedIdentity(*ErasedIdentity.key(ws, digest), erasedAt=now or subject["updatedAt"])
+        write.ops.append(_put("erased", contact_id, marker, None))
+    for digest in erased_check:
+        key = ErasedIdentity.key(ws, digest)
+        kwargs = ErasedIdentity.get_operation_kwargs_from_class(
+            key[0], range_key=key[1], condition=ErasedIdentity.pk.does_not_exist()
+        )
+        write.ops.append(Op("check", "erased", contact_id, kwargs, key))
+
+    old_tags = set(before["tags"]) if before is not None else set()
+    new_tags = set(after["tags"]) if after is not None else set()
+    write.tag_deltas.update(dict.fromkeys(new_tags - old_tags, 1))
+    write.tag_deltas.update(dict.fromkeys(old_tags - new_tags, -1))
+    return write
+
+
+def _put(kind: str, contact_id: str, item: Item, condition: Condition | None, return_old: bool = False) -> Op:
+    kwargs = item.get_save_kwargs_from_instance(
+        condition=condition, return_values_on_condition_failure="ALL_OLD" if return_old else None
+    )
+    return Op("put", kind, contact_id, kwargs, (item.pk, item.sk))
+
+
+def _delete(kind: str, contact_id: str, item: Item, condition: Condition | None) -> Op:
+    return Op(
+        "delete",
+        kind,
+        contact_id,
+        item.get_delete_kwargs_from_instance(condition=condition),
+        (item.pk, item.sk),
+    )
+
+
+def action_count(writes: Iterable[ContactWrite]) -> int:
+    """How many actions these writes take in one transaction (counters merged)."""
+    writes = list(writes)
+    tags = {tag for w in writes for tag, delta in w.tag_deltas.items() if delta}
+    workspace = 1 if any(w.count_delta for w in writes) else 0
+    return sum(len(w.ops) for w in writes) + len(tags) + workspace
+
+
+def pack(writes: Sequence[ContactWrite], max_actions: int = MAX_ACTIONS) -> list[list[ContactWrite]]:
+    """Group writes into transactions of at most `max_actions` actions, never two actions on
+    one item in a transaction (DynamoDB refuses that)."""
+    groups: list[list[ContactWrite]] = []
+    current: list[ContactWrite] = []
+    current_keys: set[tuple[str, str]] = set()
+    for write in writes:
+        keys = write.keys
+        if current and (action_count([*current, write]) > max_actions or keys & current_keys):
+            groups.append(current)
+            current, current_keys = [], set()
+        current.append(write)
+        current_keys |= keys
+    if current:
+        groups.append(current)
+    return groups
+
+
+def commit(workspace_id: str, writes: Sequence[ContactWrite]) -> None:
+    """Write these contacts in one TransactWriteItems. Raises WriteRejected when cancelled.
+
+    New contacts raise the workspace's contactCount under the plan's limit: the condition
+    fails (kind "workspace") when the count would pass it.
+    """
+    ops = [op for w in writes for op in w.ops]
+    deltas: Counter[str] = Counter()
+    for w in writes:
+        deltas.update(w.tag_deltas)
+    for tag, delta in sorted(deltas.items()):
+        if delta:
+            counter = TagCount(*TagCount.key(workspace_id, tag))
+            kwargs = counter.get_update_kwargs_from_instance(
+                actions=[
+                    TagCount.contactCount.add(delta),
+                    TagCount.name.set(tag),
+                    TagCount.type.set(TagCount),
+                ]
+            )
+            ops.append(Op("update", "tagcount", None, kwargs, (counter.pk, counter.sk)))
+    count = sum(w.count_delta for w in writes)
+    if count:
+        workspace = Workspace(*Workspace.key(workspace_id))
+        kwargs = workspace.get_update_kwargs_from_instance(
+            actions=[Workspace.contactCount.add(count)], condition=_room_for(count)
+        )
+        ops.append(Op("update", "workspace", None, kwargs, (workspace.pk, workspace.sk)))
+    _transact(ops)
+
+
+def _room_for(added: int) -> Condition:
+    """The workspace exists and, on a limited plan, has room for `added` more contacts."""
+    condition: Condition = Workspace.pk.exists()
+    if added <= 0:
+        return condition
+    allowed: Condition | None = None
+    for plan_name, limit in CONTACT_LIMITS.items():
+        term = Workspace.plan == plan_name.value
+        if limit is not None:
+            term = term & (Workspace.contactCount <= limit - added)
+        allowed = term if allowed is None else allowed | term
+    assert allowed is not None
+    return condition & allowed
+
+
+def _transact(ops: list[Op]) -> None:
+    from pynamodb.exceptions import TransactWriteError
+
+    ordered = [op for action in ("check", "delete", "put", "update") for op in ops if op.action == action]
+    try:
+        connection().transact_write_items(
+            condition_check_items=[op.kwargs for op in ordered if op.action == "check"],
+            delete_items=[op.kwargs for op in ordered if op.action == "delete"],
+            put_items=[op.kwargs for op in ordered if op.action == "put"],
+            update_items=[op.kwargs for op in ordered if op.action == "update"],
+        )
+    except TransactWriteError as error:
+        reasons = getattr(error, "cancellation_reasons", None) or []
+        if not reasons:
+            raise
+        failures = [
+            Failure(op.kind, op.contact_id, reason.code, reason.raw_item)
+            for op, reason in zip(ordered, reasons, strict=False)
+            if reason is not None and reason.code not in (None, "None")
+        ]
+        raise WriteRejected(failures) from None

@@ -1,0 +1,562 @@
+"""Upsert by email and phone: one contact (`sync_one`, for POST /contacts/sync and lead forms)
+and many (`sync_many`, for imports and group pastes), both under the matching rules of
+chalicelib.contacts.matching.
+
+What a sync changes on a contact it finds: the fields the input gives (a missing or null
+field keeps the stored value), custom fields merged key by key, tags added (never removed),
+the phone as the matching rules say, the email only when a phone-only contact gains one.
+The status is never lowered: nothing here turns UNSUBSCRIBED, BOUNCED, BLOCKED or REPLIED
+back into ACTIVE. `source` is the contact's first source and is not overwritten.
+
+Requests: `sync_one` is one BatchGetItem (email and phone lookups, which carry the whole
+contact, the erasure hashes and the custom field definitions) and one TransactWriteItems; it
+reads and retries when a concurrent writer wins a condition. `sync_many` reads the workspace
+once, the lookups in BatchGetItem requests of 100 keys and writes in TransactWriteItems of up
+to 100 actions; a cancelled transaction is redone row by row.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from collections.abc import Collection, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from chalicelib.contacts import fields
+from chalicelib.contacts.input import ContactInput, parse
+from chalicelib.contacts.matching import Match, decide, kept_phone_warning
+from chalicelib.contacts.service import (
+    PersonErased,
+    attempts,
+    definitions_in,
+    erased_digests,
+    join_groups,
+    merged_custom,
+    merged_tags,
+    new_state,
+    raise_for,
+    read_items,
+    require_groups,
+    require_identity,
+    same,
+    workspace_region,
+)
+from chalicelib.contacts.status import RANK
+from chalicelib.contacts.store import State, WriteRejected, canonical, commit, pack, plan, state_of
+from chalicelib.models.contacts import Contact, ContactEmail, ContactPhone, ErasedIdentity
+from chalicelib.models.plans import contact_limit
+from chalicelib.models.workspaces import Workspace
+from chalicelib.platform import clock
+from chalicelib.platform.db import Item
+from chalicelib.platform.errors import ApiError, Conflict, PlanLimitReached, ValidationFailed
+from chalicelib.schemas.contacts import ContactCreate
+
+_SYNC_FIELDS = ("firstName", "lastName", "company", "title", "pipelineStage")
+
+
+@dataclass(frozen=True)
+class SyncResult:
+    """`result` is "created" or "updated"; `contact` the stored Contact item; `warnings` what
+    the input gave that was left out ({"field", "value", "reason"}: a phone another contact
+    has, by the matching rules' last row)."""
+
+    result: str
+    contact: Contact
+    warnings: tuple[dict[str, str], ...] = ()
+
+
+@dataclass(frozen=True)
+class RowOutcome:
+    """What happened to one input row of `sync_many` (`index` = its position in `rows`).
+
+    result: created | updated | unchanged | skipped | failed. `reason` says why for
+    skipped/failed rows and for duplicates ("duplicate_in_batch") or existing contacts left
+    as they were ("exists"); `value` is the offending value when there is one.
+    """
+
+    index: int
+    result: str
+    contact_id: str | None = None
+    reason: str | None = None
+    value: str | None = None
+    warnings: tuple[dict[str, str], ...] = ()  # values of the row left out (see SyncResult)
+
+
+# ---- one --------------------------------------------------------------------------------
+
+
+def sync_one(
+    workspace_id: str,
+    data: dict[str, Any],
+    *,
+    source: str,
+    extra_tags: Sequence[str] = (),
+    group_ids: Sequence[str] = (),
+    leave_out: Collection[str] = (),
+) -> SyncResult:
+    """Create or update one contact from `data` (the API's camelCase contact body).
+
+    `source` is recorded on a created contact (the body's own `source` wins); `extra_tags` are
+    added to it. Raises 422 ValidationFailed (details name each field), 409 PersonErased
+    (a Conflict: the person was erased under GDPR), 402 PlanLimitReached, 404 NotFound for a
+    group that does not exist (checked before anything is written). The contact joins
+    `group_ids` and the body's groupId/groupIds once it is stored (chalicelib.groups.memberships).
+
+    `leave_out` (lead forms: the phone): fields whose refused value, beside a usable
+    identity, is left out and listed in `warnings` instead of failing the input
+    (`parse_salvaging`).
+    """
+    tags = merged_tags(extra_tags)  # checks the caller's tags like a client's
+    if leave_out:
+        given, refused = parse_salvaging(data, lambda: workspace_region(workspace_id), tags, only=leave_out)
+    else:
+        given, refused = parse(data, ContactCreate, lambda: workspace_region(workspace_id)), ()
+        require_identity(given.email, given.phone)
+    joining = list(dict.fromkeys([*given.group_ids, *group_ids]))
+    require_groups(workspace_id, joining)
+    result, state = _sync_single(workspace_id, given, source=source, extra_tags=tags, update_existing=True)
+    join_groups(workspace_id, state["id"], joining)
+    return SyncResult(
+        result=result if result == "created" else "updated",
+        contact=canonical(state),
+        warnings=(*refused, *left_out(given, state)),
+    )
+
+
+_IDENTITY = ("email", "phone")
+
+
+def parse_salvaging(
+    data: Any, region_of: Any, extra_tags: Sequence[str] = (), only: Collection[str] | None = None
+) -> tuple[ContactInput, tuple[dict[str, str], ...]]:
+    """`parse` for imports and lead forms: a value it refuses (a bad phone beside a valid
+    email, a name too long, an unknown status, a bad custom field...) is left out and
+    returned as a warning {"field", "value", "reason"}, as long as a usable identity (a
+    valid email or a valid phone) remains. Without one, the input fails as `parse` fails
+    (ValidationFailed naming every bad field); so does a refused field outside `only`."""
+    body = copy.deepcopy(data)
+    warnings: list[dict[str, str]] = []
+    while True:
+        try:
+            given = parse(body, ContactCreate, region_of)
+            require_identity(given.email, given.phone)
+            merged_tags(given.tags, extra_tags)
+            return given, tuple(warnings)
+        except ValidationFailed as error:
+            named = {str(detail.get("field") or "").partition(".")[0] for detail in error.details}
+            if only is not None and not named <= set(only):
+                raise
+            if not isinstance(body, dict) or not _leave_out(body, error.details, warnings):
+                raise
+
+
+def _leave_out(
+    body: dict[str, Any], details: Sequence[dict[str, Any]], warnings: list[dict[str, str]]
+) -> bool:
+    """Remove from `body` the values `details` name, noting each in `warnings`; False when
+    nothing can be left out (an identity would be gone, or a detail names no value)."""
+    named = [str(detail.get("field") or "") for detail in details]
+    bad_identity = {name for name in named if name in _IDENTITY}
+    if not {name for name in _IDENTITY if body.get(name)} - bad_identity:
+        return False  # no usable identity would remain: the row fails with its reasons
+    removed = False
+    for name, detail in zip(named, details, strict=True):
+        top, _, rest = name.partition(".")
+        custom = body.get("customFields")
+        key = rest.split(".")[0]
+        if top == "customFields" and key and isinstance(custom, dict) and key in custom:
+            value, name = custom.pop(key), f"customFields.{key}"
+        elif top in body and top != "body" and not (top == "customFields" and rest):
+            value, name = body.pop(top), top
+        else:
+            continue
+        warnings.append(_warning(name, value, str(detail.get("message") or "refused")))
+        removed = True
+    return removed
+
+
+def _warning(field: str, value: Any, reason: str) -> dict[str, str]:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    return {"field": field, "value": text[:200], "reason": reason}
+
+
+def check_custom_salvaging(
+    values: dict[str, Any], definitions: Any
+) -> tuple[dict[str, Any], tuple[dict[str, str], ...]]:
+    """`fields.check` that leaves out each refused custom field (a wrong type, an unknown
+    select option, a malformed date, an undefined key) with a warning instead of failing."""
+    remaining = dict(values)
+    warnings: list[dict[str, str]] = []
+    while True:
+        try:
+            return fields.check(remaining, definitions), tuple(warnings)
+        except ValidationFailed as error:
+            dropped = False
+            for detail in error.details:
+                name = str(detail.get("field") or "")
+                key = name.removeprefix("customFields.") if name.startswith("customFields.") else None
+                keys = [key] if key in remaining else (list(remaining) if name == "customFields" else [])
+                for each in keys:
+                    reason = str(detail.get("message") or "refused")
+                    warnings.append(_warning(f"customFields.{each}", remaining.pop(each), reason))
+                    dropped = True
+            if not dropped:
+                raise
+
+
+def left_out(given: ContactInput, state: State) -> tuple[dict[str, str], ...]:
+    """The warnings of an input applied with update_existing: the only value a sync leaves
+    out then is a phone another contact has (the matching rules' last row)."""
+    if given.phone and state.get("phone") != given.phone:
+        return (kept_phone_warning(given.phone),)
+    return ()
+
+
+def phone_holders(workspace_id: str, phone: str) -> frozenset[str]:
+    """The ids of the contacts that have this phone, with an email or not (one Query of the
+    Contact items' gsi3; a few ids are enough to tell)."""
+    partition = Contact.phone_partition(workspace_id, phone)
+    return frozenset(str(item.gsi3sk) for item in Item.gsi3.query(partition, limit=10))
+
+
+def _holders_to_ask(email_owner: State | None, phone_owner: str | None, phone: str | None) -> bool:
+    """Whether the matching rules need phone_holders: a known email given with a phone that
+    is not already its contact's and that no phone-only contact holds (that one is read)."""
+    return bool(email_owner and phone and phone_owner is None and email_owner.get("phone") != phone)
+
+
+def _sync_single(
+    workspace_id: str,
+    given: ContactInput,
+    *,
+    source: str,
+    extra_tags: Sequence[str],
+    update_existing: bool,
+) -> tuple[str, State]:
+    """(result, state) for one input; reads and retries when a concurrent write won."""
+    digests = erased_digests(workspace_id, given.email, given.phone)
+    custom_keys = list(given.custom_fields or {})
+    custom: dict[str, Any] | None = None
+    for _ in attempts():
+        definitions = fields.keys_for(workspace_id, custom_keys) if custom is None else []
+        found = read_items(
+            [*_lookup_keys(workspace_id, given), *_erased_keys(workspace_id, digests), *definitions]
+        )
+        for digest, field in digests.items():
+            if ErasedIdentity.key(workspace_id, digest) in found:
+                raise PersonErased(field)
+        if custom is None and given.custom_fields:
+            custom = fields.check(given.custom_fields, definitions_in(found))
+        email_owner, phone_owner = _owners(workspace_id, given, found)
+        holders = frozenset()
+        if _holders_to_ask(state_of(email_owner) if email_owner else None, _id(phone_owner), given.phone):
+            holders = phone_holders(workspace_id, str(given.phone))
+        match = decide(given.email, given.phone, _id(email_owner), _id(phone_owner), holders)
+        if match.target_id is None:
+            state = new_state(workspace_id, given, custom, source=source, extra_tags=extra_tags)
+            write = plan(None, state, erased_check=list(digests))
+            result = "created"
+        else:
+            holder = email_owner if match.target_id == _id(email_owner) else phone_owner
+            before = state_of(holder)  # type: ignore[arg-type]
+            state = _merged(before, given, custom, match, extra_tags, update_existing)
+            if same(before, state):
+                return "unchanged", before
+            write = plan(before, state)
+            result = "updated"
+        try:
+            commit(workspace_id, [write])
+        except WriteRejected as rejected:
+            if rejected.of_kind("workspace"):
+                raise_for(rejected)
+            if rejected.of_kind("erased"):
+                raise PersonErased("email" if given.email else "phone") from None
+            continue  # an identity was taken or the contact changed meanwhile: read again
+        return result, state
+    raise Conflict("the contact kept changing while it was being synced; try again")
+
+
+def _lookup_keys(workspace_id: str, given: ContactInput) -> list[tuple[str, str]]:
+    found = []
+    if given.email:
+        found.append(ContactEmail.key(workspace_id, given.email))
+    if given.phone:
+        found.append(ContactPhone.key(workspace_id, given.phone))
+    return found
+
+
+def _erased_keys(workspace_id: str, digests: dict[str, str]) -> list[tuple[str, str]]:
+    return [ErasedIdentity.key(workspace_id, digest) for digest in digests]
+
+
+def _owners(workspace_id: str, given: ContactInput, found: dict[tuple[str, str], Item]) -> tuple[Any, Any]:
+    email_owner = found.get(ContactEmail.key(workspace_id, given.email)) if given.email else None
+    phone_owner = found.get(ContactPhone.key(workspace_id, given.phone)) if given.phone else None
+    return email_owner, phone_owner
+
+
+def _id(item: Any) -> str | None:
+    return item.id if item is not None else None
+
+
+def _merged(
+    before: State,
+    given: ContactInput,
+    custom: dict[str, Any] | None,
+    match: Match,
+    extra_tags: Sequence[str],
+    update_existing: bool,
+) -> State:
+    """The contact after this input, by the rules in the module docstring."""
+    after = copy.deepcopy(before)
+    if not update_existing:
+        after["tags"] = merged_tags(before["tags"], extra_tags)
+    else:
+        if match.take_email and given.email and not before.get("email"):
+            after["email"] = given.email
+        if match.take_phone and given.phone:
+            after["phone"] = given.phone
+        for name in _SYNC_FIELDS:
+            if given.given.get(name) is not None:
+                after[name] = given.given[name]
+        status = given.given.get("status")
+        # Never down the ladder deliverability events climb (contact_status.RANK).
+        if status is not None and RANK[status] >= RANK[before["status"]]:
+            after["status"] = status
+        if not before.get("source") and given.given.get("source"):
+            after["source"] = given.given["source"]
+        after["customFields"] = merged_custom(before["customFields"], custom, nulls_remove=False)
+        after["tags"] = merged_tags(before["tags"], given.tags, extra_tags)
+    if not same(before, after):
+        after["updatedAt"] = clock.now_iso()
+    return after
+
+
+# ---- many -------------------------------------------------------------------------------
+
+
+@dataclass
+class _Row:
+    index: int
+    given: ContactInput
+    custom: dict[str, Any] | None = None
+    warnings: tuple[dict[str, str], ...] = ()  # values left out (salvage)
+
+
+class _Batch:
+    """The contacts of one sync_many call as they will be after its rows, in memory: who owns
+    which email and phone, each touched contact's stored state and its new state."""
+
+    def __init__(self, workspace_id: str, found: dict[tuple[str, str], Item]) -> None:
+        self.workspace_id = workspace_id
+        self.email_owner: dict[str, str] = {}
+        self.phone_owner: dict[str, str] = {}
+        self.before: dict[str, State | None] = {}
+        self.after: dict[str, State] = {}
+        self.erased = {
+            item.sk.removeprefix("ERASED#") for item in found.values() if isinstance(item, ErasedIdentity)
+        }
+        for item in found.values():
+            if isinstance(item, ContactEmail | ContactPhone):
+                state = state_of(item)
+                self.before.setdefault(state["id"], state)
+                self.after.setdefault(state["id"], copy.deepcopy(state))
+                self._index(state)
+
+    def _index(self, state: State) -> None:
+        if state.get("email"):
+            self.email_owner[state["email"]] = state["id"]
+        elif state.get("phone"):
+            self.phone_owner[state["phone"]] = state["id"]
+
+    def phone_holders(self, phone: str) -> frozenset[str]:
+        """Who has the phone once this batch's rows so far are applied: the contacts it holds
+        in memory as they now are, and the others as the table says."""
+        stored = {cid for cid in phone_holders(self.workspace_id, phone) if cid not in self.after}
+        held = {cid for cid, state in self.after.items() if state.get("phone") == phone}
+        return frozenset(stored | held)
+
+    def apply(self, old: State | None, new: State) -> None:
+        if old is not None and old.get("phone") and not old.get("email") and new.get("email"):
+            self.phone_owner.pop(old["phone"], None)  # a phone-only contact that gained an email
+        self.before.setdefault(new["id"], None)
+        self.after[new["id"]] = new
+        self._index(new)
+
+
+def sync_many(
+    workspace_id: str,
+    rows: Sequence[dict[str, Any]],
+    *,
+    update_existing: bool,
+    source: str,
+    extra_tags: Sequence[str] = (),
+    dry_run: bool = False,
+    salvage: bool = False,
+) -> list[RowOutcome]:
+    """Sync many contacts; one RowOutcome per row, in order (see RowOutcome). `dry_run`
+    decides every row the same way and writes nothing (a "created" row's id is then unused).
+    `salvage` (imports): a refused value beside a usable identity is left out of its row and
+    listed in the outcome's `warnings` (`parse_salvaging`, `check_custom_salvaging`); the row
+    fails only without a usable identity or past a hard rule (plan limit, erasure).
+
+    Same matching as sync_one. Rows naming the same person are merged (the later occurrence
+    reports reason "duplicate_in_batch"); invalid rows fail with a reason naming the field;
+    erased persons are skipped (reason "erased"); past the plan's limit rows fail with
+    "plan_limit_reached". With update_existing=False an existing contact keeps its fields and
+    only gains `extra_tags`.
+    """
+    workspace = Workspace.get(*Workspace.key(workspace_id), consistent_read=True)
+    region = workspace.defaultRegion or "FR"
+    limit = contact_limit(workspace.plan)
+    room = None if limit is None else max(0, limit - int(workspace.contactCount or 0))
+    tags = merged_tags(extra_tags)
+    outcomes: list[RowOutcome | None] = [None] * len(rows)
+
+    parsed: list[_Row] = []
+    for index, data in enumerate(rows):
+        refused: tuple[dict[str, str], ...] = ()
+        try:
+            if salvage:
+                given, refused = parse_salvaging(data, lambda: region, tags)
+            else:
+                given = parse(data, ContactCreate, lambda: region)
+                require_identity(given.email, given.phone)
+                merged_tags(given.tags, tags)
+        except ApiError as error:
+            outcomes[index] = _failed(index, error, data)
+            continue
+        parsed.append(_Row(index, given, warnings=refused))
+
+    custom_keys = {key for row in parsed for key in row.given.custom_fields or {}}
+    lookups: list[tuple[str, str]] = list(fields.keys_for(workspace_id, custom_keys))
+    for row in parsed:
+        lookups += _lookup_keys(workspace_id, row.given)
+        lookups += _erased_keys(workspace_id, erased_digests(workspace_id, row.given.email, row.given.phone))
+    found = read_items(lookups)
+    definitions = definitions_in(found)
+    batch = _Batch(workspace_id, found)
+
+    row_contact: dict[int, str] = {}
+    touched: set[str] = set()
+    valid: list[_Row] = []
+    for row in parsed:
+        try:
+            if row.given.custom_fields and salvage:
+                row.custom, refused = check_custom_salvaging(row.given.custom_fields, definitions)
+                row.given.custom_fields = dict(row.custom)  # what a redo (`_one_row`) checks again
+                row.warnings += refused
+            elif row.given.custom_fields:
+                row.custom = fields.check(row.given.custom_fields, definitions)
+        except ApiError as error:
+            outcomes[row.index] = _failed(row.index, error, rows[row.index])
+            continue
+        valid.append(row)
+
+    now = clock.now_iso()
+    created = 0
+    for row in valid:
+        given = row.given
+        digests = erased_digests(workspace_id, given.email, given.phone)
+        erased_field = next((f for d, f in digests.items() if d in batch.erased), None)
+        if erased_field:
+            value = given.email if erased_field == "email" else given.phone
+            outcomes[row.index] = RowOutcome(row.index, "skipped", None, "erased", value)
+            continue
+        email_owner = batch.email_owner.get(given.email) if given.email else None
+        phone_owner = batch.phone_owner.get(given.phone) if given.phone else None
+        holders = frozenset()
+        if email_owner and _holders_to_ask(batch.after.get(email_owner), phone_owner, given.phone):
+            holders = batch.phone_holders(str(given.phone))
+        match = decide(given.email, given.phone, email_owner, phone_owner, holders)
+        if match.target_id is None:
+            if room is not None and created >= room:
+                outcomes[row.index] = RowOutcome(
+                    row.index, "failed", None, "plan_limit_reached", given.email or given.phone
+                )
+                continue
+            state = new_state(workspace_id, given, row.custom, source=source, extra_tags=tags, now=now)
+            batch.apply(None, state)
+            created += 1
+            outcomes[row.index] = RowOutcome(row.index, "created", state["id"], warnings=row.warnings)
+        else:
+            current = batch.after[match.target_id]
+            duplicate = match.target_id in touched
+            ours = batch.before.get(match.target_id) is None  # created by an earlier row
+            try:  # the merge can pass a contact's limits (tags, custom fields)
+                state = _merged(current, given, row.custom, match, tags, update_existing or ours)
+            except ApiError as error:
+                outcomes[row.index] = _failed(row.index, error, rows[row.index])
+                continue
+            batch.apply(current, state)
+            result = "unchanged" if same(current, state) else "updated"
+            reason = "duplicate_in_batch" if duplicate else (None if update_existing else "exists")
+            warnings = row.warnings + (left_out(given, state) if update_existing or ours else ())
+            outcomes[row.index] = RowOutcome(row.index, result, match.target_id, reason, warnings=warnings)
+        row_contact[row.index] = state["id"]
+        touched.add(state["id"])
+    if dry_run:
+        return [outcome for outcome in outcomes if outcome is not None]
+
+    writes = []
+    for contact_id, after in batch.after.items():
+        before = batch.before.get(contact_id)
+        if before is not None and same(before, after):
+            continue
+        # No ERASED# condition on bulk creates: the read saw no erasure, and erasing a person
+        # created between this read and this write is not worth an action per row.
+        writes.append(plan(before, after))
+
+    rows_of: dict[str, list[int]] = {}
+    for index, contact_id in row_contact.items():
+        rows_of.setdefault(contact_id, []).append(index)
+    by_index = {row.index: row for row in valid}
+    for group in pack(writes):
+        try:
+            commit(workspace_id, group)
+        except WriteRejected:
+            redo = sorted(i for w in group for i in rows_of.get(w.contact_id, []))
+            seen: set[str] = set()
+            for index in redo:
+                outcome = _one_row(workspace_id, by_index[index], source, tags, update_existing)
+                if outcome.contact_id in seen:
+                    outcome = RowOutcome(index, outcome.result, outcome.contact_id, "duplicate_in_batch")
+                seen.add(outcome.contact_id or "")
+                outcomes[index] = outcome
+    return [outcome for outcome in outcomes if outcome is not None]
+
+
+def _one_row(
+    workspace_id: str, row: _Row, source: str, extra_tags: Sequence[str], update_existing: bool
+) -> RowOutcome:
+    """A row whose batched transaction was cancelled, synced alone with fresh reads."""
+    try:
+        result, state = _sync_single(
+            workspace_id, row.given, source=source, extra_tags=extra_tags, update_existing=update_existing
+        )
+    except PersonErased:
+        return RowOutcome(row.index, "skipped", None, "erased", row.given.email or row.given.phone)
+    except PlanLimitReached:
+        return RowOutcome(row.index, "failed", None, "plan_limit_reached", row.given.email or row.given.phone)
+    except ApiError as error:
+        return RowOutcome(row.index, "failed", None, _reason(error), row.given.email or row.given.phone)
+    reason = None if update_existing or result == "created" else "exists"
+    warnings = row.warnings + (left_out(row.given, state) if update_existing or result == "created" else ())
+    return RowOutcome(row.index, result, state["id"], reason, warnings=warnings)
+
+
+def _failed(index: int, error: ApiError, data: Any) -> RowOutcome:
+    value = None
+    details = error.details or []
+    field = details[0].get("field") if details else None
+    if isinstance(data, dict) and field in data and isinstance(data[field], str | int | float):
+        value = str(data[field])
+    return RowOutcome(index, "failed", None, _reason(error), value)
+
+
+def _reason(error: ApiError) -> str:
+    if isinstance(error, ValidationFailed) and error.details:
+        first = error.details[0]
+        return f"{first.get('field', 'body')}: {first.get('message', error.message)}"
+    return error.message

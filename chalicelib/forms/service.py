@@ -1,0 +1,249 @@
+"""Lead forms: their definitions (per workspace) and what a public post to one does.
+
+A post is the same upsert as POST /contacts/sync (chalicelib.contacts.sync.sync_one, source
+"form:<id>", the form's tags added), then the contact joins the form's groups through
+chalicelib.groups.memberships, whose membership write is what enrolls it in the campaigns of a
+dynamic group. Public functions:
+
+- `create(workspace_id, body: FormCreate) -> Form` (404 for an unknown group)
+- `get(workspace_id, form_id) -> Form` (404 also for another workspace's form)
+- `find(form_id) -> Form` (public: by id alone, 404 when unknown)
+- `list_page(workspace_id, limit, cursor) -> (list[Form], next_cursor)`
+- `update(workspace_id, form_id, patch: FormPatch) -> Form`
+- `delete(workspace_id, form_id) -> None`
+- `view(form) -> dict` (the API JSON, with the public `url`)
+- `read_form_encoded(raw: bytes) -> dict[str, str]` (a browser's body, 400/422 when unusable)
+- `submit(form, submission: FormSubmission) -> str` ("created" | "updated")
+
+contact_sync, memberships and groups are imported where used: they pull pydantic schemas,
+and this module is on the API's cold-start path through its routes.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
+
+from chalicelib.models.forms import Form
+from chalicelib.platform import clock, config, ids, pagination
+from chalicelib.platform.db import is_conditional_failure
+from chalicelib.platform.errors import Conflict, InvalidRequest, NotFound, ValidationFailed
+from chalicelib.platform.logs import logger
+from chalicelib.platform.paged_query import query_page
+
+if TYPE_CHECKING:
+    from chalicelib.schemas.forms import FormCreate, FormPatch, FormSubmission
+
+# A browser form sends a handful of fields; more than this is not a person filling it in.
+MAX_FIELDS = 50
+# The contact fields a post may carry (the honeypot aside): the fields of the public page.
+CONTACT_FIELDS = ("email", "phone", "firstName", "lastName", "company", "title")
+
+
+# ---- definitions --------------------------------------------------------------------------
+
+
+def public_url(form_id: str) -> str:
+    return f"{config.public_base_url()}/f/{form_id}"
+
+
+def view(form: Form) -> dict[str, Any]:
+    return {
+        "id": form.id,
+        "name": form.name,
+        "groupIds": list(form.groupIds or []),
+        "tags": list(form.tags or []),
+        "redirectUrl": form.redirectUrl,
+        "url": public_url(form.id),
+        "createdAt": form.createdAt,
+        "updatedAt": form.updatedAt,
+    }
+
+
+def find(form_id: str) -> Form:
+    """The form with this id, whatever its workspace (the public page and posts). One GetItem."""
+    if not ids.is_id(form_id):
+        raise NotFound("form not found")
+    try:
+        return Form.get(*Form.key(form_id), consistent_read=True)
+    except DoesNotExist:
+        raise NotFound("form not found") from None
+
+
+def get(workspace_id: str, form_id: str) -> Form:
+    """The workspace's form; another workspace's form is as unknown as a missing one."""
+    form = find(form_id)
+    if form.workspaceId != workspace_id:
+        raise NotFound("form not found")
+    return form
+
+
+def _require_groups(workspace_id: str, group_ids: list[str]) -> None:
+    if group_ids:
+        from chalicelib.groups import service as groups
+
+        groups.require_all(workspace_id, group_ids)  # 404 naming the unknown ones
+
+
+def create(workspace_id: str, body: FormCreate) -> Form:
+    _require_groups(workspace_id, body.group_ids)
+    now = clock.now_iso()
+    form_id = ids.new_id()
+    form = Form(
+        *Form.key(form_id),
+        id=form_id,
+        workspaceId=workspace_id,
+        name=body.name,
+        groupIds=body.group_ids,
+        tags=body.tags,
+        redirectUrl=body.redirect_url,
+        createdAt=now,
+        updatedAt=now,
+        gsi1pk=Form.list_partition(workspace_id),
+        gsi1sk=Form.list_sort(form_id),
+    )
+    try:
+        form.save(condition=Form.pk.does_not_exist())
+    except PutError as error:
+        if is_conditional_failure(error):  # a ULID collision: never in practice, never silent
+            raise Conflict("the form could not be created; try again") from None
+        raise
+    return form
+
+
+def list_page(workspace_id: str, limit: int, cursor: str | None) -> tuple[list[Form], str | None]:
+    """A page of the workspace's forms, oldest first: one Query on gsi1."""
+    scope = f"{workspace_id}:forms"
+    page = query_page(
+        Form,
+        Form.list_partition(workspace_id),
+        Form.gsi1sk.startswith("FORM#"),
+        index="gsi1",
+        limit=limit,
+        start_key=pagination.decode(cursor, scope),
+    )
+    return page.items, pagination.encode(page.last_key, scope)
+
+
+def update(workspace_id: str, form_id: str, patch: FormPatch) -> Form:
+    """Change the fields sent; the lists given replace the stored ones."""
+    form = get(workspace_id, form_id)
+    sent = patch.model_fields_set
+    if "group_ids" in sent and patch.group_ids is not None:
+        _require_groups(workspace_id, patch.group_ids)
+    actions: list[Any] = [Form.updatedAt.set(clock.now_iso())]
+    if "name" in sent and patch.name is not None:
+        actions.append(Form.name.set(patch.name))
+    if "group_ids" in sent and patch.group_ids is not None:
+        actions.append(Form.groupIds.set(patch.group_ids))
+    if "tags" in sent and patch.tags is not None:
+        actions.append(Form.tags.set(patch.tags))
+    if "redirect_url" in sent:
+        url = patch.redirect_url
+        actions.append(Form.redirectUrl.set(url) if url else Form.redirectUrl.remove())
+    try:
+        form.update(actions, condition=Form.workspaceId == workspace_id)
+    except UpdateError as error:
+        if is_conditional_failure(error):  # deleted meanwhile
+            raise NotFound("form not found") from None
+        raise
+    return form
+
+
+def delete(workspace_id: str, form_id: str) -> None:
+    """Delete the form (its page answers 404 from now on); one conditional DeleteItem."""
+    if not ids.is_id(form_id):
+        raise NotFound("form not found")
+    try:
+        Form(*Form.key(form_id)).delete(condition=Form.workspaceId == workspace_id)
+    except DeleteError as error:
+        if is_conditional_failure(error):  # missing, or another workspace's
+            raise NotFound("form not found") from None
+        raise
+
+
+# ---- posts ---------------------------------------------------------------------------------
+
+
+def read_form_encoded(raw: bytes) -> dict[str, str]:
+    """The fields of an application/x-www-form-urlencoded body. A field given twice is a 422
+    (which value to keep would be a guess); a body that does not decode is a 400."""
+    from urllib.parse import parse_qsl
+
+    try:
+        pairs = parse_qsl(
+            raw.decode("utf-8"), keep_blank_values=True, errors="strict", max_num_fields=MAX_FIELDS
+        )
+    except UnicodeDecodeError:
+        raise InvalidRequest("the form body is not UTF-8") from None
+    except ValueError:
+        raise InvalidRequest(f"the form body has more than {MAX_FIELDS} fields") from None
+    fields: dict[str, str] = {}
+    repeated: list[str] = []
+    for name, value in pairs:
+        if name in fields:
+            repeated.append(name)
+        fields[name] = value
+    if repeated:
+        details = [{"field": name, "message": "given more than once"} for name in dict.fromkeys(repeated)]
+        raise ValidationFailed(f"{details[0]['field']}: given more than once", details)
+    return fields
+
+
+def submit(form: Form, submission: FormSubmission) -> str:
+    """Upsert the contact the submission describes and put it in the form's groups;
+    "created" or "updated". A filled honeypot stores nothing and says "created", like any
+    first post. Raises 422 (fields, as /contacts/sync names them), 402 (plan limit), 409 with
+    no detail (the person cannot be stored, e.g. erased: an anonymous poster learns nothing
+    about stored contacts)."""
+    return submit_reporting(form, submission)[0]
+
+
+def submit_reporting(form: Form, submission: FormSubmission) -> tuple[str, list[dict[str, str]]]:
+    """`submit`, and the visitor's values left out of the lead (a bad phone beside a good
+    email still makes the lead): [{"field", "value", "reason"}]. Only the visitor's own bad
+    values are told, never what stored contacts hold (a phone another contact has is left
+    out silently, as the matching rules say)."""
+    from chalicelib.contacts.matching import KEPT_PHONE
+
+    if submission.website:
+        logger.info("form honeypot filled; nothing stored", extra={"form_id": form.id})
+        return "created", []
+    given = submission.model_dump(by_alias=True, exclude={"website"})
+    # Blank fields are fields left empty: they never erase what the contact has.
+    data = {name: value for name, value in given.items() if value}
+    from chalicelib.contacts import sync as contact_sync
+
+    try:
+        synced = contact_sync.sync_one(
+            form.workspaceId,
+            data,
+            source=f"form:{form.id}",
+            extra_tags=list(form.tags or []),
+            leave_out=("phone",),
+        )
+    except Conflict:
+        raise Conflict("this submission could not be recorded") from None
+    except NotFound:  # the workspace is gone
+        raise NotFound("form not found") from None
+    _join_groups(form, synced.contact)
+    return synced.result, [dict(w) for w in synced.warnings if w["reason"] != KEPT_PHONE]
+
+
+def _join_groups(form: Form, contact: Any) -> None:
+    """Add the contact to the form's groups that still exist (a group deleted after the form
+    was set up is skipped and logged, not a failure of the visitor's post)."""
+    wanted = list(form.groupIds or [])
+    if not wanted:
+        return
+    from chalicelib.groups import memberships
+    from chalicelib.groups import service as groups
+
+    found = groups.get_many(form.workspaceId, wanted)
+    missing = [gid for gid in wanted if gid not in found]
+    if missing:
+        logger.warning("form names deleted groups", extra={"form_id": form.id, "group_ids": missing})
+    for group_id in wanted:
+        if group_id in found:
+            memberships.add_contacts(form.workspaceId, found[group_id], [contact])

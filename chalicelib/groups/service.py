@@ -1,0 +1,215 @@
+"""Groups: create, list, read, change and delete; names unique per workspace (case-insensitive).
+
+A name is unique because a GroupName item (sk GROUPNAME#<casefolded>) is written in the same
+transaction as the group; a rename swaps that item in one transaction too.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import TYPE_CHECKING, Any
+
+from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.transactions import TransactWrite
+
+from chalicelib.models import keys
+from chalicelib.models.campaigns import CampaignLink
+from chalicelib.models.groups import Group, GroupEngagement, GroupName
+from chalicelib.platform import clock, ids, pagination
+from chalicelib.platform.db import connection
+from chalicelib.platform.errors import Conflict, NotFound
+from chalicelib.platform.logs import logger
+from chalicelib.platform.paged_query import query_page
+
+if TYPE_CHECKING:
+    from chalicelib.schemas.groups import GroupCreate, GroupPatch
+
+# Members a DELETE removes before answering; a bigger group's memberships go to a job.
+INLINE_DELETE_MEMBERS = 500
+
+
+def get(workspace_id: str, group_id: str, *, consistent: bool = False) -> Group:
+    if not ids.is_id(group_id):
+        raise NotFound("group not found")
+    try:
+        return Group.get(*Group.key(workspace_id, group_id), consistent_read=consistent)
+    except DoesNotExist:
+        raise NotFound("group not found") from None
+
+
+def get_many(workspace_id: str, group_ids: list[str]) -> dict[str, Group]:
+    """The groups that exist among `group_ids` (BatchGetItem, 100 keys a request)."""
+    wanted = {gid for gid in group_ids if ids.is_id(gid)}
+    found = Group.batch_get([Group.key(workspace_id, gid) for gid in wanted])
+    return {group.id: group for group in found}
+
+
+def require_all(workspace_id: str, group_ids: list[str]) -> dict[str, Group]:
+    """Every group of `group_ids`, or 404 naming the unknown ones (other workspaces' included)."""
+    found = get_many(workspace_id, group_ids)
+    unknown = sorted({gid for gid in group_ids if gid not in found})
+    if unknown:
+        raise NotFound("group not found", [{"field": "groupIds", "unknownIds": unknown[:100]}])
+    return found
+
+
+def view(group: Group) -> dict[str, Any]:
+    return {
+        "id": group.id,
+        "name": group.name,
+        "description": group.description,
+        "type": group.groupType,
+        "color": group.color,
+        "memberCount": max(0, int(group.totalContacts or 0)),
+        "createdAt": group.createdAt,
+        "updatedAt": group.updatedAt,
+    }
+
+
+def create(workspace_id: str, body: GroupCreate) -> Group:
+    now = clock.now_iso()
+    group_id = ids.new_id()
+    group = Group(
+        *Group.key(workspace_id, group_id),
+        id=group_id,
+        workspaceId=workspace_id,
+        name=body.name,
+        description=body.description,
+        groupType=body.type.value,
+        color=body.color,
+        createdAt=now,
+        updatedAt=now,
+    )
+    name = GroupName(*GroupName.key(workspace_id, body.name), groupId=group_id)
+    try:
+        with TransactWrite(connection=connection()) as transaction:
+            transaction.save(group, condition=Group.pk.does_not_exist())
+            transaction.save(name, condition=GroupName.pk.does_not_exist(), return_values="ALL_OLD")
+    except TransactWriteError as error:
+        _raise_name_taken(error, workspace_id, body.name, put_index=1)
+        raise
+    return group
+
+
+def list_page(workspace_id: str, limit: int, cursor: str | None) -> tuple[list[Group], str | None]:
+    scope = f"{workspace_id}:groups"
+    page = query_page(
+        Group,
+        keys.workspace(workspace_id),
+        Group.sk.startswith("GROUP#"),
+        limit=limit,
+        start_key=pagination.decode(cursor, scope),
+    )
+    return page.items, pagination.encode(page.last_key, scope)
+
+
+def update(workspace_id: str, group_id: str, patch: GroupPatch) -> Group:
+    """Change the fields sent. A new type applies to memberships written from now on; the
+    existing ones keep the type they were written with (their INSERT already happened)."""
+    group = get(workspace_id, group_id, consistent=True)
+    sent = patch.model_fields_set
+    actions: list[Any] = [Group.updatedAt.set(clock.now_iso())]
+    if "name" in sent and patch.name is not None and patch.name != group.name:
+        actions.append(Group.name.set(patch.name))
+    if "description" in sent:
+        actions.append(
+            Group.description.set(patch.description) if patch.description else Group.description.remove()
+        )
+    if "type" in sent and patch.type is not None:
+        actions.append(Group.groupType.set(patch.type.value))
+    if "color" in sent:
+        actions.append(Group.color.set(patch.color) if patch.color else Group.color.remove())
+    renamed = patch.name is not None and patch.name.casefold() != group.name.casefold()
+    # The name read is the one whose GroupName item we hold: a concurrent rename fails this.
+    unchanged_name = Group.name == group.name
+    try:
+        with TransactWrite(connection=connection()) as transaction:
+            if renamed:
+                assert patch.name is not None
+                transaction.delete(GroupName(*GroupName.key(workspace_id, group.name)))
+                transaction.save(
+                    GroupName(*GroupName.key(workspace_id, patch.name), groupId=group_id),
+                    condition=GroupName.pk.does_not_exist(),
+                    return_values="ALL_OLD",
+                )
+            transaction.update(group, actions, condition=Group.pk.exists() & unchanged_name)
+    except TransactWriteError as error:
+        if renamed and patch.name is not None:
+            _raise_name_taken(error, workspace_id, patch.name, put_index=1)
+        if "ConditionalCheckFailed" in _codes(error):
+            raise Conflict("the group changed meanwhile; read it again and retry") from None
+        raise
+    updated = get(workspace_id, group_id, consistent=True)
+    if (updated.name, updated.color, updated.groupType) != (group.name, group.color, group.groupType):
+        from chalicelib.flows import group_actions
+
+        group_actions.refresh_member_snapshots(updated)
+    return updated
+
+
+def delete(workspace_id: str, group_id: str, *, force: bool) -> str | None:
+    """Delete the group, its name and its memberships (never the contacts), and take it out
+    of the campaigns that include or exclude it.
+
+    A group that a RUNNING campaign uses is refused (409) unless `force`. The group and its
+    name go at once; members beyond the first page are removed by a job, whose id is
+    returned (None when nothing was left to do).
+    """
+    group = get(workspace_id, group_id, consistent=True)
+    running = running_campaigns(workspace_id, group_id)
+    if running and not force:
+        raise Conflict(
+            "a RUNNING campaign uses this group; pause it first or delete with ?force=true",
+            [{"field": "groupId", "runningCampaignIds": running}],
+        )
+    from chalicelib.campaigns import service as campaigns
+
+    campaigns.forget_group(workspace_id, group_id)  # first: it settles the engagement counter
+    with TransactWrite(connection=connection()) as transaction:
+        transaction.delete(group, condition=Group.pk.exists())
+        transaction.delete(
+            GroupName(*GroupName.key(workspace_id, group.name)),
+            condition=GroupName.groupId == group_id,
+        )
+        transaction.delete(GroupEngagement(*GroupEngagement.key(workspace_id, group_id)))
+    logger.info("group deleted", extra={"group_id": group_id, "members": int(group.totalContacts or 0)})
+    from chalicelib.groups import memberships
+
+    left = memberships.delete_page(workspace_id, group_id, INLINE_DELETE_MEMBERS)
+    if not left:
+        return None
+    from chalicelib.flows import group_actions
+
+    return group_actions.start_member_cleanup(workspace_id, group, left)
+
+
+def running_campaigns(workspace_id: str, group_id: str) -> list[str]:
+    """Ids of the RUNNING campaigns linked to the group (one Query of its CAMPAIGN# links)."""
+    links = CampaignLink.query(
+        keys.group_partition(workspace_id, group_id),
+        CampaignLink.sk.startswith("CAMPAIGN#"),
+        filter_condition=CampaignLink.status == "RUNNING",
+    )
+    return [link.campaignId for link in links]
+
+
+def _codes(error: TransactWriteError) -> list[str | None]:
+    return [reason.code if reason else None for reason in (error.cancellation_reasons or [])]
+
+
+def _raise_name_taken(error: TransactWriteError, workspace_id: str, name: str, put_index: int) -> None:
+    """Turn a failed GroupName condition into 409 with the id of the group holding the name."""
+    reasons = error.cancellation_reasons or []
+    reason = reasons[put_index] if len(reasons) > put_index else None
+    if reason is None or reason.code != "ConditionalCheckFailed":
+        return
+    existing = ((reason.raw_item or {}).get("groupId") or {}).get("S")
+    if existing is None:
+        try:
+            existing = GroupName.get(*GroupName.key(workspace_id, name)).groupId
+        except DoesNotExist:
+            existing = None
+    raise Conflict(
+        f"a group named {json.dumps(name)} already exists",
+        [{"field": "name", "existingGroupId": existing}],
+    )
