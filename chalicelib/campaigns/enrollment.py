@@ -254,9 +254,11 @@ def on_membership(change: Change, batch: Batch) -> None:
         CampaignLink.sk.startswith("CAMPAIGN#"),
         filter_condition=(CampaignLink.role == "include") & (CampaignLink.status == campaigns.RUNNING),
     )
+    joined = str(member.get("joinedAt") or "")
     targets = [
         Target(link.campaignId, tuple(link.excludeGroupIds), link.reenrollment == "afterExit")
         for link in links
+        if not launched_after(link, joined)
     ]
     outcome = enroll(
         ws,
@@ -275,6 +277,12 @@ def on_membership(change: Change, batch: Batch) -> None:
         counts[(ws, item.campaignId, group_id)] += 1
     batch.defer(_COUNTS, lambda: _flush(counts))
     workflow.start(outcome.to_start)
+
+
+def launched_after(link: CampaignLink, joined_at: str) -> bool:
+    """The member joined by the campaign's launch moment: the launch job enrolls it (source
+    "launch"), not this reaction, even when this record is read after the launch."""
+    return bool(link.launchedAt and joined_at and joined_at <= link.launchedAt)
 
 
 _COUNTS = "enrollment.counts"

@@ -2,7 +2,13 @@
 a transition that committed is never left half done (the record is retried until handled):
 
 - launch (DRAFT → RUNNING): one job per included group (chalicelib.groups.jobs, the same paging the
-  groups' addToCampaign action uses) enrolls the group's current members page by page;
+  groups' addToCampaign action uses) enrolls, page by page, the members the group had at the
+  moment the launch was answered (`launchedAt`): a membership that joined later is skipped
+  (its `joinedAt` is later). A static group's later joiner is not the launch's; a dynamic
+  group's is enrolled by the stream, source "dynamicGroup" (chalicelib.campaigns.enrollment). Why the
+  launch time and not a snapshot of the members: memberships carry their join time already,
+  so the cut costs nothing per member, where a snapshot would copy every member once more;
+  a member who left and rejoined after the launch moment counts as a later joiner;
 - resume (PAUSED → RUNNING) and completion: the steps parked while PAUSED are sent again (the
   step runner then runs them, or stops their enrollments if the campaign completed);
 - deletion: the campaign's enrollments, counters and parked steps are removed.
@@ -43,25 +49,36 @@ PAGE_SIZE = 100
 ITEMS_PER_PAGE = 100  # parked steps released / items purged per message
 
 
-def start_job(ws: str, campaign_id: str, group_id: str, *, source: str) -> str:
+def start_job(ws: str, campaign_id: str, group_id: str, *, source: str, as_of: str | None = None) -> str:
     """Start enrolling a group's members into a campaign; returns the job id. 404 when the
-    group is not in the workspace."""
+    group is not in the workspace. `as_of` (the launch's moment): only members who joined
+    by then are enrolled."""
     groups = list(Group.batch_get([Group.key(ws, group_id)]))
     if not groups:
         raise NotFound("group not found", [{"field": "groupId", "groupId": group_id}])
     total = max(0, int(groups[0].totalContacts or 0))
     params = {"campaignId": campaign_id, "source": source}
+    if as_of:
+        params["asOf"] = as_of
     return jobs.start(ws, JOB_KIND, group_id, total=total, params=params).id
 
 
+def joined_by(members: list[Membership], as_of: Any) -> list[Membership]:
+    """The members who had joined at `as_of` (all of them without one)."""
+    if not as_of:
+        return members
+    return [member for member in members if str(member.joinedAt) <= str(as_of)]
+
+
 def enroll_page(job: Any, members: list[Membership]) -> jobs.PageResult:
+    enrolling = joined_by(members, job.params.as_dict().get("asOf"))
     not_enrolled = enrollment.enroll_contacts(
         job.workspaceId,
         str(job.params["campaignId"]),
-        [member.contactId for member in members],
+        [member.contactId for member in enrolling],
         source=str(job.params["source"]),
         via_group_id=job.groupId,
-        emails={member.contactId: member.email for member in members},
+        emails={member.contactId: member.email for member in enrolling},
     )
     return jobs.PageResult(processed=len(members), errors=not_enrolled)
 
@@ -100,7 +117,7 @@ def on_campaign(change: Change, batch: Batch) -> None:
     if before == "DRAFT" and after == "RUNNING":
         for group_id in image.get("includeGroupIds") or []:
             try:
-                start_job(ws, campaign_id, str(group_id), source="launch")
+                start_job(ws, campaign_id, str(group_id), source="launch", as_of=image.get("launchedAt"))
             except NotFound:
                 logger.warning("launch: an included group no longer exists", extra={"group_id": group_id})
     elif before == "PAUSED" and after in ("RUNNING", "COMPLETED"):

@@ -323,6 +323,7 @@ def _commit(campaign: Campaign, before: Snapshot | None) -> None:
                     status=campaign.status,
                     excludeGroupIds=list(campaign.excludeGroupIds),
                     reenrollment=campaign.reenrollment,
+                    launchedAt=campaign.launchedAt,
                 )
                 transaction.save(link)
             for group_id in old_groups - {g for g, _ in links}:

@@ -54,7 +54,9 @@ def normalise_phone(value: str, region: str) -> str:
     except phonenumbers.NumberParseException:
         raise IdentityError("is not a phone number") from None
     if not phonenumbers.is_valid_number(number):
-        raise IdentityError(f"is not a valid phone number (read with default region {region})")
+        if text.startswith("+"):  # its own country code: no region was involved
+            raise IdentityError("is not a valid phone number")
+        raise IdentityError(f"is not a valid phone number (read in the workspace's default region, {region})")
     return phonenumbers.format_number(number, phonenumbers.PhoneNumberFormat.E164)
 
 

@@ -18,13 +18,14 @@ to 100 actions; a cancelled transaction is redone row by row.
 from __future__ import annotations
 
 import copy
-from collections.abc import Sequence
+import json
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from chalicelib.contacts import fields
 from chalicelib.contacts.input import ContactInput, parse
-from chalicelib.contacts.matching import Match, decide
+from chalicelib.contacts.matching import Match, decide, kept_phone_warning
 from chalicelib.contacts.service import (
     PersonErased,
     attempts,
@@ -53,10 +54,13 @@ _SYNC_FIELDS = (*PROFILE_FIELDS, "pipelineStage")
 
 @dataclass(frozen=True)
 class SyncResult:
-    """`result` is "created" or "updated"; `contact` the stored Contact item."""
+    """`result` is "created" or "updated"; `contact` the stored Contact item; `warnings` what
+    the input gave that was left out ({"field", "value", "reason"}: a phone another contact
+    has, by the matching rules' last row)."""
 
     result: str
     contact: Contact
+    warnings: tuple[dict[str, str], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -73,24 +77,137 @@ class RowOutcome:
     contact_id: str | None = None
     reason: str | None = None
     value: str | None = None
+    warnings: tuple[dict[str, str], ...] = ()  # values of the row left out (see SyncResult)
 
 
 # ---- one --------------------------------------------------------------------------------
 
 
 def sync_one(
-    workspace_id: str, given: ContactInput, *, source: str, extra_tags: Sequence[str] = ()
+    workspace_id: str,
+    given: ContactInput,
+    *,
+    source: str,
+    extra_tags: Sequence[str] = (),
+    refused: Sequence[dict[str, str]] = (),
 ) -> SyncResult:
     """Create or update one contact from a parsed body (chalicelib.contacts.service.parse_new).
 
     `source` is recorded on a created contact (the body's own `source` wins); `extra_tags` are
     added to it. Raises 422 ValidationFailed (details name each field), 409 PersonErased
     (a Conflict: the person was erased under GDPR), 402 PlanLimitReached. Its groups are the
-    caller's (chalicelib.flows.contacts).
+    caller's (chalicelib.flows.contacts). `refused`: what the caller's parse left out
+    (`parse_salvaging`), reported in `warnings` with what the matching rules keep.
     """
     tags = merged_tags(extra_tags)  # checks the caller's tags like a client's
     result, state = _sync_single(workspace_id, given, source=source, extra_tags=tags, update_existing=True)
-    return SyncResult(result=result if result == "created" else "updated", contact=canonical(state))
+    return SyncResult(
+        result=result if result == "created" else "updated",
+        contact=canonical(state),
+        warnings=(*refused, *left_out(given, state)),
+    )
+
+
+_IDENTITY = ("email", "phone")
+
+
+def parse_salvaging(
+    data: Any, region_of: Any, extra_tags: Sequence[str] = (), only: Collection[str] | None = None
+) -> tuple[ContactInput, tuple[dict[str, str], ...]]:
+    """`parse` for imports and lead forms: a value it refuses (a bad phone beside a valid
+    email, a name too long, an unknown status, a bad custom field...) is left out and
+    returned as a warning {"field", "value", "reason"}, as long as a usable identity (a
+    valid email or a valid phone) remains. Without one, the input fails as `parse` fails
+    (ValidationFailed naming every bad field); so does a refused field outside `only`."""
+    body = copy.deepcopy(data)
+    warnings: list[dict[str, str]] = []
+    while True:
+        try:
+            given = parse(body, ContactCreate, region_of)
+            require_identity(given.email, given.phone)
+            merged_tags(given.tags, extra_tags)
+            return given, tuple(warnings)
+        except ValidationFailed as error:
+            named = {str(detail.get("field") or "").partition(".")[0] for detail in error.details}
+            if only is not None and not named <= set(only):
+                raise
+            if not isinstance(body, dict) or not _leave_out(body, error.details, warnings):
+                raise
+
+
+def _leave_out(
+    body: dict[str, Any], details: Sequence[dict[str, Any]], warnings: list[dict[str, str]]
+) -> bool:
+    """Remove from `body` the values `details` name, noting each in `warnings`; False when
+    nothing can be left out (an identity would be gone, or a detail names no value)."""
+    named = [str(detail.get("field") or "") for detail in details]
+    bad_identity = {name for name in named if name in _IDENTITY}
+    if not {name for name in _IDENTITY if body.get(name)} - bad_identity:
+        return False  # no usable identity would remain: the row fails with its reasons
+    removed = False
+    for name, detail in zip(named, details, strict=True):
+        top, _, rest = name.partition(".")
+        custom = body.get("customFields")
+        key = rest.split(".")[0]
+        if top == "customFields" and key and isinstance(custom, dict) and key in custom:
+            value, name = custom.pop(key), f"customFields.{key}"
+        elif top in body and top != "body" and not (top == "customFields" and rest):
+            value, name = body.pop(top), top
+        else:
+            continue
+        warnings.append(_warning(name, value, str(detail.get("message") or "refused")))
+        removed = True
+    return removed
+
+
+def _warning(field: str, value: Any, reason: str) -> dict[str, str]:
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    return {"field": field, "value": text[:200], "reason": reason}
+
+
+def check_custom_salvaging(
+    values: dict[str, Any], definitions: Any
+) -> tuple[dict[str, Any], tuple[dict[str, str], ...]]:
+    """`fields.check` that leaves out each refused custom field (a wrong type, an unknown
+    select option, a malformed date, an undefined key) with a warning instead of failing."""
+    remaining = dict(values)
+    warnings: list[dict[str, str]] = []
+    while True:
+        try:
+            return fields.check(remaining, definitions), tuple(warnings)
+        except ValidationFailed as error:
+            dropped = False
+            for detail in error.details:
+                name = str(detail.get("field") or "")
+                key = name.removeprefix("customFields.") if name.startswith("customFields.") else None
+                keys = [key] if key in remaining else (list(remaining) if name == "customFields" else [])
+                for each in keys:
+                    reason = str(detail.get("message") or "refused")
+                    warnings.append(_warning(f"customFields.{each}", remaining.pop(each), reason))
+                    dropped = True
+            if not dropped:
+                raise
+
+
+def left_out(given: ContactInput, state: State) -> tuple[dict[str, str], ...]:
+    """The warnings of an input applied with update_existing: the only value a sync leaves
+    out then is a phone another contact has (the matching rules' last row)."""
+    if given.phone and state.get("phone") != given.phone:
+        return (kept_phone_warning(given.phone),)
+    return ()
+
+
+def phone_holders(workspace_id: str, phone: str) -> frozenset[str]:
+    """The ids of the contacts that have this phone, with an email or not (one Query of the
+    Contact items' gsi3; a few ids are enough to tell)."""
+    partition = Contact.phone_partition(workspace_id, phone)
+    return frozenset(str(item.gsi3sk) for item in Item.gsi3.query(partition, limit=10))
+
+
+def _holders_to_ask(email_owner: State | None, phone_owner: str | None, phone: str | None) -> bool:
+    """Whether the matching rules need phone_holders: a known email given with a phone that
+    is not already its contact's and that no phone-only contact holds (that one is read)."""
+    return bool(email_owner and phone and phone_owner is None and email_owner.get("phone") != phone)
 
 
 def _sync_single(
@@ -116,7 +233,10 @@ def _sync_single(
         if custom is None and given.custom_fields:
             custom = fields.check(given.custom_fields, definitions_in(found))
         email_owner, phone_owner = _owners(workspace_id, given, found)
-        match = decide(given.email, given.phone, _id(email_owner), _id(phone_owner))
+        holders: frozenset[str] = frozenset()
+        if _holders_to_ask(state_of(email_owner) if email_owner else None, _id(phone_owner), given.phone):
+            holders = phone_holders(workspace_id, str(given.phone))
+        match = decide(given.email, given.phone, _id(email_owner), _id(phone_owner), holders)
         if match.target_id is None:
             state = new_state(workspace_id, given, custom, source=source, extra_tags=extra_tags)
             write = plan(None, state, erased_check=list(digests))
@@ -205,6 +325,7 @@ class _Row:
     index: int
     given: ContactInput
     custom: dict[str, Any] | None = None
+    warnings: tuple[dict[str, str], ...] = ()  # values left out (salvage)
 
 
 class _Batch:
@@ -233,6 +354,13 @@ class _Batch:
         elif state.get("phone"):
             self.phone_owner[state["phone"]] = state["id"]
 
+    def phone_holders(self, phone: str) -> frozenset[str]:
+        """Who has the phone once this batch's rows so far are applied: the contacts it holds
+        in memory as they now are, and the others as the table says."""
+        stored = {cid for cid in phone_holders(self.workspace_id, phone) if cid not in self.after}
+        held = {cid for cid, state in self.after.items() if state.get("phone") == phone}
+        return frozenset(stored | held)
+
     def apply(self, old: State | None, new: State) -> None:
         if old is not None and old.get("phone") and not old.get("email") and new.get("email"):
             self.phone_owner.pop(old["phone"], None)  # a phone-only contact that gained an email
@@ -249,9 +377,13 @@ def sync_many(
     source: str,
     extra_tags: Sequence[str] = (),
     dry_run: bool = False,
+    salvage: bool = False,
 ) -> list[RowOutcome]:
     """Sync many contacts; one RowOutcome per row, in order (see RowOutcome). `dry_run`
     decides every row the same way and writes nothing (a "created" row's id is then unused).
+    `salvage` (imports): a refused value beside a usable identity is left out of its row and
+    listed in the outcome's `warnings` (`parse_salvaging`, `check_custom_salvaging`); the row
+    fails only without a usable identity or past a hard rule (plan limit, erasure).
 
     Same matching as sync_one. Rows naming the same person are merged (the later occurrence
     reports reason "duplicate_in_batch"); invalid rows fail with a reason naming the field;
@@ -268,14 +400,18 @@ def sync_many(
 
     parsed: list[_Row] = []
     for index, data in enumerate(rows):
+        refused: tuple[dict[str, str], ...] = ()
         try:
-            given = parse(data, ContactCreate, lambda: region)
-            require_identity(given.email, given.phone)
-            merged_tags(given.tags, tags)
+            if salvage:
+                given, refused = parse_salvaging(data, lambda: region, tags)
+            else:
+                given = parse(data, ContactCreate, lambda: region)
+                require_identity(given.email, given.phone)
+                merged_tags(given.tags, tags)
         except ApiError as error:
             outcomes[index] = _failed(index, error, data)
             continue
-        parsed.append(_Row(index, given))
+        parsed.append(_Row(index, given, warnings=refused))
 
     custom_keys = {key for row in parsed for key in row.given.custom_fields or {}}
     lookups: list[tuple[str, str]] = list(fields.keys_for(workspace_id, custom_keys))
@@ -291,7 +427,11 @@ def sync_many(
     valid: list[_Row] = []
     for row in parsed:
         try:
-            if row.given.custom_fields:
+            if row.given.custom_fields and salvage:
+                row.custom, refused = check_custom_salvaging(row.given.custom_fields, definitions)
+                row.given.custom_fields = dict(row.custom)  # what a redo (`_one_row`) checks again
+                row.warnings += refused
+            elif row.given.custom_fields:
                 row.custom = fields.check(row.given.custom_fields, definitions)
         except ApiError as error:
             outcomes[row.index] = _failed(row.index, error, rows[row.index])
@@ -308,12 +448,12 @@ def sync_many(
             value = given.email if erased_field == "email" else given.phone
             outcomes[row.index] = RowOutcome(row.index, "skipped", None, "erased", value)
             continue
-        match = decide(
-            given.email,
-            given.phone,
-            batch.email_owner.get(given.email) if given.email else None,
-            batch.phone_owner.get(given.phone) if given.phone else None,
-        )
+        email_owner = batch.email_owner.get(given.email) if given.email else None
+        phone_owner = batch.phone_owner.get(given.phone) if given.phone else None
+        holders: frozenset[str] = frozenset()
+        if email_owner and _holders_to_ask(batch.after.get(email_owner), phone_owner, given.phone):
+            holders = batch.phone_holders(str(given.phone))
+        match = decide(given.email, given.phone, email_owner, phone_owner, holders)
         if match.target_id is None:
             if room is not None and created >= room:
                 outcomes[row.index] = RowOutcome(
@@ -323,7 +463,7 @@ def sync_many(
             state = new_state(workspace_id, given, row.custom, source=source, extra_tags=tags, now=now)
             batch.apply(None, state)
             created += 1
-            outcomes[row.index] = RowOutcome(row.index, "created", state["id"])
+            outcomes[row.index] = RowOutcome(row.index, "created", state["id"], warnings=row.warnings)
         else:
             current = batch.after[match.target_id]
             duplicate = match.target_id in touched
@@ -336,7 +476,8 @@ def sync_many(
             batch.apply(current, state)
             result = "unchanged" if same(current, state) else "updated"
             reason = "duplicate_in_batch" if duplicate else (None if update_existing else "exists")
-            outcomes[row.index] = RowOutcome(row.index, result, match.target_id, reason)
+            warnings = row.warnings + (left_out(given, state) if update_existing or ours else ())
+            outcomes[row.index] = RowOutcome(row.index, result, match.target_id, reason, warnings=warnings)
         row_contact[row.index] = state["id"]
         touched.add(state["id"])
     if dry_run:
@@ -385,7 +526,8 @@ def _one_row(
     except ApiError as error:
         return RowOutcome(row.index, "failed", None, _reason(error), row.given.email or row.given.phone)
     reason = None if update_existing or result == "created" else "exists"
-    return RowOutcome(row.index, result, state["id"], reason)
+    warnings = row.warnings + (left_out(row.given, state) if update_existing or result == "created" else ())
+    return RowOutcome(row.index, result, state["id"], reason, warnings=warnings)
 
 
 def _failed(index: int, error: ApiError, data: Any) -> RowOutcome:

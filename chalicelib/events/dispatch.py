@@ -30,7 +30,12 @@ def stream_reactions() -> Reactions:
     from chalicelib.groups import memberships, stats
 
     return {
-        "Membership": (stats.membership_changed, enrollment.on_membership, activity.on_membership),
+        "Membership": (
+            stats.membership_changed,
+            memberships.membership_inserted,
+            enrollment.on_membership,
+            activity.on_membership,
+        ),
         "Contact": (memberships.contact_changed, enrollment.on_contact, activity.on_contact),
         "Campaign": (launch.on_campaign,),
         "Enrollment": (activity.on_enrollment,),

@@ -85,6 +85,8 @@ def decode(raw: bytes) -> str:
 
 def detect(sample: bytes, whole_file: bool) -> Layout:
     """The layout of a file from its first bytes (`whole_file`: the sample is all of it)."""
+    if whole_file and not sample.removeprefix(BOM_UTF8).strip():
+        raise UnreadableFile("the file is empty")
     for signature, message in _NOT_CSV:
         if sample.startswith(signature):
             raise UnreadableFile(message)

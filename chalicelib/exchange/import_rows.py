@@ -7,7 +7,7 @@ duplicate further down the file, or a dead attempt of the same step), and the gr
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.contacts import sync as contact_sync
@@ -40,6 +40,7 @@ _SUPPRESSED = {
 _UNCHANGED = "already a contact with these values"
 _DUPLICATE = "duplicate of row {row} in this file: merged into the same contact"
 _EARLIER_DUPLICATE = "duplicate of an earlier row in this file: merged into the same contact"
+_LEFT_OUT = "left out, the rest of the row was imported"
 
 
 @dataclass
@@ -54,6 +55,8 @@ class RowResult:
     value: str | None = None
     contact_id: str | None = None
     duplicate: bool = False
+    # Values left out of the row ({"field", "column", "value", "reason"}), the row imported.
+    warnings: list[dict[str, str]] = field(default_factory=list)
 
     def inline(self) -> dict[str, Any]:
         return {
@@ -63,6 +66,23 @@ class RowResult:
             "value": self.value,
             "reason": self.reason,
         }
+
+    def entries(self) -> list[dict[str, Any]]:
+        """The report's lines of this row: its reason, if any, then one per warning."""
+        found = [self.inline()] if self.reason else []
+        for warning in self.warnings:
+            reason = f'column "{warning["column"]}": {warning["reason"]}; {_LEFT_OUT}'
+            found.append(
+                {
+                    "row": self.row,
+                    "line": self.line,
+                    "result": "warning",
+                    "value": warning["value"],
+                    "reason": reason,
+                    "column": warning["column"],
+                }
+            )
+        return found
 
 
 def apply_rows(item: Import, layout: Layout, records: Sequence[Record], claimed_at: str) -> list[RowResult]:
@@ -97,12 +117,27 @@ def apply_rows(item: Import, layout: Layout, records: Sequence[Record], claimed_
             update_existing=bool(item.updateExisting),
             source=_source(item),
             extra_tags=list(item.tags or []),
+            salvage=True,
         )
         first_row_of: dict[str, int] = {}
         for outcome in outcomes:
             _settle(synced[outcome.index], outcome, bodies[outcome.index], first_row_of)
+            synced[outcome.index].warnings = _located(plan, outcome.warnings)
         _reconcile(item, synced, bodies, claimed_at)
     return results
+
+
+def _located(plan: ColumnPlan, warnings: Sequence[Mapping[str, str]]) -> list[dict[str, str]]:
+    """Warnings with the column their value came from (by the column plan)."""
+    found = []
+    for warning in warnings:
+        name = warning["field"]
+        columns = plan.columns_for(name) or (
+            plan.columns_for("fullName") if name in ("firstName", "lastName") else []
+        )
+        column = plan.header[columns[0]] if columns and columns[0] < len(plan.header) else name
+        found.append({**warning, "column": column or name})
+    return found
 
 
 def _without_suppressed(
@@ -182,6 +217,7 @@ def _reconcile(item: Import, synced: list[RowResult], bodies: list[dict[str, Any
             update_existing=True,
             source=ours,
             extra_tags=list(item.tags or []),
+            salvage=True,
         )
         for outcome in again:
             result, body = earlier[outcome.index]

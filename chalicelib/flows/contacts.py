@@ -8,7 +8,7 @@ contact) + BatchGetItem (already a member?) + BatchWriteItem (the memberships) =
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from typing import Any
 
 from chalicelib.contacts import service as contacts
@@ -44,12 +44,19 @@ def sync(
     source: str,
     extra_tags: Sequence[str] = (),
     group_ids: Sequence[str] = (),
+    leave_out: Collection[str] = (),
 ) -> contact_sync.SyncResult:
-    """POST /contacts/sync: create or update one contact (chalicelib.contacts.sync), then
-    join `group_ids` and the body's groupId/groupIds (404 before any write)."""
-    given = contacts.parse_new(workspace_id, data)
+    """POST /contacts/sync and lead forms: create or update one contact
+    (chalicelib.contacts.sync), then join `group_ids` and the body's groupId/groupIds (404
+    before any write). `leave_out` (lead forms: the phone): fields whose refused value,
+    beside a usable identity, is left out and reported in `warnings` instead of a 422."""
+    if leave_out:
+        region = lambda: contacts.workspace_region(workspace_id)  # noqa: E731
+        given, refused = contact_sync.parse_salvaging(data, region, extra_tags, only=leave_out)
+    else:
+        given, refused = contacts.parse_new(workspace_id, data), ()
     joining = _groups(workspace_id, [*given.group_ids, *group_ids])
-    synced = contact_sync.sync_one(workspace_id, given, source=source, extra_tags=extra_tags)
+    synced = contact_sync.sync_one(workspace_id, given, source=source, extra_tags=extra_tags, refused=refused)
     if joining:
         memberships.join(workspace_id, synced.contact, joining)
     return synced

@@ -23,6 +23,7 @@ from urllib.parse import parse_qsl
 
 from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
 
+from chalicelib.contacts.matching import KEPT_PHONE
 from chalicelib.flows import contacts as contact_flows
 from chalicelib.groups import memberships
 from chalicelib.groups import service as groups
@@ -194,22 +195,34 @@ def submit(form: Form, submission: FormSubmission) -> str:
     first post. Raises 422 (fields, as /contacts/sync names them), 402 (plan limit), 409 with
     no detail (the person cannot be stored, e.g. erased: an anonymous poster learns nothing
     about stored contacts)."""
+    return submit_reporting(form, submission)[0]
+
+
+def submit_reporting(form: Form, submission: FormSubmission) -> tuple[str, list[dict[str, str]]]:
+    """`submit`, and the visitor's values left out of the lead (a bad phone beside a good
+    email still makes the lead): [{"field", "value", "reason"}]. Only the visitor's own bad
+    values are told, never what stored contacts hold (a phone another contact has is left
+    out silently, as the matching rules say)."""
     if submission.website:
         logger.info("form honeypot filled; nothing stored", extra={"form_id": form.id})
-        return "created"
+        return "created", []
     given = submission.model_dump(by_alias=True, exclude={"website"})
     # Blank fields are fields left empty: they never erase what the contact has.
     data = {name: value for name, value in given.items() if value}
     try:
         synced = contact_flows.sync(
-            form.workspaceId, data, source=f"form:{form.id}", extra_tags=list(form.tags or [])
+            form.workspaceId,
+            data,
+            source=f"form:{form.id}",
+            extra_tags=list(form.tags or []),
+            leave_out=("phone",),
         )
     except Conflict:
         raise Conflict("this submission could not be recorded") from None
     except NotFound:  # the workspace is gone
         raise NotFound("form not found") from None
     _join_groups(form, synced.contact)
-    return synced.result
+    return synced.result, [dict(w) for w in synced.warnings if w["reason"] != KEPT_PHONE]
 
 
 def _join_groups(form: Form, contact: Any) -> None:

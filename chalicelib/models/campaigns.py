@@ -67,6 +67,9 @@ class CampaignLink(Item, discriminator="CampaignLink"):
     status = UnicodeAttribute()
     excludeGroupIds: ListAttribute[str] = ListAttribute(of=UnicodeAttribute, default=list)  # type: ignore[arg-type]
     reenrollment = UnicodeAttribute(default="never")
+    # The campaign's launch moment: members who joined by then are the launch's to enroll
+    # (source "launch"), later joiners of a DYNAMIC group the stream's ("dynamicGroup").
+    launchedAt = UnicodeAttribute(null=True)
 
     @staticmethod
     def key(ws: str, group_id: str, campaign_id: str) -> tuple[str, str]:

@@ -68,6 +68,8 @@ class Contact(ContactData, discriminator="Contact"):
 
     gsi1 WS#<ws>#CSTATUS#<status> / <id>: contacts by status.
     gsi2 WS#<ws>#CSTAGE#<stage> / <id>: contacts by pipeline stage.
+    gsi3 WS#<ws>#CPHONE#<E.164> / <id>: the contacts that have this phone, with or without an
+    email (the matching rules' "known phone"; PHONE# copies exist only for phone-only ones).
     """
 
     @staticmethod
@@ -81,6 +83,10 @@ class Contact(ContactData, discriminator="Contact"):
     @staticmethod
     def stage_partition(ws: str, stage: str) -> str:
         return f"{keys.workspace(ws)}#CSTAGE#{stage}"
+
+    @staticmethod
+    def phone_partition(ws: str, phone: str) -> str:
+        return f"{keys.workspace(ws)}#CPHONE#{phone}"
 
 
 class ContactEmail(ContactData, discriminator="ContactEmail"):

@@ -73,6 +73,7 @@ class Import(Item, discriminator="Import"):
     updated = NumberAttribute(default=0)
     skipped = NumberAttribute(default=0)
     failed = NumberAttribute(default=0)
+    warnings = NumberAttribute(default=0)  # values left out of imported rows
     errors = ListAttribute(of=MapAttribute, default=list)  # the first MAX_INLINE_ERRORS
     errorCount = NumberAttribute(default=0)
     failureReason = UnicodeAttribute(null=True)

@@ -126,9 +126,18 @@ class ContactView(ApiModel):
     anonymized_at: str | None = None
 
 
+class LeftOut(ApiModel):
+    """A value of the input that was left out of the contact, and why."""
+
+    field: str
+    value: str
+    reason: str
+
+
 class SyncAnswer(ApiModel):
     contact: ContactView
     result: str = Field(description="created | updated")
+    warnings: list[LeftOut] = Field(default_factory=list, description="values left out of the contact")
 
 
 class ContactPage(Page[ContactView]):

@@ -1,4 +1,4 @@
-"""Bodies of /api/v1/forms and of the public posts to /f/{formId} (../shared/API.md, Lead forms)."""
+"""Bodies of /api/v1/forms and of the public posts to /f/{formId} (docs/api.md, Lead forms)."""
 
 from __future__ import annotations
 
@@ -104,3 +104,6 @@ class FormPosted(ApiModel):
     contact (an anonymous poster learns no stored data)."""
 
     result: str = Field(description="created | updated")
+    warnings: list[dict[str, str]] = Field(
+        default_factory=list, description="the visitor's values left out of the lead: field, value, reason"
+    )

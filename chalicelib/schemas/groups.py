@@ -1,4 +1,4 @@
-"""Group, membership, statistics and bulk-action bodies (../shared/API.md, section Groups)."""
+"""Group, membership, statistics and bulk-action bodies (docs/api.md, section Groups)."""
 
 from __future__ import annotations
 

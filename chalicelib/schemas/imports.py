@@ -52,9 +52,13 @@ class ImportCreated(ApiModel):
 class ImportRowError(ApiModel):
     row: int = Field(description="data row, from 1 (blank lines are not rows)")
     line: int = Field(description="the file's line where the row starts, from 1")
-    result: str = Field(description="skipped | failed, or updated for a duplicate merged into an earlier row")
+    result: str = Field(
+        description="skipped | failed, updated for a duplicate merged into an earlier row, or warning "
+        "for a value left out of a row that was imported"
+    )
     value: str | None = None
     reason: str
+    column: str | None = Field(default=None, description="the column of a warning's value")
 
 
 class ImportColumns(ApiModel):
@@ -76,6 +80,7 @@ class ImportView(ApiModel):
     updated: int
     skipped: int
     failed: int
+    warnings: int = Field(default=0, description="values left out of rows that were imported")
     errors: list[ImportRowError] = Field(description="the first 100; all of them in the error report")
     error_count: int
     error_report_url: str | None

@@ -1,6 +1,6 @@
 """Routes of /api/v1/campaigns, and a contact's enrollments (/api/v1/contacts/{id}/enrollments).
 
-See ../shared/API.md, section Campaigns. Views parse, call the domain, answer. The domain
+See docs/api.md, section Campaigns. Views parse, call the domain, answer. The domain
 modules load pydantic (the step schemas), so views import them when they run: importing
 the app stays cheap (cold start).
 """

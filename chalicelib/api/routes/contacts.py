@@ -1,4 +1,4 @@
-"""Routes of /api/v1/contacts (see ../shared/API.md, section Contacts).
+"""Routes of /api/v1/contacts (see docs/api.md, section Contacts).
 
 Views import the domain inside the function: it pulls in pydantic and the contact modules,
 which the cold start of the other routes should not pay for.
@@ -68,7 +68,8 @@ def sync_contact() -> Response:
     def produce() -> tuple[int, dict[str, Any]]:
         synced = contact_flows.sync(ws, _body(), source="api")
         status = 201 if synced.result == "created" else 200
-        return status, {"contact": contacts.view(synced.contact), "result": synced.result}
+        answer = {"contact": contacts.view(synced.contact), "result": synced.result}
+        return status, {**answer, "warnings": list(synced.warnings)}
 
     return idempotency.respond(request, ws, "contacts.sync", produce)
 

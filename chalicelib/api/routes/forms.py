@@ -1,4 +1,4 @@
-"""Routes of /api/v1/forms and the public form pages /f/{formId} (see ../shared/API.md).
+"""Routes of /api/v1/forms and the public form pages /f/{formId} (see docs/api.md).
 
 A post to /f/{formId} is a browser's when it is form-encoded (what an HTML form sends): it is
 answered with pages (303 to the form's redirectUrl or a thank-you page; the form again with
@@ -8,7 +8,7 @@ the errors, 422; an error page otherwise). A JSON post is answered with JSON: 20
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, cast
+from typing import TYPE_CHECKING, Any, cast
 
 from chalice.app import Blueprint, Request, Response
 
@@ -198,9 +198,12 @@ def _submit(request: Request, form: Form, submission: FormSubmission) -> Respons
     from chalicelib.api import idempotency
     from chalicelib.forms import service as forms
 
-    def produce() -> tuple[int, dict[str, str]]:
-        result = forms.submit(form, submission)
-        return (201 if result == "created" else 200), {"result": result}
+    def produce() -> tuple[int, dict[str, Any]]:
+        result, warnings = forms.submit_reporting(form, submission)
+        answer: dict[str, Any] = {"result": result}
+        if warnings:  # what was left out of the lead (a bad phone beside a good email)
+            answer["warnings"] = warnings
+        return (201 if result == "created" else 200), answer
 
     return idempotency.respond(request, form.workspaceId, f"form:{form.id}", produce)
 

@@ -1,6 +1,6 @@
 """Routes of /api/v1/groups, and a contact's groups (/api/v1/contacts/{id}/groups).
 
-See ../shared/API.md, section Groups. Views parse, call the domain, answer; nothing else.
+See docs/api.md, section Groups. Views parse, call the domain, answer; nothing else.
 They import the domain inside the function: importing app (every function's cold start)
 should not pay for the groups' modules.
 """

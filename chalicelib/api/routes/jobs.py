@@ -1,4 +1,4 @@
-"""Routes of /api/v1/jobs: the progress of a background job (see ../shared/API.md)."""
+"""Routes of /api/v1/jobs: the progress of a background job (see docs/api.md)."""
 
 from __future__ import annotations
 
