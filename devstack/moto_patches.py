@@ -7,6 +7,8 @@ transactional write (the contact upsert, enrollment) slows down as the table gro
 record for a cancelled transaction) and undoes item by item instead: before the transaction it
 saves the items the actions name and the length of the table's stream, and on failure puts
 those items back and drops the stream records the failed transaction appended.
+
+`install()` also installs devstack.moto_index (sorted indexes: a Query at O(log n + page)).
 """
 
 from __future__ import annotations
@@ -38,6 +40,9 @@ def install() -> None:
     from moto.dynamodb import models
     from moto.dynamodb.models import DynamoDBBackend
 
+    from devstack import moto_index
+
+    moto_index.install()
     models.copy = _NoTableCopies()  # type: ignore[assignment]
     transact = DynamoDBBackend.transact_write_items
 
@@ -75,6 +80,8 @@ def _save(backend: Any, transact_items: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def _restore(saved: dict[str, Any]) -> None:
+    from devstack.moto_index import touch
+
     for table, hash_key, range_key, item in reversed(saved["items"]):
         if range_key is None:
             if item is None:
@@ -85,5 +92,6 @@ def _restore(saved: dict[str, Any]) -> None:
             table.items[hash_key].pop(range_key, None)
         else:
             table.items[hash_key][range_key] = item
+        touch(table, hash_key, range_key)
     for shard, length in saved["streams"]:
         del shard.items[length:]
