@@ -38,10 +38,10 @@ def main() -> int:
     _verify_senders(settings.ses_identities())
     app, config = _load_app()
 
-    from chalice.local import create_local_server
+    from devstack.front import serve
 
-    http = create_local_server(app, config, host, http_port)
-    threading.Thread(target=http.server.serve_forever, name="devstack-http", daemon=True).start()
+    http = serve(app, config, host, http_port)
+    threading.Thread(target=http.run, name="devstack-http", daemon=True).start()
 
     from devstack.pump import Pump
 
@@ -63,7 +63,8 @@ def main() -> int:
         pass
     print("devstack: stopping", flush=True)
     pump.stop()
-    http.shutdown()
+    http.close()
+    http.front.close()
     moto.stop()
     print("devstack: stopped", flush=True)
     return 0
