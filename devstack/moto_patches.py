@@ -8,7 +8,8 @@ record for a cancelled transaction) and undoes item by item instead: before the 
 saves the items the actions name and the length of the table's stream, and on failure puts
 those items back and drops the stream records the failed transaction appended.
 
-`install()` also installs devstack.moto_index (sorted indexes: a Query at O(log n + page)).
+`install()` also installs devstack.moto_index (sorted indexes: a Query at O(log n + page)), and
+makes moto server keep the body of a PUT whatever its Content-Type (`_put_bodies_are_bytes`).
 """
 
 from __future__ import annotations
@@ -44,6 +45,7 @@ def install() -> None:
 
     moto_index.install()
     models.copy = _NoTableCopies()  # type: ignore[assignment]
+    _put_bodies_are_bytes()
     transact = DynamoDBBackend.transact_write_items
 
     def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
@@ -95,3 +97,53 @@ def _restore(saved: dict[str, Any]) -> None:
         touch(table, hash_key, range_key)
     for shard, length in saved["streams"]:
         del shard.items[length:]
+
+
+def _put_bodies_are_bytes() -> None:
+    """S3 stores a PUT's bytes whatever its Content-Type; moto server stored an empty object.
+
+    moto server reads a request through Werkzeug, which parses a body sent as
+    `application/x-www-form-urlencoded` or `multipart/form-data` into `request.form` and leaves
+    `request.data` empty: a presigned PUT sent with urllib's default Content-Type
+    (application/x-www-form-urlencoded) became an empty object (and an import of it "has no
+    header line"). No AWS API takes a form in a PUT (query-protocol services such as SQS and SNS
+    POST their forms; S3's browser-form upload is a POST), so a PUT's body is never parsed as a
+    form: moto reads its bytes, and the object keeps the Content-Type it was sent with.
+
+    Before that, moto's dispatcher reads a form body to find the service it is for, decodes it
+    as UTF-8 and puts it back for the next reader, but not when it fails to decode (a binary
+    file): the request then waited for a body already read. It is put back in every case.
+    """
+    import io
+
+    from moto.core.request import Request
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    def _get_body(self: Any, environ: dict[str, Any]) -> str | None:
+        try:
+            size = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return None
+        if not size or not str(environ.get("CONTENT_TYPE", "")).startswith(
+            "application/x-www-form-urlencoded"
+        ):
+            return None
+        raw = environ["wsgi.input"].read(size)
+        environ["wsgi.input"] = io.BytesIO(raw)
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+
+    DomainDispatcherApplication._get_body = _get_body  # type: ignore[method-assign]
+
+    wants = Request.want_form_data_parsed
+    if getattr(wants.fget, "_devstack", False):
+        return
+
+    def want_form_data_parsed(self: Any) -> bool:
+        return self.method != "PUT" and bool(wants.fget(self))  # type: ignore[attr-defined]
+
+    patched = property(want_form_data_parsed)
+    patched.fget._devstack = True  # type: ignore[attr-defined]
+    Request.want_form_data_parsed = patched  # type: ignore[assignment,method-assign]

@@ -54,3 +54,59 @@ def test_a_committed_transaction_writes_every_item_and_its_records(aws: Provisio
     for i in range(3):
         assert "Item" in client.get_item(TableName=aws.table_name, Key=_item(f"t{i}"))
     assert sum(len(call.records) for call in pump.drain()) == 3
+
+
+def _moto_server() -> tuple[object, str]:
+    import socket
+
+    from moto.server import ThreadedMotoServer
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    return server, f"http://127.0.0.1:{port}"
+
+
+@pytest.mark.parametrize(
+    "content_type",
+    [
+        None,
+        "application/x-www-form-urlencoded",
+        "multipart/form-data; boundary=x",
+        "text/csv",
+        "application/octet-stream",
+    ],
+)
+def test_a_presigned_put_stores_its_body_whatever_its_content_type(content_type: str | None) -> None:
+    """S3 keeps a PUT's bytes; moto server kept nothing for a form Content-Type (urllib's default)."""
+    import urllib.request
+
+    server, endpoint = _moto_server()
+    try:
+        s3 = boto3.client("s3", endpoint_url=endpoint, region_name="us-east-1")
+        s3.create_bucket(Bucket="uploads")
+        url = s3.generate_presigned_url("put_object", Params={"Bucket": "uploads", "Key": "file.csv"})
+        body = "Email;Prénom\r\nann@example.com;Ann\r\n".encode() + bytes(range(256))
+        request = urllib.request.Request(url, data=body, method="PUT")
+        if content_type is not None:
+            request.add_header("Content-Type", content_type)
+        with urllib.request.urlopen(request, timeout=10) as reply:
+            assert reply.status == 200
+        stored = s3.get_object(Bucket="uploads", Key="file.csv")
+        assert stored["Body"].read() == body
+        assert stored["ContentType"] == (content_type or "application/x-www-form-urlencoded")
+    finally:
+        server.stop()  # type: ignore[attr-defined]
+
+
+def test_query_protocol_forms_still_reach_moto(aws: Provisioned) -> None:
+    """SQS's and SNS's query protocol POST their forms: those are still parsed."""
+    server, endpoint = _moto_server()
+    try:
+        sns = boto3.client("sns", endpoint_url=endpoint, region_name="us-east-1")
+        arn = sns.create_topic(Name="a-topic")["TopicArn"]
+        assert arn.endswith(":a-topic")
+    finally:
+        server.stop()  # type: ignore[attr-defined]
