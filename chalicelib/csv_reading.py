@@ -85,6 +85,8 @@ def decode(raw: bytes) -> str:
 
 def detect(sample: bytes, whole_file: bool) -> Layout:
     """The layout of a file from its first bytes (`whole_file`: the sample is all of it)."""
+    if not sample.strip(b"\xef\xbb\xbf \t\r\n"):
+        raise UnreadableFile("the file is empty")
     for signature, message in _NOT_CSV:
         if sample.startswith(signature):
             raise UnreadableFile(message)
