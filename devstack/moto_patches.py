@@ -9,7 +9,8 @@ saves the items the actions name and the length of the table's stream, and on fa
 those items back and drops the stream records the failed transaction appended.
 
 `install()` also installs devstack.moto_index (sorted indexes: a Query at O(log n + page)), and
-makes moto server keep the body of a PUT whatever its Content-Type (`_put_bodies_are_bytes`).
+makes moto server keep the body of a PUT whatever its Content-Type (`_put_bodies_are_bytes`), and
+keeps moto's memory bounded by its data, not by its age (`_bounded_memory`).
 """
 
 from __future__ import annotations
@@ -46,6 +47,7 @@ def install() -> None:
     moto_index.install()
     models.copy = _NoTableCopies()  # type: ignore[assignment]
     _put_bodies_are_bytes()
+    _bounded_memory()
     transact = DynamoDBBackend.transact_write_items
 
     def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
@@ -147,3 +149,43 @@ def _put_bodies_are_bytes() -> None:
     patched = property(want_form_data_parsed)
     patched.fget._devstack = True  # type: ignore[attr-defined]
     Request.want_form_data_parsed = patched  # type: ignore[assignment,method-assign]
+
+
+# Shard iterators kept (AWS: each lives 15 minutes); the oldest go first.
+MAX_SHARD_ITERATORS = 10_000
+
+
+def _bounded_memory() -> None:
+    """Two things moto keeps forever, which made a long-running stack grow with time:
+
+    - every instance of a moto model ever made is appended to its class's `instances_tracked`
+      (for the /moto-api dashboard and data.json): each DynamoDB item ever written *and each copy
+      a Query or GetItem returns*, each stream record, SQS message, S3 object version and shard
+      iterator. Those classes are no longer tracked (data.json then lists SES's emails, queues,
+      tables... but not every item: it stays quick for `make emails` at 100,000 contacts);
+    - every shard iterator GetRecords hands out stays in the streams backend (one per poll, five
+      a second): the newest MAX_SHARD_ITERATORS are kept.
+    """
+    from moto.dynamodb.models.dynamo_type import Item
+    from moto.dynamodb.models.table import StreamRecord
+    from moto.dynamodbstreams import models as streams
+    from moto.s3.models import FakeKey
+    from moto.sqs.models import Message
+
+    def plain_new(cls: type, *args: Any, **kwargs: Any) -> Any:
+        return object.__new__(cls)
+
+    for model in (Item, StreamRecord, Message, FakeKey, streams.ShardIterator):
+        model.__new__ = staticmethod(plain_new)  # type: ignore[assignment,method-assign]
+        model.instances_tracked = []  # type: ignore[attr-defined]
+
+    get = streams.ShardIterator.get
+
+    def bounded_get(self: Any, limit: int = 1000) -> dict[str, Any]:
+        result = get(self, limit)
+        kept = self.streams_backend.shard_iterators
+        while len(kept) > MAX_SHARD_ITERATORS:
+            kept.pop(next(iter(kept)))
+        return result
+
+    streams.ShardIterator.get = bounded_get  # type: ignore[method-assign]

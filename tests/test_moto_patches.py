@@ -110,3 +110,38 @@ def test_query_protocol_forms_still_reach_moto(aws: Provisioned) -> None:
         assert arn.endswith(":a-topic")
     finally:
         server.stop()  # type: ignore[attr-defined]
+
+
+def test_moto_does_not_keep_every_item_copy_and_iterator_it_ever_made(aws: Provisioned) -> None:
+    """Memory bounded by the data, not by the stack's age (devstack.moto_patches._bounded_memory)."""
+    from moto.dynamodb.models.dynamo_type import Item
+    from moto.dynamodbstreams.models import dynamodbstreams_backends
+
+    from devstack import moto_patches
+
+    client = boto3.client("dynamodb")
+    client.put_item(TableName=aws.table_name, Item=_item("one"))
+    for _ in range(50):
+        client.query(
+            TableName=aws.table_name,
+            KeyConditionExpression="pk = :p",
+            ExpressionAttributeValues={":p": {"S": "one"}},
+        )
+    assert len(Item.instances_tracked) == 0  # type: ignore[attr-defined]
+
+    from devstack.aws import client as devstack_client
+
+    streams = devstack_client("dynamodbstreams")
+    shard = streams.describe_stream(StreamArn=aws.stream_arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    iterator = streams.get_shard_iterator(
+        StreamArn=aws.stream_arn, ShardId=shard, ShardIteratorType="LATEST"
+    )["ShardIterator"]
+    limit = moto_patches.MAX_SHARD_ITERATORS
+    moto_patches.MAX_SHARD_ITERATORS = 20
+    try:
+        for _ in range(100):
+            iterator = streams.get_records(ShardIterator=iterator)["NextShardIterator"]
+        backend = dynamodbstreams_backends["123456789012"]["us-east-1"]
+        assert len(backend.shard_iterators) <= 21
+    finally:
+        moto_patches.MAX_SHARD_ITERATORS = limit
