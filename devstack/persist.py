@@ -138,31 +138,25 @@ class Store:
 
     def save(self, stack: dict[str, Any]) -> None:
         """Write the backends and `stack` (the stack's own state) atomically."""
-        from moto.backends import get_backend
-
         from devstack.moto_index import LOCK
 
         started = time.monotonic()
         self.folder.mkdir(parents=True, exist_ok=True)
-        for attempt in range(5):
+        data = b""
+        for attempt in range(4):
+            # Without the lock first (requests go on); a dict that changed size meanwhile makes
+            # pickle fail, and the last attempt holds DynamoDB's lock (no write meanwhile).
             try:
-                with LOCK:  # no DynamoDB write meanwhile; other services: retried if they move
-                    backends = {
-                        service: {
-                            account: dict(regions.items())
-                            for account, regions in get_backend(service).items()  # type: ignore[call-overload]
-                        }
-                        for service in SERVICES
-                    }
-                    data = pickle.dumps(
-                        {"format": FORMAT, "backends": backends, "stack": stack},
-                        protocol=pickle.HIGHEST_PROTOCOL,
-                    )
+                if attempt < 3:
+                    data = self._dumps(stack)
+                else:
+                    with LOCK:
+                        data = self._dumps(stack)
                 break
             except RuntimeError:  # "changed size during iteration": a request ran meanwhile
-                if attempt == 4:
-                    raise
                 time.sleep(0.05)
+        if not data:
+            raise RuntimeError("moto's state kept changing during four attempts to save it")
         partial = self.path.with_suffix(".partial")
         with partial.open("wb") as out:
             out.write(data)
@@ -172,13 +166,32 @@ class Store:
         self.last_seconds = time.monotonic() - started
         self.last_bytes = len(data)
 
+    @staticmethod
+    def _dumps(stack: dict[str, Any]) -> bytes:
+        from moto.backends import get_backend
+
+        backends = {
+            service: {
+                account: dict(regions.items())
+                for account, regions in list(get_backend(service).items())  # type: ignore[call-overload]
+            }
+            for service in SERVICES
+        }
+        return pickle.dumps(
+            {"format": FORMAT, "backends": backends, "stack": stack}, protocol=pickle.HIGHEST_PROTOCOL
+        )
+
     def clear(self) -> None:
         for path in (self.path, self.path.with_suffix(".partial")):
             path.unlink(missing_ok=True)
 
 
 class Snapshots:
-    """A thread saving the state every `every` seconds when moto's state changed since the last."""
+    """A thread saving the state every `every` seconds when moto's state changed since the last.
+
+    A save takes time in proportion to the data (about a second per 100 MB of pickle here); the
+    pause between two saves is at least 4 times the last one, so saving never takes more than a
+    fifth of the stack's time: with a big table the interval grows (the banner says so)."""
 
     def __init__(self, store: Store, stack: Callable[[], dict[str, Any]], every: float) -> None:
         self.store = store
@@ -202,8 +215,11 @@ class Snapshots:
         self._thread.join()
         self.save_now()
 
+    def interval(self) -> float:
+        return max(self._every, 4 * self.store.last_seconds)
+
     def _loop(self) -> None:
-        while not self._stop.wait(self._every):
+        while not self._stop.wait(self.interval()):
             if changes() == self._saved_at:
                 continue
             try:

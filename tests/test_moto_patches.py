@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import boto3
 import pytest
 from botocore.exceptions import ClientError
@@ -145,3 +147,112 @@ def test_moto_does_not_keep_every_item_copy_and_iterator_it_ever_made(aws: Provi
         assert len(backend.shard_iterators) <= 21
     finally:
         moto_patches.MAX_SHARD_ITERATORS = limit
+
+
+def test_the_json_fast_path_answers_as_motos_serializer(aws: Provisioned) -> None:
+    """devstack.moto_patches._fast_json_results: the same parsed answers, operation by operation."""
+    from devstack import moto_patches
+    from devstack.aws import client as devstack_client
+
+    client = boto3.client("dynamodb")
+    streams = devstack_client("dynamodbstreams")
+    table = aws.table_name
+    shard = streams.describe_stream(StreamArn=aws.stream_arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    start = streams.get_shard_iterator(
+        StreamArn=aws.stream_arn, ShardId=shard, ShardIteratorType="TRIM_HORIZON"
+    )["ShardIterator"]
+    rich = {
+        **_item("rich", "1"),
+        "n": {"N": "12.50"},
+        "b": {"B": b"\x00\xffbytes"},
+        "bs": {"BS": [b"\x01", b"\x02"]},
+        "ss": {"SS": ["a", "b"]},
+        "ns": {"NS": ["1", "2.5"]},
+        "l": {"L": [{"S": "x"}, {"N": "1"}, {"NULL": True}, {"BOOL": False}]},
+        "m": {"M": {"k": {"S": "é"}, "inner": {"M": {"b": {"B": b"\x10"}}}}},
+        "gsi1pk": {"S": "G"},
+        "gsi1sk": {"S": "1"},
+    }
+
+    def run(tag: str) -> list[Any]:
+        answers: list[Any] = []
+
+        def keep(reply: dict[str, Any]) -> None:
+            reply.pop("ResponseMetadata", None)
+            answers.append(reply)
+
+        item = {**rich, **_item(f"rich-{tag}", "1")}
+        keep(client.put_item(TableName=table, Item=item, ReturnValues="ALL_OLD"))
+        keep(client.put_item(TableName=table, Item=item, ReturnValues="ALL_OLD"))
+        keep(client.get_item(TableName=table, Key=_item(f"rich-{tag}", "1")))
+        keep(client.get_item(TableName=table, Key=_item("nothing", "1")))
+        keep(
+            client.update_item(
+                TableName=table,
+                Key=_item(f"rich-{tag}", "1"),
+                UpdateExpression="SET n = n + :one",
+                ExpressionAttributeValues={":one": {"N": "1"}},
+                ReturnValues="ALL_NEW",
+            )
+        )
+        keep(
+            client.query(
+                TableName=table,
+                IndexName="gsi1",
+                KeyConditionExpression="gsi1pk = :g",
+                ExpressionAttributeValues={":g": {"S": "G"}},
+                Limit=1,
+            )
+        )
+        keep(client.scan(TableName=table, Limit=2))
+        keep(
+            client.batch_get_item(
+                RequestItems={table: {"Keys": [_item(f"rich-{tag}", "1"), _item("none", "1")]}}
+            )
+        )
+        keep(
+            client.batch_write_item(
+                RequestItems={table: [{"PutRequest": {"Item": _item(f"bw-{tag}-{i}")}} for i in range(3)]}
+            )
+        )
+        keep(
+            client.transact_write_items(
+                TransactItems=[{"Put": {"TableName": table, "Item": _item(f"tw-{tag}")}}]
+            )
+        )
+        keep(
+            client.transact_get_items(
+                TransactItems=[{"Get": {"TableName": table, "Key": _item(f"rich-{tag}", "1")}}]
+            )
+        )
+        keep(client.delete_item(TableName=table, Key=_item(f"rich-{tag}", "1"), ReturnValues="ALL_OLD"))
+        records = streams.get_records(ShardIterator=start, Limit=5)
+        records.pop("ResponseMetadata", None)
+        records.pop("NextShardIterator", None)
+        for record in records["Records"]:
+            record.pop("eventID", None)
+            record["dynamodb"].pop("ApproximateCreationDateTime", None)
+        answers.append(records)
+        for key in [_item(f"bw-{tag}-{i}") for i in range(3)] + [_item(f"tw-{tag}")]:
+            client.delete_item(TableName=table, Key=key)  # the next run starts from the same table
+        return answers
+
+    fast = run("a")
+    moto_patches.fast_json["enabled"] = False
+    try:
+        slow = run("a")  # the same writes again (the first run deleted its item at its end)
+    finally:
+        moto_patches.fast_json["enabled"] = True
+    assert fast == slow
+    assert fast[2]["Item"]["b"] == {"B": b"\x00\xffbytes"} and fast[2]["Item"]["n"] == {"N": "12.50"}
+
+
+def test_an_item_above_400_kb_is_still_refused(aws: Provisioned) -> None:
+    client = boto3.client("dynamodb")
+    with pytest.raises(ClientError) as refused:
+        client.put_item(
+            TableName=aws.table_name,
+            Item={**_item("big"), "a": {"S": "x" * 200_000}, "b": {"S": "y" * 205_000}},
+        )
+    assert refused.value.response["Error"]["Code"] == "ValidationException"
+    client.put_item(TableName=aws.table_name, Item={**_item("fits"), "a": {"S": "x" * 200_000}})
