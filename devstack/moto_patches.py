@@ -48,6 +48,7 @@ def install() -> None:
     moto_index.install()
     models.copy = _NoTableCopies()  # type: ignore[assignment]
     _item_size_checked_once()
+    _conditions_parsed_once()
     _put_bodies_are_bytes()
     _bounded_memory()
     _fast_json_results()
@@ -295,3 +296,33 @@ def _item_size_checked_once() -> None:
         self.attrs = limited
 
     dynamo_type.Item.__init__ = __init__  # type: ignore[method-assign]
+
+
+def _conditions_parsed_once() -> None:
+    """moto lexes and parses a condition expression on every write that carries one (twice per
+    transaction action); the same expressions come back on every row of an import. A parsed
+    condition is a tree that only reads the item it is given: it is kept (the 4,096 most recent
+    expression, names and values) and reused. An expression that does not parse is not kept:
+    moto raises its error again."""
+    import functools
+    import json
+
+    from moto.dynamodb import comparisons
+    from moto.dynamodb import models as dynamodb_models
+    from moto.dynamodb.models import table as table_module
+
+    parse = comparisons.get_filter_expression
+
+    @functools.lru_cache(maxsize=4096)
+    def cached(expr: str | None, names: str, values: str) -> Any:
+        return parse(expr, json.loads(names), json.loads(values))
+
+    def get_filter_expression(expr: str | None, names: Any, values: Any) -> Any:
+        try:
+            key_names, key_values = json.dumps(names, sort_keys=True), json.dumps(values, sort_keys=True)
+        except (TypeError, ValueError):  # bytes among the values: not kept
+            return parse(expr, names, values)
+        return cached(expr, key_names, key_values)
+
+    dynamodb_models.get_filter_expression = get_filter_expression  # type: ignore[attr-defined]
+    table_module.get_filter_expression = get_filter_expression  # type: ignore[attr-defined]
