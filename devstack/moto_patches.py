@@ -51,6 +51,7 @@ def install() -> None:
     _conditions_parsed_once()
     _put_bodies_are_bytes()
     _bounded_memory()
+    _stream_retention()
     _fast_json_results()
     transact = DynamoDBBackend.transact_write_items
 
@@ -326,3 +327,61 @@ def _conditions_parsed_once() -> None:
 
     dynamodb_models.get_filter_expression = get_filter_expression  # type: ignore[attr-defined]
     table_module.get_filter_expression = get_filter_expression  # type: ignore[attr-defined]
+
+
+# Records of a stream kept once every registered consumer is past them (for `aws dynamodbstreams`
+# and other readers); records a consumer has not read yet are always kept.
+KEEP_CONSUMED_RECORDS = 10_000
+TRIM_EVERY = 1000  # records added between two looks
+_consumers: dict[str, Any] = {}
+
+
+def register_stream_consumer(stream_arn: str, consumer: Any) -> None:
+    """`consumer.checkpoint()`: the last sequence number it is done with, or None (it needs every
+    record). devstack's stream pollers register; records before the oldest checkpoint of the
+    stream's consumers, past the newest KEEP_CONSUMED_RECORDS of them, are dropped."""
+    import weakref
+
+    _consumers.setdefault(stream_arn, weakref.WeakSet()).add(consumer)
+
+
+def _stream_retention() -> None:
+    """moto keeps every stream record forever (two images each): 10,000 imported contacts made
+    80,000 records and most of the stack's memory. Records every consumer has read are dropped
+    (past the newest KEEP_CONSUMED_RECORDS), the shard's starting sequence number moving on as
+    on AWS, where records older than 24 h go: reading before it is TrimmedDataAccessException
+    (moto asserted), which devstack's poller already handles."""
+    from moto.core.exceptions import JsonRESTError
+    from moto.dynamodb.models.table import StreamShard
+
+    add, get = StreamShard.add, StreamShard.get
+
+    def trimming_add(self: Any, old: Any, new: Any) -> None:
+        add(self, old, new)
+        if len(self.items) % TRIM_EVERY == 0 and len(self.items) > KEEP_CONSUMED_RECORDS:
+            _trim(self)
+
+    def checked_get(self: Any, start: int, quantity: int) -> list[dict[str, Any]]:
+        if start < self.starting_sequence_number:
+            raise JsonRESTError(
+                "TrimmedDataAccessException", "The operation attempted to read past the oldest stream record"
+            )
+        return get(self, start, quantity)
+
+    StreamShard.add = trimming_add  # type: ignore[method-assign]
+    StreamShard.get = checked_get  # type: ignore[method-assign]
+
+
+def _trim(shard: Any) -> None:
+    arn = f"{shard.table.table_arn}/stream/{shard.table.latest_stream_label}"
+    consumers = list(_consumers.get(arn, ()))
+    if not consumers:
+        return
+    checkpoints = [consumer.checkpoint() for consumer in consumers]
+    if any(point is None for point in checkpoints):
+        return
+    done = min(int(point) for point in checkpoints)  # every record up to here has been read
+    drop = done - shard.starting_sequence_number + 1 - KEEP_CONSUMED_RECORDS
+    if drop > 0:
+        del shard.items[:drop]
+        shard.starting_sequence_number += drop

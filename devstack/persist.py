@@ -112,8 +112,9 @@ class Store:
     def __init__(self, folder: Path) -> None:
         self.folder = folder
         self.path = folder / FILE_NAME
-        self.last_seconds = 0.0  # how long the last save took
+        self.last_seconds = 0.0  # how long the last save took (the stack's share of it)
         self.last_bytes = 0
+        self._child: int | None = None  # a forked save still running
 
     def load(self) -> dict[str, Any] | None:
         """Put the saved backends into moto; returns what the stack saved beside them (None: empty)."""
@@ -157,12 +158,7 @@ class Store:
                 time.sleep(0.05)
         if not data:
             raise RuntimeError("moto's state kept changing during four attempts to save it")
-        partial = self.path.with_suffix(".partial")
-        with partial.open("wb") as out:
-            out.write(data)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(partial, self.path)
+        self._write(data)
         self.last_seconds = time.monotonic() - started
         self.last_bytes = len(data)
 
@@ -181,17 +177,67 @@ class Store:
             {"format": FORMAT, "backends": backends, "stack": stack}, protocol=pickle.HIGHEST_PROTOCOL
         )
 
+    def save_forked(self, stack: dict[str, Any]) -> bool:
+        """Save from a forked child: the stack goes on serving while the child pickles.
+
+        pickle holds the GIL for as long as it runs (seconds with a big table), which stalled
+        every request and poller of the stack. A child forked while DynamoDB's lock is held gets
+        a copy of the whole state at one instant between two DynamoDB operations; it writes the
+        file and exits. False (nothing done) where fork does not exist (Windows) or a child is
+        still writing the previous snapshot.
+        """
+        from devstack.moto_index import LOCK
+
+        if not hasattr(os, "fork"):
+            return False
+        if self._child is not None:
+            pid, _status = os.waitpid(self._child, os.WNOHANG)
+            if pid == 0:
+                return False  # the previous snapshot is still being written
+            self._child = None
+        started = time.monotonic()
+        with LOCK:
+            child = os.fork()
+        if child == 0:  # the child: only this thread exists here
+            code = 0
+            try:
+                data = self._dumps(stack)
+                self._write(data)
+            except BaseException:  # the parent keeps the previous file
+                code = 1
+            finally:
+                os._exit(code)
+        self._child = child
+        self.last_seconds = time.monotonic() - started
+        return True
+
+    def wait(self) -> None:
+        """Wait for a forked save still running (before the last save, at stop)."""
+        if self._child is not None:
+            os.waitpid(self._child, 0)
+            self._child = None
+
+    def _write(self, data: bytes) -> None:
+        partial = self.path.with_suffix(f".partial{os.getpid()}")
+        with partial.open("wb") as out:
+            out.write(data)
+            out.flush()
+            os.fsync(out.fileno())
+        os.replace(partial, self.path)
+
     def clear(self) -> None:
-        for path in (self.path, self.path.with_suffix(".partial")):
-            path.unlink(missing_ok=True)
+        self.path.unlink(missing_ok=True)
+        for partial in self.folder.glob(f"{FILE_NAME.split('.')[0]}.partial*"):
+            partial.unlink(missing_ok=True)
 
 
 class Snapshots:
     """A thread saving the state every `every` seconds when moto's state changed since the last.
 
-    A save takes time in proportion to the data (about a second per 100 MB of pickle here); the
-    pause between two saves is at least 4 times the last one, so saving never takes more than a
-    fifth of the stack's time: with a big table the interval grows (the banner says so)."""
+    Periodic saves are written by a forked child (`Store.save_forked`): the stack only pays for
+    the fork (milliseconds; memory pages are shared until written). Where there is no fork, a
+    save takes time in proportion to the data in the stack itself, and the pause between two
+    saves is at least 4 times the last one."""
 
     def __init__(self, store: Store, stack: Callable[[], dict[str, Any]], every: float) -> None:
         self.store = store
@@ -213,6 +259,7 @@ class Snapshots:
         """Stop the thread and save a last time (call once nothing runs any more)."""
         self._stop.set()
         self._thread.join()
+        self.store.wait()
         self.save_now()
 
     def interval(self) -> float:
@@ -223,6 +270,10 @@ class Snapshots:
             if changes() == self._saved_at:
                 continue
             try:
-                self.save_now()
+                seen = changes()
+                if self.store.save_forked(self._stack()):
+                    self._saved_at = seen
+                elif not hasattr(os, "fork"):
+                    self.save_now()
             except Exception as error:  # a full disk: say it, keep serving
                 print(f"devstack: snapshot failed: {error!r}", file=sys.stderr, flush=True)

@@ -83,6 +83,9 @@ class StreamPoller:
         self._resume = resume
         # The mapping exists from now on: LATEST means records written after this line.
         self._refresh_shards(initial=True)
+        from devstack import moto_patches
+
+        moto_patches.register_stream_consumer(source.stream_arn, self)
 
     def poll(self, honour_window: bool = True) -> list[Invocation]:
         """Read every shard and make at most one invocation per shard."""
@@ -192,6 +195,14 @@ class StreamPoller:
             self._give_up(shard, record, shard.attempts[sequence], call)
             self._done(shard, 1)
         return call
+
+    def checkpoint(self) -> str | None:
+        """The oldest of the shards' checkpoints (moto drops records every consumer is past);
+        None while a shard has none: every record may still be needed."""
+        points = [shard.done_until for shard in self._shards.values()]
+        if not points or any(point is None for point in points):
+            return None
+        return min(points, key=int)
 
     def checkpoints(self) -> dict[str, str]:
         """Per shard, the sequence number of the last record done with (what a restart resumes after)."""

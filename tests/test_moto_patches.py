@@ -256,3 +256,54 @@ def test_an_item_above_400_kb_is_still_refused(aws: Provisioned) -> None:
         )
     assert refused.value.response["Error"]["Code"] == "ValidationException"
     client.put_item(TableName=aws.table_name, Item={**_item("fits"), "a": {"S": "x" * 200_000}})
+
+
+def test_stream_records_every_consumer_read_are_dropped_and_reading_them_says_trimmed(
+    aws: Provisioned, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from moto.dynamodb.models import dynamodb_backends
+
+    from devstack import moto_patches
+    from devstack.aws import client as devstack_client
+
+    monkeypatch.setattr(moto_patches, "KEEP_CONSUMED_RECORDS", 5)
+    monkeypatch.setattr(moto_patches, "TRIM_EVERY", 10)
+    monkeypatch.setattr(moto_patches, "_consumers", {})  # pollers of earlier tests may live on
+    shard = dynamodb_backends["123456789012"]["us-east-1"].tables[aws.table_name].stream_shard
+    first = shard.starting_sequence_number
+
+    class Reader:
+        point: str | None = None
+
+        def checkpoint(self) -> str | None:
+            return self.point
+
+    reader = Reader()
+    moto_patches.register_stream_consumer(aws.stream_arn, reader)
+    client = boto3.client("dynamodb")
+    for i in range(10):
+        client.put_item(TableName=aws.table_name, Item=_item(f"s{i}"))
+    assert shard.starting_sequence_number == first  # the reader has read nothing yet
+    reader.point = str(first + 14)  # done with the first 15 records
+    for i in range(10, 20):
+        client.put_item(TableName=aws.table_name, Item=_item(f"s{i}"))
+    assert shard.starting_sequence_number == first + 10  # 15 read, the newest 5 of them kept
+    assert len(shard.items) == 10
+
+    streams = devstack_client("dynamodbstreams")
+    shard_id = streams.describe_stream(StreamArn=aws.stream_arn)["StreamDescription"]["Shards"][0]["ShardId"]
+    old = streams.get_shard_iterator(
+        StreamArn=aws.stream_arn,
+        ShardId=shard_id,
+        ShardIteratorType="AT_SEQUENCE_NUMBER",
+        SequenceNumber=str(first),
+    )["ShardIterator"]
+    with pytest.raises(ClientError) as trimmed:
+        streams.get_records(ShardIterator=old)
+    assert trimmed.value.response["Error"]["Code"] == "TrimmedDataAccessException"
+    oldest = streams.get_shard_iterator(
+        StreamArn=aws.stream_arn, ShardId=shard_id, ShardIteratorType="TRIM_HORIZON"
+    )
+    records = streams.get_records(ShardIterator=oldest["ShardIterator"])["Records"]
+    assert records[0]["dynamodb"]["SequenceNumber"] == str(first + 10)
+    assert len(records) == 10
