@@ -15,8 +15,13 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 
 install: $(STAMP)
 
+# The stack keeps its state in .devstack/ (DEVSTACK_STATE_DIR overrides); `make reset` empties it.
 run: $(STAMP)
 	$(BIN)/python -m devstack
+
+.PHONY: reset
+reset: $(STAMP)
+	$(BIN)/python -m devstack reset
 
 .PHONY: emails
 emails: $(STAMP)

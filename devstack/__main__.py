@@ -1,4 +1,5 @@
-"""`python -m devstack` runs the local stack; `python -m devstack emails` prints the emails it sent."""
+"""`python -m devstack` runs the local stack; `... emails` prints the emails it sent; `... reset`
+forgets its saved state (the next run starts empty)."""
 
 from __future__ import annotations
 
@@ -11,11 +12,19 @@ def main(argv: list[str]) -> int:
         from devstack.stack import main as run
 
         return run()
+    if command == "reset":
+        from devstack import settings
+        from devstack.persist import Store
+
+        store = Store(settings.state_dir())
+        store.clear()
+        print(f"devstack: {store.path} removed; the next `make run` starts empty")
+        return 0
     if command == "emails":
         from devstack.emails import main as emails
 
         return emails()
-    print("usage: python -m devstack [run | emails]", file=sys.stderr)
+    print("usage: python -m devstack [run | emails | reset]", file=sys.stderr)
     return 2
 
 

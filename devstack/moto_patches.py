@@ -7,6 +7,11 @@ transactional write (the contact upsert, enrollment) slows down as the table gro
 record for a cancelled transaction) and undoes item by item instead: before the transaction it
 saves the items the actions name and the length of the table's stream, and on failure puts
 those items back and drops the stream records the failed transaction appended.
+
+`install()` also installs devstack.moto_index (sorted indexes: a Query at O(log n + page)), and
+makes moto server keep the body of a PUT whatever its Content-Type (`_put_bodies_are_bytes`), and
+keeps moto's memory bounded by its data, not by its age (`_bounded_memory`), and writes the
+answers of DynamoDB's item operations and of GetRecords with `json` (`_fast_json_results`).
 """
 
 from __future__ import annotations
@@ -38,7 +43,16 @@ def install() -> None:
     from moto.dynamodb import models
     from moto.dynamodb.models import DynamoDBBackend
 
+    from devstack import moto_index
+
+    moto_index.install()
     models.copy = _NoTableCopies()  # type: ignore[assignment]
+    _item_size_checked_once()
+    _conditions_parsed_once()
+    _put_bodies_are_bytes()
+    _bounded_memory()
+    _stream_retention()
+    _fast_json_results()
     transact = DynamoDBBackend.transact_write_items
 
     def transact_write_items(self: Any, transact_items: list[dict[str, Any]]) -> None:
@@ -68,13 +82,16 @@ def _save(backend: Any, transact_items: list[dict[str, Any]]) -> dict[str, Any]:
         except (KeyError, StopIteration, AttributeError, TypeError):
             continue  # moto itself will refuse this action
         current = table.get_item(hash_key, range_key)
-        items.append((table, hash_key, range_key, copy.deepcopy(current)))
+        # Only an Update changes the item in place; a Put or Delete replaces or drops the object.
+        items.append((table, hash_key, range_key, copy.deepcopy(current) if "Update" in action else current))
         if table.stream_shard is not None:
             streams.setdefault(id(table), (table.stream_shard, len(table.stream_shard.items)))
     return {"items": items, "streams": list(streams.values())}
 
 
 def _restore(saved: dict[str, Any]) -> None:
+    from devstack.moto_index import touch
+
     for table, hash_key, range_key, item in reversed(saved["items"]):
         if range_key is None:
             if item is None:
@@ -85,5 +102,286 @@ def _restore(saved: dict[str, Any]) -> None:
             table.items[hash_key].pop(range_key, None)
         else:
             table.items[hash_key][range_key] = item
+        touch(table, hash_key, range_key)
     for shard, length in saved["streams"]:
         del shard.items[length:]
+
+
+def _put_bodies_are_bytes() -> None:
+    """S3 stores a PUT's bytes whatever its Content-Type; moto server stored an empty object.
+
+    moto server reads a request through Werkzeug, which parses a body sent as
+    `application/x-www-form-urlencoded` or `multipart/form-data` into `request.form` and leaves
+    `request.data` empty: a presigned PUT sent with urllib's default Content-Type
+    (application/x-www-form-urlencoded) became an empty object (and an import of it "has no
+    header line"). No AWS API takes a form in a PUT (query-protocol services such as SQS and SNS
+    POST their forms; S3's browser-form upload is a POST), so a PUT's body is never parsed as a
+    form: moto reads its bytes, and the object keeps the Content-Type it was sent with.
+
+    Before that, moto's dispatcher reads a form body to find the service it is for, decodes it
+    as UTF-8 and puts it back for the next reader, but not when it fails to decode (a binary
+    file): the request then waited for a body already read. It is put back in every case.
+    """
+    import io
+
+    from moto.core.request import Request
+    from moto.moto_server.werkzeug_app import DomainDispatcherApplication
+
+    def _get_body(self: Any, environ: dict[str, Any]) -> str | None:
+        try:
+            size = int(environ.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            return None
+        if not size or not str(environ.get("CONTENT_TYPE", "")).startswith(
+            "application/x-www-form-urlencoded"
+        ):
+            return None
+        raw = environ["wsgi.input"].read(size)
+        environ["wsgi.input"] = io.BytesIO(raw)
+        try:
+            return raw.decode("utf-8")
+        except UnicodeDecodeError:
+            return None
+
+    DomainDispatcherApplication._get_body = _get_body  # type: ignore[method-assign]
+
+    wants = Request.want_form_data_parsed
+    if getattr(wants.fget, "_devstack", False):
+        return
+
+    def want_form_data_parsed(self: Any) -> bool:
+        return self.method != "PUT" and bool(wants.fget(self))  # type: ignore[attr-defined]
+
+    patched = property(want_form_data_parsed)
+    patched.fget._devstack = True  # type: ignore[attr-defined]
+    Request.want_form_data_parsed = patched  # type: ignore[assignment,method-assign]
+
+
+# Shard iterators kept (AWS: each lives 15 minutes); the oldest go first.
+MAX_SHARD_ITERATORS = 10_000
+
+
+def _bounded_memory() -> None:
+    """Two things moto keeps forever, which made a long-running stack grow with time:
+
+    - every instance of a moto model ever made is appended to its class's `instances_tracked`
+      (for the /moto-api dashboard and data.json): each DynamoDB item ever written *and each copy
+      a Query or GetItem returns*, each stream record, SQS message, S3 object version and shard
+      iterator. Those classes are no longer tracked (data.json then lists SES's emails, queues,
+      tables... but not every item: it stays quick for `make emails` at 100,000 contacts);
+    - every shard iterator GetRecords hands out stays in the streams backend (one per poll, five
+      a second): the newest MAX_SHARD_ITERATORS are kept.
+    """
+    from moto.dynamodb.models.dynamo_type import Item
+    from moto.dynamodb.models.table import StreamRecord
+    from moto.dynamodbstreams import models as streams
+    from moto.s3.models import FakeKey
+    from moto.sqs.models import Message
+
+    def plain_new(cls: type, *args: Any, **kwargs: Any) -> Any:
+        return object.__new__(cls)
+
+    for model in (Item, StreamRecord, Message, FakeKey, streams.ShardIterator):
+        model.__new__ = staticmethod(plain_new)  # type: ignore[assignment,method-assign]
+        model.instances_tracked = []  # type: ignore[attr-defined]
+
+    get = streams.ShardIterator.get
+
+    def bounded_get(self: Any, limit: int = 1000) -> dict[str, Any]:
+        result = get(self, limit)
+        kept = self.streams_backend.shard_iterators
+        while len(kept) > MAX_SHARD_ITERATORS:
+            kept.pop(next(iter(kept)))
+        return result
+
+    streams.ShardIterator.get = bounded_get  # type: ignore[method-assign]
+
+
+# The item operations whose answers are written with json.dumps (see _fast_json_results).
+FAST_JSON_OPERATIONS = {
+    "Query",
+    "Scan",
+    "GetItem",
+    "BatchGetItem",
+    "PutItem",
+    "UpdateItem",
+    "DeleteItem",
+    "BatchWriteItem",
+    "TransactWriteItems",
+    "TransactGetItems",
+    "GetRecords",
+}
+fast_json = {"enabled": True}
+
+
+def _fast_json_results() -> None:
+    """moto 5.2.5 writes every answer through a generic serializer that walks botocore's shape
+    model value by value: a third of the local stack's CPU during an import went there, mostly
+    in GetRecords (a stream record carries two images) and TransactWriteItems. The answers of
+    DynamoDB's item operations are JSON already once moto's `dynamo_to_dict` has run (DynamoDB's
+    wire format is JSON); here they are written with `json.dumps`: bytes (B, BS) in base64 and
+    datetimes as epoch seconds, as the serializer does, None left out. Errors and every other
+    operation keep moto's serializer. tests/test_moto_patches.py compares both answers.
+    """
+    import base64
+    import json
+    from datetime import UTC, datetime
+
+    from moto.core.responses import ActionResult
+    from moto.dynamodb.responses import DynamoResult
+    from moto.dynamodbstreams.responses import DynamoDBStreamsHandler
+
+    def default(value: Any) -> Any:
+        if isinstance(value, bytes | bytearray):
+            return base64.b64encode(value).decode()
+        if isinstance(value, datetime):
+            return (value if value.tzinfo else value.replace(tzinfo=UTC)).timestamp()
+        if isinstance(value, set | frozenset | tuple):
+            return list(value)
+        raise TypeError(f"{type(value).__name__} is not JSON")
+
+    def clean(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items() if v is not None}
+        if isinstance(value, list):
+            return [clean(v) for v in value]
+        return value
+
+    original = ActionResult.execute_result
+
+    class FastJsonResult(DynamoResult):
+        def execute_result(self, context: Any) -> Any:
+            name = context.operation_model.name
+            if (
+                not fast_json["enabled"]
+                or name not in FAST_JSON_OPERATIONS
+                or isinstance(self.result, Exception)
+            ):
+                return original(self, context)
+            body = json.dumps(clean(self.result), default=default, separators=(",", ":"))
+            return 200, {"Content-Type": "application/x-amz-json-1.0"}, body
+
+    DynamoResult.execute_result = FastJsonResult.execute_result  # type: ignore[method-assign]
+
+    def get_records(self: Any) -> Any:
+        limit = self._get_param("Limit")
+        result = self.backend.get_records(self._get_param("ShardIterator"), 1000 if limit is None else limit)
+        return _StreamsResult(result)
+
+    class _StreamsResult(ActionResult):
+        execute_result = FastJsonResult.execute_result  # type: ignore[assignment]
+
+    DynamoDBStreamsHandler.get_records = get_records  # type: ignore[method-assign]
+
+
+def _item_size_checked_once() -> None:
+    """moto builds an item attribute by attribute into a LimitedSizeDict whose every insertion
+    sums the size of the whole item again (quadratic in attributes: 7 % of an import's CPU).
+    The size is checked once, on the whole item: the same ItemSizeTooLarge above 405,000 bytes
+    (sizes are never negative, so the running total exceeds the limit iff the final one does)."""
+    from moto.dynamodb.exceptions import ItemSizeTooLarge
+    from moto.dynamodb.models import dynamo_type
+    from moto.dynamodb.models.utilities import bytesize
+
+    DynamoType, LimitedSizeDict = dynamo_type.DynamoType, dynamo_type.LimitedSizeDict
+
+    def __init__(self: Any, hash_key: Any, range_key: Any, attrs: dict[str, Any]) -> None:
+        self.hash_key = hash_key
+        self.range_key = range_key
+        values = {key: DynamoType(value) for key, value in attrs.items()}
+        if sum(bytesize(key) + value.size() for key, value in values.items()) > 405000:
+            raise ItemSizeTooLarge
+        limited = LimitedSizeDict.__new__(LimitedSizeDict)
+        dict.__init__(limited)
+        dict.update(limited, values)
+        self.attrs = limited
+
+    dynamo_type.Item.__init__ = __init__  # type: ignore[method-assign]
+
+
+def _conditions_parsed_once() -> None:
+    """moto lexes and parses a condition expression on every write that carries one (twice per
+    transaction action); the same expressions come back on every row of an import. A parsed
+    condition is a tree that only reads the item it is given: it is kept (the 4,096 most recent
+    expression, names and values) and reused. An expression that does not parse is not kept:
+    moto raises its error again."""
+    import functools
+    import json
+
+    from moto.dynamodb import comparisons
+    from moto.dynamodb import models as dynamodb_models
+    from moto.dynamodb.models import table as table_module
+
+    parse = comparisons.get_filter_expression
+
+    @functools.lru_cache(maxsize=4096)
+    def cached(expr: str | None, names: str, values: str) -> Any:
+        return parse(expr, json.loads(names), json.loads(values))
+
+    def get_filter_expression(expr: str | None, names: Any, values: Any) -> Any:
+        try:
+            key_names, key_values = json.dumps(names, sort_keys=True), json.dumps(values, sort_keys=True)
+        except (TypeError, ValueError):  # bytes among the values: not kept
+            return parse(expr, names, values)
+        return cached(expr, key_names, key_values)
+
+    dynamodb_models.get_filter_expression = get_filter_expression  # type: ignore[attr-defined]
+    table_module.get_filter_expression = get_filter_expression  # type: ignore[attr-defined]
+
+
+# Records of a stream kept once every registered consumer is past them (for `aws dynamodbstreams`
+# and other readers); records a consumer has not read yet are always kept.
+KEEP_CONSUMED_RECORDS = 10_000
+TRIM_EVERY = 1000  # records added between two looks
+_consumers: dict[str, Any] = {}
+
+
+def register_stream_consumer(stream_arn: str, consumer: Any) -> None:
+    """`consumer.checkpoint()`: the last sequence number it is done with, or None (it needs every
+    record). devstack's stream pollers register; records before the oldest checkpoint of the
+    stream's consumers, past the newest KEEP_CONSUMED_RECORDS of them, are dropped."""
+    import weakref
+
+    _consumers.setdefault(stream_arn, weakref.WeakSet()).add(consumer)
+
+
+def _stream_retention() -> None:
+    """moto keeps every stream record forever (two images each): 10,000 imported contacts made
+    80,000 records and most of the stack's memory. Records every consumer has read are dropped
+    (past the newest KEEP_CONSUMED_RECORDS), the shard's starting sequence number moving on as
+    on AWS, where records older than 24 h go: reading before it is TrimmedDataAccessException
+    (moto asserted), which devstack's poller already handles."""
+    from moto.core.exceptions import JsonRESTError
+    from moto.dynamodb.models.table import StreamShard
+
+    add, get = StreamShard.add, StreamShard.get
+
+    def trimming_add(self: Any, old: Any, new: Any) -> None:
+        add(self, old, new)
+        if len(self.items) % TRIM_EVERY == 0 and len(self.items) > KEEP_CONSUMED_RECORDS:
+            _trim(self)
+
+    def checked_get(self: Any, start: int, quantity: int) -> list[dict[str, Any]]:
+        if start < self.starting_sequence_number:
+            raise JsonRESTError(
+                "TrimmedDataAccessException", "The operation attempted to read past the oldest stream record"
+            )
+        return get(self, start, quantity)
+
+    StreamShard.add = trimming_add  # type: ignore[method-assign]
+    StreamShard.get = checked_get  # type: ignore[method-assign]
+
+
+def _trim(shard: Any) -> None:
+    arn = f"{shard.table.table_arn}/stream/{shard.table.latest_stream_label}"
+    consumers = list(_consumers.get(arn, ()))
+    if not consumers:
+        return
+    checkpoints = [consumer.checkpoint() for consumer in consumers]
+    if any(point is None for point in checkpoints):
+        return
+    done = min(int(point) for point in checkpoints)  # every record up to here has been read
+    drop = done - shard.starting_sequence_number + 1 - KEEP_CONSUMED_RECORDS
+    if drop > 0:
+        del shard.items[:drop]
+        shard.starting_sequence_number += drop

@@ -46,9 +46,11 @@ class Pump:
         log: Callable[[str], None] | None = None,
         session: boto3.session.Session | None = None,
         remember: bool = True,
+        resume: dict[str, dict[str, str]] | None = None,
     ) -> None:
         """`retry_delay`: seconds before a failed SQS message is delivered again (0 in tests).
         `remember`: keep every invocation in `self.invocations` (the long-running stack does not).
+        `resume`: `checkpoints()` of the stack this one restarts (devstack.persist).
         """
         self.invocations: list[Invocation] = []
         self._remember = remember
@@ -75,6 +77,7 @@ class Pump:
                 context=context,
                 log=self._log,
                 refresh_seconds=settings.STREAM_SHARD_REFRESH_SECONDS,
+                resume=None if resume is None else resume.get(source.name, {}),
             )
             for source in sources
             if isinstance(source, StreamSource)
@@ -132,6 +135,10 @@ class Pump:
     def run_due_schedules(self, now: datetime | None = None) -> list[Invocation]:
         """Fire the schedules due at `now` (default: the current time)."""
         return self._record(self.scheduler.run_due(now))
+
+    def checkpoints(self) -> dict[str, dict[str, str]]:
+        """Each stream handler's last record done per shard (saved with the stack's state)."""
+        return {poller.source.name: poller.checkpoints() for poller in self.streams}
 
     # --- threads: the local stack -----------------------------------------------------------
 

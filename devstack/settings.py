@@ -8,6 +8,7 @@ retries as Lambda.
 from __future__ import annotations
 
 import os
+from pathlib import Path
 
 from infra.package import STREAM_MAX_RETRIES
 
@@ -40,6 +41,23 @@ STREAM_SHARD_REFRESH_SECONDS = 10.0
 
 # Verified in moto's SES at start: SES v1 refuses to send from an unverified address.
 DEFAULT_SES_IDENTITIES = "noreply@cohort.local,cohort.local"
+
+
+# How often the running stack saves its state when something changed (devstack.persist): a
+# `kill -9` loses at most this much plus the time one save takes.
+SNAPSHOT_SECONDS = 2.0
+
+PROJECT_DIR = Path(__file__).resolve().parent.parent
+
+
+def state_dir() -> Path:
+    """Where `make run` keeps its state (DEVSTACK_STATE_DIR; `.devstack/` of the project by default)."""
+    return Path(os.environ.get("DEVSTACK_STATE_DIR") or PROJECT_DIR / ".devstack").resolve()
+
+
+def in_process() -> bool:
+    """The stack's handlers call moto in-process (DEVSTACK_IN_PROCESS=0: over HTTP, as before)."""
+    return os.environ.get("DEVSTACK_IN_PROCESS", "1") != "0"
 
 
 def moto_port() -> int:

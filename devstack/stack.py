@@ -30,18 +30,28 @@ def main() -> int:
             return 1
     _aws_environment(settings.moto_url())
     moto = _start_moto(host, moto_port)
+    if settings.in_process():
+        _share_in_process(settings.moto_url())
 
+    from devstack import persist
     from infra.provision import provision
 
-    resources = provision()
+    store = persist.Store(settings.state_dir())
+    saved = store.load()
+    if saved is not None:
+        resources = saved["resources"]
+        print(f"devstack: state      {store.path} (restored; `make reset` starts empty)", flush=True)
+    else:
+        resources = provision()
+        print(f"devstack: state      {store.path} (new)", flush=True)
     _app_environment(resources.environment(), resources.stream_arn)
     _verify_senders(settings.ses_identities())
     app, config = _load_app()
 
-    from chalice.local import create_local_server
+    from devstack.front import serve
 
-    http = create_local_server(app, config, host, http_port)
-    threading.Thread(target=http.server.serve_forever, name="devstack-http", daemon=True).start()
+    http = serve(app, config, host, http_port)
+    threading.Thread(target=http.run, name="devstack-http", daemon=True).start()
 
     from devstack.pump import Pump
 
@@ -52,8 +62,17 @@ def main() -> int:
         on_invocation=lambda call: print(call.line(), flush=True),
         log=lambda line: print(line, flush=True),
         remember=False,
+        resume=None if saved is None else saved.get("checkpoints", {}),
     )
+    snapshots = persist.Snapshots(
+        store,
+        lambda: {"resources": resources, "checkpoints": pump.checkpoints()},
+        every=settings.SNAPSHOT_SECONDS,
+    )
+    if saved is None:
+        snapshots.save_now()  # the provisioned resources, before anything else happens
     pump.start()
+    snapshots.start()
     _banner(pump)
 
     stopping = threading.Event()
@@ -63,7 +82,10 @@ def main() -> int:
         pass
     print("devstack: stopping", flush=True)
     pump.stop()
-    http.shutdown()
+    http.close()
+    http.front.close()
+    snapshots.stop()  # the last save: nothing runs any more
+    print(f"devstack: saved      {store.path} ({store.last_bytes / 1e6:.1f} MB)", flush=True)
     moto.stop()
     print("devstack: stopped", flush=True)
     return 0
@@ -96,14 +118,31 @@ def _aws_environment(endpoint: str) -> None:
 def _start_moto(host: str, port: int) -> Any:
     from moto.server import ThreadedMotoServer
 
-    from devstack import moto_patches
+    from devstack import moto_patches, persist
 
     moto_patches.install()
+    persist.install()
     # Werkzeug logs every request at INFO: the pollers' ReceiveMessage calls would flood the console.
     logging.getLogger("werkzeug").setLevel(logging.WARNING)
     server = ThreadedMotoServer(ip_address=host, port=port, verbose=False)
     server.start()
     return server
+
+
+def _share_in_process(endpoint: str) -> None:
+    """The stack's own calls (handlers, pollers) reach moto in-process, without HTTP.
+
+    moto's in-process mock and its server share one state (moto's backends are module-level),
+    so `aws --endpoint-url`, `make emails` and any tool outside still see what the handlers
+    wrote, and the handlers what they wrote. S3 stays addressed at the server: the upload URLs
+    the app presigns are for clients outside this process.
+    """
+    from moto import mock_aws
+
+    mock = mock_aws()
+    mock.start(reset=False)
+    os.environ.pop("AWS_ENDPOINT_URL", None)
+    os.environ["AWS_ENDPOINT_URL_S3"] = endpoint
 
 
 def _app_environment(provisioned: dict[str, str], stream_arn: str) -> None:

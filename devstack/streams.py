@@ -42,6 +42,7 @@ class _Shard:
     attempts: dict[str, int] = field(default_factory=dict)  # failed calls per sequence number
     limit: int | None = None  # a smaller batch while bisecting
     narrowed_until: int | None = None  # last sequence number of the batch being bisected
+    done_until: str | None = None  # sequence number of the last record done with (a checkpoint)
 
     @property
     def closed(self) -> bool:
@@ -64,7 +65,11 @@ class StreamPoller:
         log: Callable[[str], None],
         max_retries: int = STREAM_MAX_RETRIES,
         refresh_seconds: float = 10.0,
+        resume: dict[str, str] | None = None,
     ) -> None:
+        """`resume`: the checkpoints of a stack restarted from its saved state (`checkpoints()`
+        then): each shard goes on after its last record done, a shard without one from its oldest
+        record (the mapping has read every shard from its start)."""
         self.source = source
         self._streams = streams
         self._sqs = sqs
@@ -75,8 +80,12 @@ class StreamPoller:
         self._refresh_seconds = refresh_seconds
         self._shards: dict[str, _Shard] = {}
         self._refreshed_at = 0.0
+        self._resume = resume
         # The mapping exists from now on: LATEST means records written after this line.
         self._refresh_shards(initial=True)
+        from devstack import moto_patches
+
+        moto_patches.register_stream_consumer(source.stream_arn, self)
 
     def poll(self, honour_window: bool = True) -> list[Invocation]:
         """Read every shard and make at most one invocation per shard."""
@@ -103,11 +112,15 @@ class StreamPoller:
             for shard in description["Shards"]:
                 if shard["ShardId"] not in self._shards:
                     # Shards that appear later are read whole: LATEST would lose their first records.
-                    position = self.source.starting_position if initial else "TRIM_HORIZON"
+                    fresh = initial and self._resume is None
+                    position = self.source.starting_position if fresh else "TRIM_HORIZON"
+                    after = (self._resume or {}).get(shard["ShardId"])
                     self._shards[shard["ShardId"]] = _Shard(
                         shard_id=shard["ShardId"],
                         parent_id=shard.get("ParentShardId"),
-                        iterator=self._iterator(shard["ShardId"], position),
+                        iterator=self._iterator(shard["ShardId"], position, after=after),
+                        last_read=after,
+                        done_until=after,
                     )
             start = description.get("LastEvaluatedShardId")
             if not start:
@@ -183,7 +196,21 @@ class StreamPoller:
             self._done(shard, 1)
         return call
 
+    def checkpoint(self) -> str | None:
+        """The oldest of the shards' checkpoints (moto drops records every consumer is past);
+        None while a shard has none: every record may still be needed."""
+        points = [shard.done_until for shard in self._shards.values()]
+        if not points or any(point is None for point in points):
+            return None
+        return min(points, key=int)
+
+    def checkpoints(self) -> dict[str, str]:
+        """Per shard, the sequence number of the last record done with (what a restart resumes after)."""
+        return {shard.shard_id: shard.done_until for shard in self._shards.values() if shard.done_until}
+
     def _done(self, shard: _Shard, count: int) -> None:
+        if count > 0:
+            shard.done_until = shard.buffer[count - 1]["dynamodb"]["SequenceNumber"]
         for record in shard.buffer[:count]:
             shard.attempts.pop(record["dynamodb"]["SequenceNumber"], None)
         del shard.buffer[:count]

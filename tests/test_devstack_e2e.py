@@ -14,6 +14,7 @@ import signal
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 import urllib.request
@@ -34,8 +35,12 @@ def free_port() -> int:
 
 
 class Stack:
-    def __init__(self) -> None:
-        self.moto_port, self.port = free_port(), free_port()
+    """`state_dir`: where the stack keeps its state (a new temporary folder by default: a test
+    never reads the project's .devstack/). `ports`: (moto, http), free ones by default."""
+
+    def __init__(self, state_dir: Path | None = None, ports: tuple[int, int] | None = None) -> None:
+        self.moto_port, self.port = ports or (free_port(), free_port())
+        self.state_dir = state_dir or Path(tempfile.mkdtemp(prefix="devstack-state-"))
         env = {
             **os.environ,
             "MOTO_PORT": str(self.moto_port),
@@ -44,6 +49,7 @@ class Stack:
             # local stage's value (port 8000) in this process's environment.
             "COHORT_PUBLIC_BASE_URL": f"http://127.0.0.1:{self.port}",
             "PYTHONUNBUFFERED": "1",
+            "DEVSTACK_STATE_DIR": str(self.state_dir),
         }
         self.process = subprocess.Popen(
             [sys.executable, "-m", "devstack"],

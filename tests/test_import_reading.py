@@ -80,3 +80,15 @@ def test_a_header_only_file_and_blank_leading_lines() -> None:
     layout = detect(b"\r\n\r\nEmail;Nom\r\n", whole_file=True)
     assert (layout.header, layout.delimiter, layout.data_line) == (["Email", "Nom"], ";", 4)
     assert list(records([b""], layout, layout.data_offset, layout.data_line)) == []
+
+
+def test_an_empty_file_says_it_is_empty() -> None:
+    from chalicelib.csv_reading import UnreadableFile, detect
+
+    for sample in (b"", b"\xef\xbb\xbf", b"\r\n\r\n"):
+        try:
+            detect(sample, whole_file=True)
+        except UnreadableFile as error:
+            assert str(error) == "the file is empty"
+        else:
+            raise AssertionError(f"{sample!r} was read")
