@@ -30,6 +30,7 @@ emails: $(STAMP)
 lint: $(STAMP)
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports --no-cache
 
 # mypy --strict on chalicelib/ (pyproject.toml's [tool.mypy]).
 types: $(STAMP)
