@@ -10,7 +10,7 @@ from typing import Any
 
 from chalice.app import Blueprint, Response
 
-from chalicelib.api.http import json_response, read_json, route, workspace_id
+from chalicelib.api.http import json_response, parse_body, read_json, route, workspace_id
 from chalicelib.platform.errors import InvalidRequest
 
 bp = Blueprint(__name__)
@@ -100,6 +100,51 @@ def list_contacts() -> Response:
     )
     items, cursor = search(workspace_id(request), filters, limit=query.limit, cursor=query.cursor)
     return json_response({"items": [contacts.view(item) for item in items], "nextCursor": cursor})
+
+
+@route(
+    bp,
+    "/api/v1/contacts/search",
+    "POST",
+    summary="Contacts matching a filter (all/any/not of field conditions), a page per cursor",
+    body="filters.SearchBody",
+    response="filters.SearchPage",
+)
+def search_contacts() -> Response:
+    # cold start: loaded on first use, not at the API's import
+    from chalicelib.contacts import service as contacts
+    from chalicelib.schemas.filters import SearchBody
+    from chalicelib.segments import rules
+    from chalicelib.segments.search import search
+
+    request = bp.current_request
+    body = parse_body(request, SearchBody)
+    ws = workspace_id(request)
+    checked = rules.check(ws, body.filter)
+    items, cursor, scanned = search(ws, checked, limit=body.limit, cursor=body.cursor)
+    answer = {"items": [contacts.view(item) for item in items], "nextCursor": cursor, "scanned": scanned}
+    return json_response(answer)
+
+
+@route(
+    bp,
+    "/api/v1/contacts/search/count",
+    "POST",
+    summary="How many contacts match a filter (exact, or a lower bound when too many to read)",
+    body="filters.CountBody",
+    response="filters.CountAnswer",
+)
+def count_contacts() -> Response:
+    # cold start: loaded on first use, not at the API's import
+    from chalicelib.schemas.filters import CountBody
+    from chalicelib.segments import rules
+    from chalicelib.segments.search import count
+
+    request = bp.current_request
+    body = parse_body(request, CountBody)
+    ws = workspace_id(request)
+    total, exact = count(ws, rules.check(ws, body.filter))
+    return json_response({"count": total, "exact": exact})
 
 
 @route(bp, "/api/v1/contacts/{id}", "GET", summary="A contact", response="contacts.ContactView")

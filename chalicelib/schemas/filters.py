@@ -1,0 +1,117 @@
+"""A filter on contacts as JSON (API.md "Segments"): a tree of `all`/`any`/`not` nodes whose
+leaves are field conditions or engagement conditions. One discriminated union, the node's
+kind read from its one key, so a wrong node is reported at its own path.
+
+Only the shape is checked here; what a field is, which operators fit its type and which
+values fit an operator are chalicelib.segments.rules' (they need the workspace's custom
+field definitions).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+from pydantic import Discriminator, Field, Tag, model_validator
+
+from chalicelib.schemas.common import ApiModel, Page
+from chalicelib.schemas.contacts import ContactView
+
+# The tags of the union; schemas.validation leaves them out of an error's path.
+TAG_MARK = "·"
+ENGAGEMENT_EVENTS = ("sent", "opened", "clicked", "replied", "bounced", "unsubscribed")
+
+
+class Duration(ApiModel):
+    """`{"days": n}` or `{"hours": n}`: a span back from now."""
+
+    days: int | None = Field(default=None, ge=1, le=36500)
+    hours: int | None = Field(default=None, ge=1, le=876000)
+
+    @model_validator(mode="after")
+    def _one_unit(self) -> Duration:
+        if (self.days is None) == (self.hours is None):
+            raise ValueError("give exactly one of days or hours")
+        return self
+
+    def seconds(self) -> int:
+        return (self.days or 0) * 86400 + (self.hours or 0) * 3600
+
+
+class FieldCondition(ApiModel):
+    field: str = Field(min_length=1, max_length=200)
+    op: str = Field(min_length=1, max_length=40)
+    value: Any = None
+
+
+class EngagementCondition(ApiModel):
+    event: Literal["sent", "opened", "clicked", "replied", "bounced", "unsubscribed"]
+    campaign_id: str | None = Field(default=None, min_length=1, max_length=26)
+    within_last: Duration | None = None
+    negate: bool = False
+
+
+class AllNode(ApiModel):
+    all: list[FilterNode] = Field(min_length=1)
+
+
+class AnyNode(ApiModel):
+    any_: list[FilterNode] = Field(alias="any", min_length=1)
+
+
+class NotNode(ApiModel):
+    not_: FilterNode = Field(alias="not")
+
+
+def _kind(value: Any) -> str | None:
+    if isinstance(value, dict):
+        for key in ("all", "any", "not", "field", "event"):
+            if key in value:
+                return TAG_MARK + key
+    elif isinstance(value, AllNode | AnyNode | NotNode | FieldCondition | EngagementCondition):
+        return (
+            TAG_MARK
+            + {
+                AllNode: "all",
+                AnyNode: "any",
+                NotNode: "not",
+                FieldCondition: "field",
+                EngagementCondition: "event",
+            }[type(value)]
+        )
+    return None
+
+
+FilterNode = Annotated[
+    Annotated[AllNode, Tag(TAG_MARK + "all")]
+    | Annotated[AnyNode, Tag(TAG_MARK + "any")]
+    | Annotated[NotNode, Tag(TAG_MARK + "not")]
+    | Annotated[FieldCondition, Tag(TAG_MARK + "field")]
+    | Annotated[EngagementCondition, Tag(TAG_MARK + "event")],
+    Discriminator(
+        _kind,
+        custom_error_type="node_kind",
+        custom_error_message="a node is {all}, {any}, {not}, a field condition or an engagement condition",
+    ),
+]
+
+for _model in (AllNode, AnyNode, NotNode):
+    _model.model_rebuild()
+
+
+class SearchBody(ApiModel):
+    filter: FilterNode
+    limit: int = Field(default=50, ge=1, le=100)
+    cursor: str | None = Field(default=None, max_length=2000)
+
+
+class CountBody(ApiModel):
+    filter: FilterNode
+
+
+class SearchPage(Page[ContactView]):
+    scanned: int | None = None  # items read through the filter to make this page
+
+
+class CountAnswer(ApiModel):
+    count: int
+    exact: bool
