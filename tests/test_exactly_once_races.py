@@ -16,8 +16,6 @@ Each test fails with its condition removed (tried by hand: see the report of iss
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 import pytest
@@ -33,6 +31,7 @@ from tests.support.campaigns import (
     verify_sender,
     workspace_of,
 )
+from tests.support.races import competitor_before
 
 ONE_EMAIL = [{"type": "email", "subject": "Welcome {{firstName}}", "bodyText": "Hello"}]
 
@@ -40,36 +39,6 @@ ONE_EMAIL = [{"type": "email", "subject": "Welcome {{firstName}}", "bodyText": "
 @pytest.fixture(autouse=True)
 def _sender(aws: Any) -> None:
     verify_sender()
-
-
-@contextmanager
-def competitor_before(operation: str, match: str, competitor: Callable[[], None]) -> Iterator[dict[str, int]]:
-    """Run `competitor` once, just before the first `operation` request (of the table's
-    client) whose body contains `match` is sent. Requests the competitor makes itself go
-    through untouched."""
-    from chalicelib.platform.db import connection
-
-    client = connection().client
-    state = {"ran": 0, "busy": 0}
-
-    def interleave(params: dict[str, Any], **_: Any) -> None:
-        body = params.get("body") or b""
-        text = body.decode() if isinstance(body, bytes) else str(body)
-        if state["busy"] or state["ran"] or match not in text:
-            return
-        state["busy"] = 1
-        try:
-            competitor()
-        finally:
-            state["busy"] = 0
-            state["ran"] = 1
-
-    event = f"before-call.dynamodb.{operation}"
-    client.meta.events.register_first(event, interleave, unique_id="test-race")
-    try:
-        yield state
-    finally:
-        client.meta.events.unregister(event, unique_id="test-race")
 
 
 def overview(api: Api, campaign_id: str) -> dict[str, Any]:
@@ -102,7 +71,7 @@ def test_two_launch_pages_enrolling_one_contact_at_once_enroll_and_send_once(
         if competitor_sent_first:
             assert all(call.ok for call in pump.drain())
 
-    with competitor_before("PutItem", f"ENROLL#{contact}", competitor) as state:
+    with competitor_before(("PutItem",), f"ENROLL#{contact}", competitor) as state:
         assert writer() == []
     assert state["ran"]
     assert all(call.ok for call in pump.drain())
@@ -154,7 +123,7 @@ def test_two_writers_reenrolling_one_rejoin_at_once_start_one_run(
         if competitor_sent_first:
             assert all(call.ok for call in pump.drain())
 
-    with competitor_before("PutItem", f"ENROLL#{contact}", competitor) as state:
+    with competitor_before(("PutItem",), f"ENROLL#{contact}", competitor) as state:
         created.append(writer())
     assert state["ran"]
     assert all(call.ok for call in pump.drain())
@@ -190,7 +159,7 @@ def test_two_deliveries_of_one_step_at_once_send_one_email(api: Api, pump) -> No
     competing = workflow.StepRunner()
     competing.record = lambda *args: bool(pending.append(args)) or True  # records later
 
-    with competitor_before("UpdateItem", "claimedAt", lambda: competing.run(ref)) as state:
+    with competitor_before(("UpdateItem",), "claimedAt", lambda: competing.run(ref)) as state:
         workflow.StepRunner().run(ref)
     assert state["ran"]
     assert [m.to for m in sent_emails()] == ["person0@example.com"]

@@ -8,44 +8,11 @@ condition on that write can tell the second add that the contact joined meanwhil
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from typing import Any
 
 from tests.support.api import Api
 from tests.support.campaigns import make_contacts, new_group
-
-WRITES = ("PutItem", "BatchWriteItem", "TransactWriteItems")
-
-
-@contextmanager
-def competitor_before_write(match: str, competitor: Callable[[], None]) -> Iterator[dict[str, int]]:
-    """Run `competitor` once, just before the first table write whose body contains `match`;
-    the competitor's own requests go through untouched."""
-    from chalicelib.platform.db import connection
-
-    events = connection().client.meta.events
-    state = {"ran": 0, "busy": 0}
-
-    def interleave(params: dict[str, Any], **_: Any) -> None:
-        body = params.get("body") or b""
-        text = body.decode() if isinstance(body, bytes) else str(body)
-        if state["busy"] or state["ran"] or match not in text:
-            return
-        state["busy"] = 1
-        try:
-            competitor()
-        finally:
-            state["busy"] = 0
-            state["ran"] = 1
-
-    for operation in WRITES:
-        events.register_first(f"before-call.dynamodb.{operation}", interleave, unique_id=f"race-{operation}")
-    try:
-        yield state
-    finally:
-        for operation in WRITES:
-            events.unregister(f"before-call.dynamodb.{operation}", unique_id=f"race-{operation}")
+from tests.support.races import WRITES, competitor_before
 
 
 def add(api: Api, group: str, contact_ids: list[str]) -> dict[str, Any]:
@@ -67,7 +34,7 @@ def test_two_adds_of_one_contact_at_once_add_it_once(api: Api, pump) -> None:
     def competitor() -> None:
         replies.append(add(api, group, [contact]))
 
-    with competitor_before_write(f"MEMBER#{contact}", competitor) as state:
+    with competitor_before(WRITES, f"MEMBER#{contact}", competitor) as state:
         replies.append(add(api, group, [contact]))
     assert state["ran"]
 
@@ -86,7 +53,7 @@ def test_two_overlapping_adds_at_once_count_each_member_once(api: Api, pump) -> 
     def competitor() -> None:
         replies.append(add(api, group, [shared, last]))
 
-    with competitor_before_write(f"MEMBER#{shared}", competitor) as state:
+    with competitor_before(WRITES, f"MEMBER#{shared}", competitor) as state:
         replies.append(add(api, group, [first, shared]))
     assert state["ran"]
 
@@ -109,7 +76,7 @@ def test_a_join_racing_an_add_writes_the_membership_once(api: Api, pump) -> None
     [contact] = make_contacts(api, 1)
     replies: list[dict[str, Any]] = []
 
-    with competitor_before_write(f"MEMBER#{contact}", lambda: replies.append(add(api, group, [contact]))):
+    with competitor_before(WRITES, f"MEMBER#{contact}", lambda: replies.append(add(api, group, [contact]))):
         joined = memberships.join(ws, contacts.get(ws, contact), [groups.get(ws, group)])
     assert (joined, replies[0]["added"]) == (0, 1)
     assert all(call.ok for call in pump.drain())

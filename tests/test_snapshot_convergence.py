@@ -15,7 +15,7 @@ import pytest
 
 from tests.support.api import Api
 from tests.support.campaigns import make_contacts, new_group, workspace_of
-from tests.test_membership_races import competitor_before_write
+from tests.support.races import WRITES, competitor_before
 
 
 def member_status(api: Api, group: str) -> list[str]:
@@ -47,7 +47,7 @@ def test_a_status_change_during_an_add_reaches_the_new_membership(
         if refreshed_before_the_write:
             assert all(call.ok for call in pump.drain())
 
-    with competitor_before_write(f"MEMBER#{contact}", change) as state:
+    with competitor_before(WRITES, f"MEMBER#{contact}", change) as state:
         reply = api.post(f"/api/v1/groups/{group}/members", {"contactIds": [contact]})
     assert state["ran"] and reply.json["added"] == 1
     assert all(call.ok for call in pump.drain())
