@@ -9,7 +9,8 @@ and this WSGI application plays API Gateway in front of the app:
 - the request becomes API Gateway's proxy event through Chalice's own `LocalGateway` (the
   same conversion `chalice local` does: routing, authorizers, CORS preflight, binary types);
 - a method a route lacks: 405 with `Allow` and the API's error shape (the app's middleware
-  shapes Chalice's own 405; this only shapes what never reaches the app);
+  shapes Chalice's own 405; this only shapes what never reaches the app); a path no route
+  has: 404 `not_found`, as the deployed stage's gateway response says;
 - a body above API Gateway's 10 MB payload limit: 413 `payload_too_large`, before the app runs;
 - an answer later than API Gateway's 29 s integration timeout: 504 `gateway_timeout` (the
   handler goes on running in its thread, as a Lambda outlives the gateway's timeout).
@@ -125,7 +126,12 @@ class Front:
             return self._send(start_response, 413, {}, error_body("payload_too_large", self._too_large()))
         path = _raw_path(environ)
         allowed = self._allowed(path)
-        if allowed is not None and method not in allowed and method != "OPTIONS":
+        if allowed is None:
+            # API Gateway's MISSING_AUTHENTICATION_TOKEN, answered as the deployed stage's
+            # gateway response does (infra/package.py): 404 in the API's shape. Chalice's
+            # local gateway would answer API Gateway's raw 403 {"message"}.
+            return self._send(start_response, 404, {}, error_body("not_found", "No such route"))
+        if method not in allowed and method != "OPTIONS":
             message = f"{method} is not allowed here; allowed: {', '.join(allowed)}"
             extra = {"Allow": ", ".join(allowed)}
             return self._send(start_response, 405, extra, error_body("method_not_allowed", message))

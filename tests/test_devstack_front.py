@@ -130,3 +130,16 @@ def test_100_concurrent_keep_alive_clients_2000_requests_none_dropped(front: tup
         results = list(pool.map(started, range(100)))
     statuses = [status for result in results for status in result]
     assert len(statuses) == 2000 and set(statuses) == {200}
+
+
+def test_a_path_no_route_has_is_a_404_in_the_apis_shape(front: tuple[str, int]) -> None:
+    # WHEN a client asks for a path the API does not have, with any method and any credential
+    for method in ("GET", "POST", "DELETE"):
+        connection = http.client.HTTPConnection(*front, timeout=5)
+        connection.request(method, "/api/v1/nothing/here", headers={"Authorization": "Bearer x"})
+        reply = connection.getresponse()
+        # THEN it is the 404 the deployed stage answers, in the API's error shape
+        assert reply.status == 404
+        assert reply.getheader("Content-Type", "").startswith("application/json")
+        assert json.loads(reply.read())["error"]["code"] == "not_found"
+        connection.close()
