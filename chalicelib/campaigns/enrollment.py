@@ -35,8 +35,9 @@ from pynamodb.exceptions import PutError, UpdateError
 
 from chalicelib.campaigns import service as campaigns
 from chalicelib.campaigns import stats as campaign_stats
+from chalicelib.campaigns import step_messages
 from chalicelib.campaigns import steps as campaign_steps
-from chalicelib.campaigns import workflow
+from chalicelib.campaigns.step_runner import STOP_STATUSES
 from chalicelib.deliverability import suppression
 from chalicelib.models import keys
 from chalicelib.models.campaigns import Campaign, CampaignLink, Enrollment
@@ -83,7 +84,7 @@ def enroll(
     emails: Mapping[str, str | None] | None = None,
 ) -> Outcome:
     """Write the enrollments of every eligible (contact, target); sends nothing (the caller
-    counts what was created, then calls workflow.start(outcome.to_start)).
+    counts what was created, then calls step_messages.start(outcome.to_start)).
 
     `emails` ({contact id: email}, the memberships' snapshots) lets the suppression check
     join the one BatchGetItem; a contact whose email it did not tell costs one more."""
@@ -255,7 +256,7 @@ def enroll_contacts(
         workspace_id, contact_ids, [target], source=source, via_group_id=via_group_id, emails=emails
     )
     campaign_stats.add_enrolled(workspace_id, campaign_id, via_group_id, len(outcome.created))
-    workflow.start(outcome.to_start)
+    step_messages.start(outcome.to_start)
     return [
         {"contactId": c, "reason": reason} for c, _, reason in outcome.skipped if reason != ALREADY_ENROLLED
     ]
@@ -295,7 +296,7 @@ def on_membership(change: Change, batch: Batch) -> None:
     for item in outcome.created:
         counts[(ws, item.campaignId, group_id)] += 1
     batch.defer(_COUNTS, lambda: _flush(counts))
-    workflow.start(outcome.to_start)
+    step_messages.start(outcome.to_start)
 
 
 _COUNTS = "enrollment.counts"
@@ -330,7 +331,7 @@ def _stop_reason(change: Change) -> str | None:
     if change.new.get("anonymizedAt") and change.changed("anonymizedAt"):
         return "anonymized"
     status = change.new.get("status")
-    if change.changed("status") and status in workflow.STOP_STATUSES:
+    if change.changed("status") and status in STOP_STATUSES:
         return str(status).lower()
     return None
 

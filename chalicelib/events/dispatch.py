@@ -41,9 +41,9 @@ def stream_reactions() -> Reactions:
 def steps_routes() -> Routes:
     """The steps queue: one step of one enrollment."""
     # cold start: the steps Lambda only
-    from chalicelib.campaigns import workflow
+    from chalicelib.campaigns import step_messages, step_runner
 
-    return {workflow.STEP_KIND: Route(workflow.on_step_message)}
+    return {step_messages.STEP_KIND: Route(step_runner.on_step_message)}
 
 
 @cache
