@@ -65,11 +65,11 @@ def jobs_routes() -> Routes:
 def imports_routes() -> Routes:
     """The imports queue: S3's notices of uploaded files, and the steps of imports and exports."""
     # cold start: the imports Lambda only
-    from chalicelib.exchange import contact_export, imports
+    from chalicelib.exchange import contact_export, import_start, import_steps
 
     return {
-        S3_NOTIFICATION: Route(imports.on_s3_notification),
-        imports.STEP_KIND: Route(imports.on_step_message),
+        S3_NOTIFICATION: Route(import_start.on_s3_notification),
+        import_steps.STEP_KIND: Route(import_steps.on_step_message),
         contact_export.STEP_KIND: Route(contact_export.on_step_message),
     }
 
