@@ -23,9 +23,6 @@ from pynamodb.attributes import ListAttribute, MapAttribute, NumberAttribute, Un
 from chalicelib.models import keys
 from chalicelib.platform.db import Item
 
-# Attributes that only the canonical Contact item has (its index keys) or that are its key.
-KEY_ATTRIBUTES = ("pk", "sk", "type", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk", "ttl")
-
 
 class ContactData(Item):
     """The attributes of a contact, on the Contact item and on each of its copies."""
