@@ -88,9 +88,9 @@ def recount_groups(event: Any) -> None:
 
 @app.schedule(Rate(1, unit=Rate.MINUTES))
 def due_steps(event: Any) -> None:
-    from chalicelib.campaigns import workflow  # cold start: this schedule only
+    from chalicelib.campaigns import due_steps  # cold start: this schedule only
 
-    workflow.release_due()
+    due_steps.release_due()
 
 
 # SES publishes bounces, complaints, deliveries and received mail to this topic

@@ -129,7 +129,7 @@ def test_an_interrupted_launch_enrolls_every_member_exactly_once(api: Api, pump)
     The first page fails after everything but recording the job's progress; the second fails
     after its enrollments were written, while their first steps were being sent. Each is
     delivered again."""
-    from chalicelib.campaigns import workflow
+    from chalicelib.platform import queues
 
     members = 150
     group = new_group(api, "Everyone")
@@ -139,7 +139,7 @@ def test_an_interrupted_launch_enrolls_every_member_exactly_once(api: Api, pump)
     campaign = new_campaign(api, [group], steps=ONE_EMAIL)["id"]
     launch(api, campaign)
     with (
-        fault(workflow.sqs(), "SendMessageBatch", match=STEP_ZERO, skip=12, times=1) as lost_steps,
+        fault(queues._client(), "SendMessageBatch", match=STEP_ZERO, skip=12, times=1) as lost_steps,
         dynamodb_fault("UpdateItem", "JOB#", times=1) as lost_progress,
     ):
         calls = pump.drain()

@@ -9,7 +9,7 @@ enrollment or a second email:
 
 - the enrollment's conditional put (`attribute_not_exists(pk)`, chalicelib/campaigns/enrollment.py);
 - the re-enrollment guard (the put conditioned on the run and status that were read);
-- the step claim (`attribute_not_exists(claimedAt)`, chalicelib/campaigns/workflow.py `_claim`).
+- the step claim (`attribute_not_exists(claimedAt)`, chalicelib/campaigns/step_runner.py `_claim`).
 
 Each test fails with its condition removed (tried by hand: see the report of issue #18).
 """
@@ -92,7 +92,7 @@ def test_two_writers_reenrolling_one_rejoin_at_once_start_one_run(
     """A contact whose run 1 ended rejoins a dynamic group (reenrollment afterExit); two
     deliveries of that join (a stream batch retried while the first is still running) both
     read run 1 ended: one writes run 2, the other must not write run 2 over it."""
-    from chalicelib.campaigns import enrollment, workflow
+    from chalicelib.campaigns import enrollment, step_messages
     from chalicelib.campaigns import stats as campaign_stats
     from chalicelib.platform import clock
 
@@ -113,7 +113,7 @@ def test_two_writers_reenrolling_one_rejoin_at_once_start_one_run(
             ws, [contact], [target], source="dynamicGroup", via_group_id=leads, joined_at=rejoined_at
         )
         campaign_stats.add_enrolled(ws, campaign, leads, len(outcome.created))
-        workflow.start(outcome.to_start)
+        step_messages.start(outcome.to_start)
         return len(outcome.created)
 
     created: list[int] = []
@@ -142,7 +142,7 @@ def test_two_deliveries_of_one_step_at_once_send_one_email(api: Api, pump) -> No
     """Two deliveries of one step message run side by side: both read the enrollment
     unclaimed; the competitor claims and sends, and is about to record the step when ours
     tries to claim it. Our claim must fail: it is the only thing that stops a second send."""
-    from chalicelib.campaigns import enrollment, workflow
+    from chalicelib.campaigns import enrollment, step_messages, step_runner
 
     ws = workspace_of(api)
     customers = new_group(api, "Customers")
@@ -153,18 +153,18 @@ def test_two_deliveries_of_one_step_at_once_send_one_email(api: Api, pump) -> No
         ws, [contact], [enrollment.Target(campaign)], source="manual", via_group_id=customers
     )
     [created] = outcome.created
-    ref = workflow.StepRef.start_of(created)
+    ref = step_messages.StepRef.start_of(created)
 
     pending: list[tuple[Any, ...]] = []
-    competing = workflow.StepRunner()
+    competing = step_runner.StepRunner()
     competing.record = lambda *args: bool(pending.append(args)) or True  # records later
 
     with competitor_before(("UpdateItem",), "claimedAt", lambda: competing.run(ref)) as state:
-        workflow.StepRunner().run(ref)
+        step_runner.StepRunner().run(ref)
     assert state["ran"]
     assert [m.to for m in sent_emails()] == ["person0@example.com"]
     assert len(pending) == 1
-    assert workflow.record_sent(*pending[0])  # the competitor records its step last
+    assert step_runner.record_sent(*pending[0])  # the competitor records its step last
     assert all(call.ok for call in pump.drain())
 
     assert [m.to for m in sent_emails()] == ["person0@example.com"]

@@ -46,7 +46,7 @@ def test_the_policy_grants_every_call_the_app_makes(api: Api, aws: Any, pump: An
     import requests as http
     from botocore.hooks import HierarchicalEmitter
 
-    from chalicelib.exchange import contact_export, imports
+    from chalicelib.exchange import contact_export, import_report
 
     made: set[tuple[str, str]] = set()
 
@@ -64,7 +64,7 @@ def test_the_policy_grants_every_call_the_app_makes(api: Api, aws: Any, pump: An
     # On the emitter class: every client sees it, those created (and cached) before too.
     monkeypatch.setattr(HierarchicalEmitter, "emit_until_response", emit_until_response)
     monkeypatch.setattr(contact_export, "INLINE_ROWS", 1)
-    monkeypatch.setattr(imports, "INLINE_REPORT_BYTES", 10)
+    monkeypatch.setattr(import_report, "INLINE_REPORT_BYTES", 10)
 
     verify_sender()
     group = new_group(api, "Leads", "DYNAMIC")

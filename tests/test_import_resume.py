@@ -12,7 +12,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.exchange import imports
+from chalicelib.exchange import import_start, import_steps
 from chalicelib.platform import config, queues
 from chalicelib.platform.db import connection
 from tests.support.api import Api
@@ -35,7 +35,7 @@ def the_file() -> bytes:
 
 @pytest.fixture(autouse=True)
 def small_steps(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(imports, "CHUNK_ROWS", 20)
+    monkeypatch.setattr(import_steps, "CHUNK_ROWS", 20)
 
 
 def run(api: Api, pump: Any) -> tuple[dict[str, Any], list[Any]]:
@@ -94,11 +94,11 @@ def test_duplicate_and_late_messages_change_nothing(api, pump) -> None:
     workspace_id = api.get("/api/v1/workspace").json["id"]
     # Every step's message again, and the upload's notification again.
     steps = [
-        {"kind": imports.STEP_KIND, "workspaceId": workspace_id, "importId": view["id"], "step": step}
+        {"kind": import_steps.STEP_KIND, "workspaceId": workspace_id, "importId": view["id"], "step": step}
         for step in range(8)
     ]
     queues.send(config.imports_queue_url(), steps)
-    imports.on_object_created(f"uploads/{workspace_id}/{view['id']}.csv", "etag", 10)
+    import_start.on_object_created(f"uploads/{workspace_id}/{view['id']}.csv", "etag", 10)
     calls = pump.drain()
     assert calls and all(call.ok for call in calls)
     after = api.get(f"/api/v1/imports/{view['id']}").json

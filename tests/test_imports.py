@@ -178,9 +178,9 @@ def test_the_error_report_lists_every_reported_row_with_its_cells(api, pump) -> 
 def test_a_large_error_report_is_a_download_named_safely(api, pump, monkeypatch) -> None:
     import requests as http
 
-    from chalicelib.exchange import imports
+    from chalicelib.exchange import import_report
 
-    monkeypatch.setattr(imports, "INLINE_REPORT_BYTES", 10)
+    monkeypatch.setattr(import_report, "INLINE_REPORT_BYTES", 10)
     view = import_body(api, pump, corpus("troubles.csv"), fileName='Salon "2026" été.csv')
     report = api.get(f"/api/v1/imports/{view['id']}/errors.csv")
     assert report.status == 303

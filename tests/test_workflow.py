@@ -93,7 +93,7 @@ def test_a_short_wait_is_an_sqs_delay(api: Api, pump) -> None:
 
 
 def test_a_long_wait_is_a_due_item_released_by_the_schedule(api: Api, pump, requests) -> None:
-    from chalicelib.campaigns import workflow
+    from chalicelib.campaigns import due_steps
     from chalicelib.platform import clock
 
     steps = [QUICK[0], {"type": "wait", "minutes": 10}, {"type": "wait", "minutes": 10}, QUICK[2]]
@@ -106,31 +106,31 @@ def test_a_long_wait_is_a_due_item_released_by_the_schedule(api: Api, pump, requ
     assert pump.invoke_schedule("due_steps").ok  # nothing is due yet
     pump.drain()
     assert subjects() == ["One"] * 3
-    assert workflow.release_due(now=clock.now() + timedelta(minutes=21)) == 3
+    assert due_steps.release_due(now=clock.now() + timedelta(minutes=21)) == 3
     pump.drain(wait=2)
     assert subjects() == ["One"] * 3 + ["Two"] * 3
     assert requests.of("dynamodb", "Scan") == 0
     # Those buckets are done: the next run sends nothing more.
-    assert workflow.release_due(now=clock.now() + timedelta(minutes=22)) == 0
+    assert due_steps.release_due(now=clock.now() + timedelta(minutes=22)) == 0
 
 
 def test_a_bucket_too_big_for_one_run_is_finished_by_the_next_runs(api: Api, pump, monkeypatch) -> None:
     """A big launch's long wait puts thousands in one minute's bucket: each run sends about
     its budget, a page at a time, and the next run resumes where it stopped; nothing twice."""
-    from chalicelib.campaigns import workflow
+    from chalicelib.campaigns import due_steps
     from chalicelib.platform import clock
 
-    monkeypatch.setattr(workflow, "DUE_PAGE", 2)
+    monkeypatch.setattr(due_steps, "DUE_PAGE", 2)
     steps = [QUICK[0], {"type": "wait", "minutes": 10}, {"type": "wait", "minutes": 10}, QUICK[2]]
     start(api, pump, steps, members=7)
     pump.drain()
     later = clock.now() + timedelta(minutes=21)
     runs = []
-    while len(runs) < 10 and (sent := workflow.release_due(now=later, budget=3)):
+    while len(runs) < 10 and (sent := due_steps.release_due(now=later, budget=3)):
         runs.append(sent)
     assert len(runs) >= 2 and all(sent <= 3 + 1 for sent in runs), runs  # budget + a page at most
     assert sum(runs) == 7
-    assert workflow.release_due(now=later + timedelta(minutes=1)) == 0
+    assert due_steps.release_due(now=later + timedelta(minutes=1)) == 0
     pump.drain(wait=2)
     assert subjects() == ["One"] * 7 + ["Two"] * 7
 
@@ -178,7 +178,7 @@ def test_a_step_parked_again_while_its_release_runs_is_not_forgotten(api: Api, p
     new parking, or the next resume finds nothing and the enrollment waits forever."""
     import types
 
-    from chalicelib.campaigns import launch, workflow
+    from chalicelib.campaigns import launch, step_runner
 
     campaign, _ = start(api, pump, QUICK)
     pump.drain()
@@ -190,11 +190,11 @@ def test_a_step_parked_again_while_its_release_runs_is_not_forgotten(api: Api, p
     def consumed_at_once(messages: list[Any]) -> int:
         # Sent, and taken off the queue by the step function before the release goes on.
         for body, _ in messages:
-            workflow.on_step_message(body)
+            step_runner.on_step_message(body)
         return len(messages)
 
     with monkeypatch.context() as patched:
-        patched.setattr(launch, "workflow", types.SimpleNamespace(send=consumed_at_once))
+        patched.setattr(launch, "step_messages", types.SimpleNamespace(send=consumed_at_once))
         pump.drain(wait=2)
     api.post(f"/api/v1/campaigns/{campaign}/resume")
     pump.drain(wait=3)
@@ -218,7 +218,7 @@ def test_completing_a_paused_campaign_stops_its_enrollments(api: Api, pump) -> N
 
 def test_a_crash_between_sending_and_recording_never_sends_twice(api: Api, pump) -> None:
     """At most once: the redelivered message finds the step claimed, records it, moves on."""
-    from chalicelib.campaigns import workflow
+    from chalicelib.campaigns import step_runner
 
     crashes: list[str] = []
 
@@ -226,10 +226,10 @@ def test_a_crash_between_sending_and_recording_never_sends_twice(api: Api, pump)
         if not crashes:
             crashes.append(ref.step_id)
             raise RuntimeError("the function died after SES accepted the email")
-        return workflow.record_sent(ref, after, now)
+        return step_runner.record_sent(ref, after, now)
 
     campaign, _ = start(api, pump, QUICK)
-    with workflow.substitute(record=crash_once):
+    with step_runner.substitute(record=crash_once):
         calls = pump.drain(wait=3)
     assert crashes  # it did crash
     assert any(call.failed for call in calls if call.handler == "workflow_steps")
@@ -246,7 +246,7 @@ def test_a_next_step_delivered_before_the_step_is_recorded_is_delivered_again(ap
 
     import boto3
 
-    from chalicelib.campaigns import workflow
+    from chalicelib.campaigns import step_runner
     from chalicelib.platform import config
 
     early: list[str] = []
@@ -255,18 +255,18 @@ def test_a_next_step_delivered_before_the_step_is_recorded_is_delivered_again(ap
         if after is not None and not early:
             sqs = boto3.client("sqs")
             [message] = sqs.receive_message(QueueUrl=config.steps_queue_url()).get("Messages", [])
-            with pytest.raises(workflow.StepNotReady):
-                workflow.on_step_message(json.loads(message["Body"]))
+            with pytest.raises(step_runner.StepNotReady):
+                step_runner.on_step_message(json.loads(message["Body"]))
             early.append(message["MessageId"])
             # Failed, so not deleted: SQS makes it visible again (after the visibility timeout).
             sqs.change_message_visibility(
                 QueueUrl=config.steps_queue_url(), ReceiptHandle=message["ReceiptHandle"], VisibilityTimeout=0
             )
-        return workflow.record_sent(ref, after, now)
+        return step_runner.record_sent(ref, after, now)
 
     back_to_back = [QUICK[0], QUICK[2]]
     campaign, _ = start(api, pump, back_to_back)
-    with workflow.substitute(record=another_function_takes_the_next_message_first):
+    with step_runner.substitute(record=another_function_takes_the_next_message_first):
         assert all(call.ok for call in pump.drain(wait=3))
     assert early
     assert subjects() == ["One", "Two"]
@@ -279,7 +279,7 @@ def test_an_unknown_send_outcome_counts_as_sent(api: Api, pump) -> None:
     the step is not sent again; the enrollment goes on with the next step."""
     from botocore.exceptions import ReadTimeoutError
 
-    from chalicelib.campaigns import workflow
+    from chalicelib.campaigns import step_runner
     from chalicelib.platform import mailer
 
     attempts: list[str] = []
@@ -291,7 +291,7 @@ def test_an_unknown_send_outcome_counts_as_sent(api: Api, pump) -> None:
         return mailer.send(email)
 
     campaign, _ = start(api, pump, QUICK)
-    with workflow.substitute(send_email=time_out_on_first):
+    with step_runner.substitute(send_email=time_out_on_first):
         pump.drain(wait=3)
     assert attempts == ["One", "Two"]
     assert subjects() == ["Two"]

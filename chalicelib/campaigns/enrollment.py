@@ -32,7 +32,7 @@ from typing import Any
 
 from pynamodb.exceptions import PutError, UpdateError
 
-from chalicelib.campaigns import eligibility, workflow
+from chalicelib.campaigns import eligibility, step_messages
 from chalicelib.campaigns import service as campaigns
 from chalicelib.campaigns import stats as campaign_stats
 from chalicelib.campaigns import steps as campaign_steps
@@ -83,7 +83,7 @@ def enroll(
     emails: Mapping[str, str | None] | None = None,
 ) -> Outcome:
     """Write the enrollments of every eligible (contact, target); sends nothing (the caller
-    counts what was created, then calls workflow.start(outcome.to_start)).
+    counts what was created, then calls step_messages.start(outcome.to_start)).
 
     `emails` ({contact id: email}, the memberships' snapshots) lets the suppression check
     join the one BatchGetItem; a contact whose email it did not tell costs one more."""
@@ -234,7 +234,7 @@ def enroll_contacts(
         workspace_id, contact_ids, [target], source=source, via_group_id=via_group_id, emails=emails
     )
     campaign_stats.add_enrolled(workspace_id, campaign_id, via_group_id, len(outcome.created))
-    workflow.start(outcome.to_start)
+    step_messages.start(outcome.to_start)
     return [
         {"contactId": c, "reason": reason} for c, _, reason in outcome.skipped if reason != ALREADY_ENROLLED
     ]
@@ -276,7 +276,7 @@ def on_membership(change: Change, batch: Batch) -> None:
     for item in outcome.created:
         counts[(ws, item.campaignId, group_id)] += 1
     batch.defer(_COUNTS, lambda: _flush(counts))
-    workflow.start(outcome.to_start)
+    step_messages.start(outcome.to_start)
 
 
 def launched_after(link: CampaignLink, joined_at: str) -> bool:

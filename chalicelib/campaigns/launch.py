@@ -27,7 +27,7 @@ from typing import Any
 
 from pynamodb.exceptions import DeleteError
 
-from chalicelib.campaigns import enrollment, workflow
+from chalicelib.campaigns import enrollment, step_messages
 from chalicelib.campaigns import service as campaigns
 from chalicelib.groups import jobs
 from chalicelib.models import keys
@@ -141,7 +141,7 @@ def release_parked(message: dict[str, Any], attempt: int = 1) -> None:
         last_evaluated_key=message.get("cursor"),
     )
     parked = list(page)
-    workflow.send([(json.loads(item.body), 0) for item in parked])
+    step_messages.send([(json.loads(item.body), 0) for item in parked])
     for item in parked:
         _forget(item)
     if page.last_evaluated_key:

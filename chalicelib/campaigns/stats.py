@@ -28,11 +28,6 @@ def add_enrolled(ws: str, campaign_id: str, group_id: str, count: int) -> None:
         )
 
 
-def enrolled_actions(group_id: str, count: int) -> list[Action]:
-    """The update of a stats item, for a caller that writes it inside its own transaction."""
-    return _with_type(CampaignGroupStats, _enrolled(group_id, count))
-
-
 def _enrolled(group_id: str, count: int) -> list[Action]:
     return [CampaignGroupStats.groupId.set(group_id), CampaignGroupStats.enrolled.add(count)]
 

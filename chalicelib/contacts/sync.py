@@ -40,8 +40,18 @@ from chalicelib.contacts.service import (
     same,
 )
 from chalicelib.contacts.status import RANK
-from chalicelib.contacts.store import State, WriteRejected, canonical, commit, pack, plan, state_of
+from chalicelib.contacts.store import (
+    ContactWrite,
+    State,
+    WriteRejected,
+    canonical,
+    commit,
+    pack,
+    plan,
+    state_of,
+)
 from chalicelib.models.contacts import PROFILE_FIELDS, Contact, ContactEmail, ContactPhone, ErasedIdentity
+from chalicelib.models.fields import FieldDefinition
 from chalicelib.models.plans import contact_limit
 from chalicelib.models.workspaces import Workspace
 from chalicelib.platform import clock
@@ -390,63 +400,111 @@ def sync_many(
     erased persons are skipped (reason "erased"); past the plan's limit rows fail with
     "plan_limit_reached". With update_existing=False an existing contact keeps its fields and
     only gains `extra_tags`.
+
+    Phases: parse the rows, read what they name (one pass of BatchGetItem), check their custom
+    fields, decide each row against the contacts as the earlier rows left them (in memory),
+    then write the changed contacts in transactions.
     """
     workspace = Workspace.get(*Workspace.key(workspace_id), consistent_read=True)
-    region = workspace.defaultRegion or "FR"
-    limit = contact_limit(workspace.plan)
-    room = None if limit is None else max(0, limit - int(workspace.contactCount or 0))
-    tags = merged_tags(extra_tags)
-    outcomes: list[RowOutcome | None] = [None] * len(rows)
+    run = _Run(
+        workspace_id, rows, source, merged_tags(extra_tags), update_existing, [None] * len(rows), salvage
+    )
+    parsed = _parse_rows(run, workspace.defaultRegion or "FR")
+    found = _read_for(run, parsed)
+    valid = _with_custom_fields(run, parsed, definitions_in(found))
+    batch = _Batch(workspace_id, found)
+    row_contact = _decide(run, valid, batch, _room(workspace))
+    if not dry_run:
+        _write(run, batch, row_contact, valid)
+    return [outcome for outcome in run.outcomes if outcome is not None]
 
+
+@dataclass
+class _Run:
+    """One sync_many call: its input, and each row's outcome once decided (by position)."""
+
+    workspace_id: str
+    rows: Sequence[dict[str, Any]]
+    source: str
+    tags: list[str]
+    update_existing: bool
+    outcomes: list[RowOutcome | None]
+    salvage: bool = False
+
+    def failed(self, index: int, error: ApiError) -> None:
+        self.outcomes[index] = _failed(index, error, self.rows[index])
+
+
+def _room(workspace: Workspace) -> int | None:
+    """How many contacts the plan lets this call create (None: no limit)."""
+    limit = contact_limit(workspace.plan)
+    return None if limit is None else max(0, limit - int(workspace.contactCount or 0))
+
+
+def _parse_rows(run: _Run, region: str) -> list[_Row]:
+    """Each row as a contact input; a row that is not one fails with the field at fault."""
     parsed: list[_Row] = []
-    for index, data in enumerate(rows):
+    for index, data in enumerate(run.rows):
         refused: tuple[dict[str, str], ...] = ()
         try:
-            if salvage:
-                given, refused = parse_salvaging(data, lambda: region, tags)
+            if run.salvage:
+                given, refused = parse_salvaging(data, lambda: region, run.tags)
             else:
                 given = parse(data, ContactCreate, lambda: region)
                 require_identity(given.email, given.phone)
-                merged_tags(given.tags, tags)
+                merged_tags(given.tags, run.tags)
         except ApiError as error:
-            outcomes[index] = _failed(index, error, data)
+            run.failed(index, error)
             continue
         parsed.append(_Row(index, given, warnings=refused))
+    return parsed
 
-    custom_keys = {key for row in parsed for key in row.given.custom_fields or {}}
-    lookups: list[tuple[str, str]] = list(fields.keys_for(workspace_id, custom_keys))
-    for row in parsed:
-        lookups += _lookup_keys(workspace_id, row.given)
-        lookups += _erased_keys(workspace_id, erased_digests(workspace_id, row.given.email, row.given.phone))
-    found = read_items(lookups)
-    definitions = definitions_in(found)
-    batch = _Batch(workspace_id, found)
 
-    row_contact: dict[int, str] = {}
-    touched: set[str] = set()
+def _read_for(run: _Run, rows: Sequence[_Row]) -> dict[tuple[str, str], Item]:
+    """In one pass: the rows' email and phone lookups (carrying their contacts), their erasure
+    hashes and the definitions of the custom fields they set."""
+    custom_keys = {key for row in rows for key in row.given.custom_fields or {}}
+    lookups: list[tuple[str, str]] = list(fields.keys_for(run.workspace_id, custom_keys))
+    for row in rows:
+        given = row.given
+        lookups += _lookup_keys(run.workspace_id, given)
+        lookups += _erased_keys(run.workspace_id, erased_digests(run.workspace_id, given.email, given.phone))
+    return read_items(lookups)
+
+
+def _with_custom_fields(
+    run: _Run, rows: Sequence[_Row], definitions: dict[str, FieldDefinition]
+) -> list[_Row]:
+    """The rows whose custom fields fit their definitions (checked values kept on the row);
+    the others fail."""
     valid: list[_Row] = []
-    for row in parsed:
+    for row in rows:
         try:
-            if row.given.custom_fields and salvage:
+            if row.given.custom_fields and run.salvage:
                 row.custom, refused = check_custom_salvaging(row.given.custom_fields, definitions)
                 row.given.custom_fields = dict(row.custom)  # what a redo (`_one_row`) checks again
                 row.warnings += refused
             elif row.given.custom_fields:
                 row.custom = fields.check(row.given.custom_fields, definitions)
         except ApiError as error:
-            outcomes[row.index] = _failed(row.index, error, rows[row.index])
+            run.failed(row.index, error)
             continue
         valid.append(row)
+    return valid
 
+
+def _decide(run: _Run, rows: Sequence[_Row], batch: _Batch, room: int | None) -> dict[int, str]:
+    """Each row's outcome against `batch`, which each row updates for the rows after it;
+    returns the contact each created or updated row went to (row index -> contact id)."""
     now = clock.now_iso()
+    row_contact: dict[int, str] = {}
+    touched: set[str] = set()
     created = 0
-    for row in valid:
+    for row in rows:
         given = row.given
-        digests = erased_digests(workspace_id, given.email, given.phone)
-        erased_field = next((f for d, f in digests.items() if d in batch.erased), None)
-        if erased_field:
-            value = given.email if erased_field == "email" else given.phone
-            outcomes[row.index] = RowOutcome(row.index, "skipped", None, "erased", value)
+        erased_value = _erased_value(run.workspace_id, given, batch)
+        if erased_value:
+            run.outcomes[row.index] = RowOutcome(row.index, "skipped", None, "erased", erased_value)
             continue
         email_owner = batch.email_owner.get(given.email) if given.email else None
         phone_owner = batch.phone_owner.get(given.phone) if given.phone else None
@@ -456,33 +514,79 @@ def sync_many(
         match = decide(given.email, given.phone, email_owner, phone_owner, holders)
         if match.target_id is None:
             if room is not None and created >= room:
-                outcomes[row.index] = RowOutcome(
+                run.outcomes[row.index] = RowOutcome(
                     row.index, "failed", None, "plan_limit_reached", given.email or given.phone
                 )
                 continue
-            state = new_state(workspace_id, given, row.custom, source=source, extra_tags=tags, now=now)
-            batch.apply(None, state)
+            state = _create_in(run, row, batch, now)
             created += 1
-            outcomes[row.index] = RowOutcome(row.index, "created", state["id"], warnings=row.warnings)
         else:
-            current = batch.after[match.target_id]
-            duplicate = match.target_id in touched
-            ours = batch.before.get(match.target_id) is None  # created by an earlier row
-            try:  # the merge can pass a contact's limits (tags, custom fields)
-                state = _merged(current, given, row.custom, match, tags, update_existing or ours)
-            except ApiError as error:
-                outcomes[row.index] = _failed(row.index, error, rows[row.index])
+            merged = _merge_into(
+                run, row, batch, match, match.target_id, duplicate=match.target_id in touched
+            )
+            if merged is None:
                 continue
-            batch.apply(current, state)
-            result = "unchanged" if same(current, state) else "updated"
-            reason = "duplicate_in_batch" if duplicate else (None if update_existing else "exists")
-            warnings = row.warnings + (left_out(given, state) if update_existing or ours else ())
-            outcomes[row.index] = RowOutcome(row.index, result, match.target_id, reason, warnings=warnings)
+            state = merged
         row_contact[row.index] = state["id"]
         touched.add(state["id"])
-    if dry_run:
-        return [outcome for outcome in outcomes if outcome is not None]
+    return row_contact
 
+
+def _erased_value(workspace_id: str, given: ContactInput, batch: _Batch) -> str | None:
+    """The email or phone of the row that names an erased person (None when none does)."""
+    digests = erased_digests(workspace_id, given.email, given.phone)
+    erased_field = next((f for d, f in digests.items() if d in batch.erased), None)
+    if not erased_field:
+        return None
+    return given.email if erased_field == "email" else given.phone
+
+
+def _create_in(run: _Run, row: _Row, batch: _Batch, now: str) -> State:
+    """The row as a new contact, in `batch`."""
+    state = new_state(
+        run.workspace_id, row.given, row.custom, source=run.source, extra_tags=run.tags, now=now
+    )
+    batch.apply(None, state)
+    run.outcomes[row.index] = RowOutcome(row.index, "created", state["id"], warnings=row.warnings)
+    return state
+
+
+def _merge_into(
+    run: _Run, row: _Row, batch: _Batch, match: Match, target_id: str, *, duplicate: bool
+) -> State | None:
+    """The row merged into the contact it matched (`target_id`), in `batch`; None when the
+    merge fails (the row's outcome says why)."""
+    current = batch.after[target_id]
+    ours = batch.before.get(target_id) is None  # created by an earlier row
+    try:  # the merge can pass a contact's limits (tags, custom fields)
+        state = _merged(current, row.given, row.custom, match, run.tags, run.update_existing or ours)
+    except ApiError as error:
+        run.failed(row.index, error)
+        return None
+    batch.apply(current, state)
+    result = "unchanged" if same(current, state) else "updated"
+    reason = "duplicate_in_batch" if duplicate else (None if run.update_existing else "exists")
+    warnings = row.warnings + (left_out(row.given, state) if run.update_existing or ours else ())
+    run.outcomes[row.index] = RowOutcome(row.index, result, target_id, reason, warnings=warnings)
+    return state
+
+
+def _write(run: _Run, batch: _Batch, row_contact: dict[int, str], rows: Sequence[_Row]) -> None:
+    """Write every contact the rows changed, in transactions of up to 100 actions; the rows of
+    a cancelled transaction are synced again one by one."""
+    rows_of: dict[str, list[int]] = {}
+    for index, contact_id in row_contact.items():
+        rows_of.setdefault(contact_id, []).append(index)
+    by_index = {row.index: row for row in rows}
+    for group in pack(_changes(batch)):
+        try:
+            commit(run.workspace_id, group)
+        except WriteRejected:
+            redo = sorted(i for w in group for i in rows_of.get(w.contact_id, []))
+            _redo_rows(run, [by_index[index] for index in redo])
+
+
+def _changes(batch: _Batch) -> list[ContactWrite]:
     writes = []
     for contact_id, after in batch.after.items():
         before = batch.before.get(contact_id)
@@ -491,24 +595,17 @@ def sync_many(
         # No ERASED# condition on bulk creates: the read saw no erasure, and erasing a person
         # created between this read and this write is not worth an action per row.
         writes.append(plan(before, after))
+    return writes
 
-    rows_of: dict[str, list[int]] = {}
-    for index, contact_id in row_contact.items():
-        rows_of.setdefault(contact_id, []).append(index)
-    by_index = {row.index: row for row in valid}
-    for group in pack(writes):
-        try:
-            commit(workspace_id, group)
-        except WriteRejected:
-            redo = sorted(i for w in group for i in rows_of.get(w.contact_id, []))
-            seen: set[str] = set()
-            for index in redo:
-                outcome = _one_row(workspace_id, by_index[index], source, tags, update_existing)
-                if outcome.contact_id in seen:
-                    outcome = RowOutcome(index, outcome.result, outcome.contact_id, "duplicate_in_batch")
-                seen.add(outcome.contact_id or "")
-                outcomes[index] = outcome
-    return [outcome for outcome in outcomes if outcome is not None]
+
+def _redo_rows(run: _Run, rows: Sequence[_Row]) -> None:
+    seen: set[str] = set()
+    for row in rows:
+        outcome = _one_row(run.workspace_id, row, run.source, run.tags, run.update_existing)
+        if outcome.contact_id in seen:
+            outcome = RowOutcome(row.index, outcome.result, outcome.contact_id, "duplicate_in_batch")
+        seen.add(outcome.contact_id or "")
+        run.outcomes[row.index] = outcome
 
 
 def _one_row(

@@ -1,4 +1,4 @@
-"""What the step runner does around each campaign email (chalicelib.campaigns.workflow): the
+"""What the step runner does around each campaign email (chalicelib.campaigns.step_runner): the
 suppression check and the sending limits before it, the links, headers and records of
 deliverability around the send (chalicelib.deliverability.email_links, chalicelib.deliverability.tracking).
 

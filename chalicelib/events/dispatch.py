@@ -46,9 +46,9 @@ def stream_reactions() -> Reactions:
 def steps_routes() -> Routes:
     """The steps queue: one step of one enrollment."""
     # cold start: the steps Lambda only
-    from chalicelib.campaigns import workflow
+    from chalicelib.campaigns import step_messages, step_runner
 
-    return {workflow.STEP_KIND: Route(workflow.on_step_message)}
+    return {step_messages.STEP_KIND: Route(step_runner.on_step_message)}
 
 
 @cache
@@ -70,11 +70,11 @@ def jobs_routes() -> Routes:
 def imports_routes() -> Routes:
     """The imports queue: S3's notices of uploaded files, and the steps of imports and exports."""
     # cold start: the imports Lambda only
-    from chalicelib.exchange import contact_export, imports
+    from chalicelib.exchange import contact_export, import_start, import_steps
 
     return {
-        S3_NOTIFICATION: Route(imports.on_s3_notification),
-        imports.STEP_KIND: Route(imports.on_step_message),
+        S3_NOTIFICATION: Route(import_start.on_s3_notification),
+        import_steps.STEP_KIND: Route(import_steps.on_step_message),
         contact_export.STEP_KIND: Route(contact_export.on_step_message),
     }
 

@@ -27,9 +27,10 @@ from datetime import date
 from decimal import Decimal
 from typing import Any
 
-from pynamodb.exceptions import DoesNotExist, UpdateError
+from pynamodb.exceptions import UpdateError
 
 from chalicelib.contacts.search import ContactFilters, search
+from chalicelib.exchange import stored
 from chalicelib.exchange.column_mapping import CUSTOM_PREFIX, normalise, standard_headers
 from chalicelib.groups import service as groups
 from chalicelib.models.contacts import PERSONAL_FIELDS
@@ -39,7 +40,6 @@ from chalicelib.models.keys import workspace
 from chalicelib.platform import clock, config, ids, queues
 from chalicelib.platform import files as file_store
 from chalicelib.platform.db import is_conditional_failure
-from chalicelib.platform.errors import NotFound
 from chalicelib.platform.logs import logger
 from chalicelib.platform.queues import LAST_ATTEMPT
 
@@ -195,17 +195,7 @@ def send_step(item: Export, step: int) -> None:
 
 
 def get(workspace_id: str, export_id: str) -> Export:
-    item = _load(workspace_id, export_id) if ids.is_id(export_id) else None
-    if item is None:
-        raise NotFound("export not found")
-    return item
-
-
-def _load(workspace_id: str, export_id: str) -> Export | None:
-    try:
-        return Export.get(*Export.key(workspace_id, export_id), consistent_read=True)
-    except DoesNotExist:
-        return None
+    return stored.get(Export, workspace_id, export_id)
 
 
 def view(item: Export) -> dict[str, Any]:
@@ -231,7 +221,7 @@ def on_step_message(message: dict[str, Any], attempt: int) -> None:
 def run_step(workspace_id: str, export_id: str, step: int, attempt: int = 1) -> None:
     """One part of the file (or, after the last, the completion); late or duplicate messages
     do nothing but re-send the next step when its sender may have died before sending."""
-    item = _load(workspace_id, export_id)
+    item = stored.load(Export, workspace_id, export_id)
     if item is None or item.status != "RUNNING":
         return
     done = int(item.step)

@@ -39,8 +39,6 @@ if TYPE_CHECKING:
 
 # A browser form sends a handful of fields; more than this is not a person filling it in.
 MAX_FIELDS = 50
-# The contact fields a post may carry (the honeypot aside): the fields of the public page.
-CONTACT_FIELDS = ("email", "phone", "firstName", "lastName", "company", "title")
 
 
 # ---- definitions --------------------------------------------------------------------------

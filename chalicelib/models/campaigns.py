@@ -84,7 +84,7 @@ class Enrollment(Item, discriminator="Enrollment"):
     Where the enrollment stands is (run, currentStep, currentStepId): a step message carries
     the same three and does something only while they still match, which makes every step
     idempotent. currentStepId is "start" until the first step ran; claimedAt is set while an
-    email step is being sent (see chalicelib/campaigns/workflow.py for why).
+    email step is being sent (see chalicelib/campaigns/step_runner.py for why).
     """
 
     workspaceId = UnicodeAttribute()

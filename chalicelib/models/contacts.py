@@ -23,13 +23,10 @@ from pynamodb.attributes import ListAttribute, MapAttribute, NumberAttribute, Un
 from chalicelib.models import keys
 from chalicelib.platform.db import Item
 
-# Attributes that only the canonical Contact item has (its index keys) or that are its key.
 # A contact's own fields, named as stored and as on the wire: one list every module reads.
 IDENTITY_FIELDS = ("email", "phone")
 PROFILE_FIELDS = ("firstName", "lastName", "company", "title")
 PERSONAL_FIELDS = (*IDENTITY_FIELDS, *PROFILE_FIELDS)  # what GDPR erasure removes
-
-KEY_ATTRIBUTES = ("pk", "sk", "type", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "gsi3pk", "gsi3sk", "ttl")
 
 
 class ContactData(Item):

@@ -1,6 +1,6 @@
 """Imports of CSV files and exports of contacts: one item each, holding options, progress and
 the checkpoint that lets a redelivered or restarted step resume exactly where the last one
-stopped (chalicelib.exchange.imports, chalicelib.exchange.contact_export)."""
+stopped (chalicelib.exchange.import_steps, chalicelib.exchange.contact_export)."""
 
 from __future__ import annotations
 

@@ -59,10 +59,6 @@ class ValidationFailed(ApiError):
     status, code = 422, "validation_error"
 
 
-class RateLimited(ApiError):
-    status, code = 429, "rate_limited"
-
-
 def field_error(field: str, message: str) -> ValidationFailed:
     return ValidationFailed(f"{field}: {message}", [{"field": field, "message": message}])
 

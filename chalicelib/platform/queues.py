@@ -11,9 +11,10 @@ was doing is marked failed instead of looking busy forever in the dead-letter qu
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from functools import lru_cache
+from functools import lru_cache, partial
 from typing import TYPE_CHECKING, Any
 
 from chalicelib.platform.logs import logger
@@ -53,25 +54,48 @@ def send(queue_url: str, messages: Iterable[dict[str, Any]], delay_seconds: int 
 
     Raises when SQS refuses any entry, so the caller's own retry covers it.
     """
+    return send_each(queue_url, ((message, delay_seconds) for message in messages))
+
+
+def send_each(queue_url: str, messages: Iterable[tuple[dict[str, Any], int]], *, workers: int = 1) -> int:
+    """`send` with a delay per message. With `workers` over 1 the calls go side by side (a
+    launch page's first steps are 10 calls; the client is thread-safe), else one after the
+    other, the messages read as they come."""
+    batches = _batches(messages)
+    if workers > 1:
+        pending = list(batches)
+        if len(pending) > 1:
+            _client()  # made before the threads: making a boto3 client is not thread-safe
+            with ThreadPoolExecutor(max_workers=min(workers, len(pending))) as pool:
+                list(pool.map(partial(_send_batch, queue_url), pending))
+            return len(pending)
+        batches = iter(pending)
     calls = 0
-    chunk: list[dict[str, Any]] = []
-    for message in messages:
-        chunk.append(message)
-        if len(chunk) == _BATCH:
-            _send_chunk(queue_url, chunk, delay_seconds)
-            calls += 1
-            chunk = []
-    if chunk:
-        _send_chunk(queue_url, chunk, delay_seconds)
+    for batch in batches:
+        _send_batch(queue_url, batch)
         calls += 1
     return calls
 
 
-def _send_chunk(queue_url: str, chunk: list[dict[str, Any]], delay_seconds: int) -> None:
-    delay = max(0, min(MAX_DELAY_SECONDS, int(delay_seconds)))
+def _batches(messages: Iterable[tuple[dict[str, Any], int]]) -> Iterator[list[tuple[dict[str, Any], int]]]:
+    batch: list[tuple[dict[str, Any], int]] = []
+    for message in messages:
+        batch.append(message)
+        if len(batch) == _BATCH:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def _send_batch(queue_url: str, batch: list[tuple[dict[str, Any], int]]) -> None:
     entries = [
-        {"Id": str(i), "MessageBody": json.dumps(m, separators=(",", ":")), "DelaySeconds": delay}
-        for i, m in enumerate(chunk)
+        {
+            "Id": str(i),
+            "MessageBody": json.dumps(message, separators=(",", ":")),
+            "DelaySeconds": max(0, min(MAX_DELAY_SECONDS, int(delay))),
+        }
+        for i, (message, delay) in enumerate(batch)
     ]
     response = _client().send_message_batch(QueueUrl=queue_url, Entries=entries)
     failed = response.get("Failed") or []

@@ -110,12 +110,6 @@ class ExportQuery(ApiModel):
         return self.model_dump(mode="json", by_alias=True, exclude_none=True)
 
 
-class ExportStarted(ApiModel):
-    id: str
-    status: str
-    status_url: str
-
-
 class ExportView(ApiModel):
     id: str
     status: str = Field(description="RUNNING | COMPLETED | FAILED")

@@ -163,9 +163,9 @@ def get_import(id: str) -> Response:
 )
 def import_errors(id: str) -> Response:
     # cold start: loaded on first use, not at the API's import
-    from chalicelib.exchange import imports
+    from chalicelib.exchange import import_report
 
-    report = imports.error_report(workspace_id(bp.current_request), id)
+    report = import_report.error_report(workspace_id(bp.current_request), id)
     if report.url is not None:
         return Response(body="", status_code=303, headers={"Location": report.url})
     return _csv(report.body.decode("utf-8") if report.body else "", f"import-{id}-errors.csv")
