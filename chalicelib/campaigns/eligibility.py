@@ -36,9 +36,15 @@ STOP_STATUSES: dict[str, Ineligible] = {
 }
 
 
-def reason(contact: Mapping[str, Any] | None, *, missing: Ineligible) -> Ineligible | None:
-    """Why this contact (its attributes) cannot receive campaign email, or None when it can;
-    `missing` is the reason when there is no contact."""
+def reason(contact: Mapping[str, Any] | None, *, missing: Ineligible) -> str | None:
+    """Why this contact (its attributes) cannot receive campaign email (an Ineligible value,
+    a plain string as stored), or None when it can; `missing` is the reason when there is no
+    contact."""
+    found = _reason(contact, missing)
+    return None if found is None else found.value
+
+
+def _reason(contact: Mapping[str, Any] | None, missing: Ineligible) -> Ineligible | None:
     if contact is None:
         return missing
     if contact.get("anonymizedAt"):
@@ -56,9 +62,14 @@ def reason(contact: Mapping[str, Any] | None, *, missing: Ineligible) -> Ineligi
 
 def stop_on_change(
     event_name: str, old: Mapping[str, Any] | None, new: Mapping[str, Any] | None
-) -> Ineligible | None:
+) -> str | None:
     """Why a change of a contact (a stream record's images) stops its enrollments, or None:
     deleted, anonymised, or moved to a stopping status."""
+    found = _stop(event_name, old, new)
+    return None if found is None else found.value
+
+
+def _stop(event_name: str, old: Mapping[str, Any] | None, new: Mapping[str, Any] | None) -> Ineligible | None:
     if event_name == "REMOVE":
         return Ineligible.CONTACT_DELETED
     if event_name != "MODIFY" or new is None:

@@ -51,7 +51,7 @@ from chalicelib.platform.streams import Batch, Change
 
 # Conditional puts in flight at once: a page of 100 costs the latency of ~7 round trips.
 PUT_WORKERS = 16
-ALREADY_ENROLLED = Ineligible.ALREADY_ENROLLED
+ALREADY_ENROLLED = Ineligible.ALREADY_ENROLLED.value
 
 
 @dataclass(frozen=True)
@@ -118,7 +118,7 @@ def enroll(
             continue
         for target in targets:
             if any((g, contact_id) in memberships for g in target.exclude_group_ids):
-                outcome.skipped.append((contact_id, target.campaign_id, Ineligible.EXCLUDED))
+                outcome.skipped.append((contact_id, target.campaign_id, Ineligible.EXCLUDED.value))
                 continue
             old = existing.get((target.campaign_id, contact_id))
             if old is None:
