@@ -1,4 +1,4 @@
-"""Helpers of the campaign tests (tests/test_campaign*, test_enrollment*, test_workflow*):
+"""Helpers of the campaign tests (tests/campaigns/):
 contacts, groups and campaigns through the API, and the emails moto's SES kept."""
 
 from __future__ import annotations

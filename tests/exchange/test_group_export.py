@@ -5,7 +5,7 @@ from __future__ import annotations
 import csv
 import io
 
-from tests.test_groups import add, make_contacts, new_group, seed_members
+from tests.groups.test_groups import add, make_contacts, new_group, seed_members
 
 
 def _parse(text: str) -> list[dict[str, str]]:

@@ -9,8 +9,8 @@ import pytest
 
 from chalicelib.contacts import sync as contact_sync
 from chalicelib.flows import contacts as contact_flows
+from tests.contacts.test_contacts import count_as_if
 from tests.support.api import Api
-from tests.test_contacts import count_as_if
 
 
 def workspace_id(api: Api) -> str:

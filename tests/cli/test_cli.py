@@ -161,6 +161,6 @@ def test_the_repo_setup_installs_the_cohort_command() -> None:
 
     scripts = {ep.name: ep.value for ep in entry_points(group="console_scripts")}
     assert scripts.get("cohort") == "cohort_cli.main:app"
-    assert (Path(__file__).resolve().parent.parent / "pyproject.toml").read_text().count(
+    assert (Path(__file__).resolve().parents[2] / "pyproject.toml").read_text().count(
         "cohort_cli.main:app"
     ) == 1

@@ -13,7 +13,7 @@ from chalicelib.groups import jobs
 from chalicelib.models.groups import Membership
 from chalicelib.models.jobs import Job
 from chalicelib.platform import config, queues
-from tests.test_groups import add, make_contacts, new_group, workspace_of
+from tests.groups.test_groups import add, make_contacts, new_group, workspace_of
 
 
 @dataclass

@@ -11,6 +11,7 @@ import re
 import traceback
 from typing import Any
 
+from tests.infra.test_package import _as_list, _statements
 from tests.support.api import Api
 from tests.support.campaigns import (
     add_members,
@@ -21,7 +22,6 @@ from tests.support.campaigns import (
     verify_sender,
 )
 from tests.support.imports import corpus, import_body
-from tests.test_package import _as_list, _statements
 
 # Operations whose IAM action is not "<service>:<Operation>" (AWS's service authorization
 # reference); sesv2's actions are in the "ses" namespace.

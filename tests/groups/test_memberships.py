@@ -4,7 +4,7 @@ contact's groups (each one Query), setting a contact's groups, static and dynami
 from __future__ import annotations
 
 from chalicelib.platform.ids import new_id
-from tests.test_groups import add, make_contacts, member_ids, new_group, workspace_of
+from tests.groups.test_groups import add, make_contacts, member_ids, new_group, workspace_of
 
 
 def _membership_changes(calls) -> list:
