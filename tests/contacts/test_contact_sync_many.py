@@ -9,12 +9,9 @@ import pytest
 
 from chalicelib.contacts import sync as contact_sync
 from chalicelib.flows import contacts as contact_flows
-from tests.contacts.test_contacts import count_as_if
 from tests.support.api import Api
-
-
-def workspace_id(api: Api) -> str:
-    return api.get("/api/v1/workspace").json["id"]
+from tests.support.contacts import count_as_if
+from tests.support.workspaces import workspace_of
 
 
 def contact(api: Api, contact_id: str | None) -> dict[str, Any]:
@@ -31,7 +28,7 @@ def test_one_outcome_per_row_in_order(api) -> None:
     erased = api.post("/api/v1/contacts", {"email": "gone@example.com"}).json
     # In the domain, not over HTTP: Chalice's test client runs requests with the "local"
     # stage's COHORT_SECRET, so the erasure hash must be made with the secret this call sees.
-    gdpr.anonymize(workspace_id(api), erased["id"])
+    gdpr.anonymize(workspace_of(api), erased["id"])
     rows: list[Any] = [
         {"email": "new@example.com", "firstName": "Nia"},  # 0 created
         {"email": "NEW@example.com", "lastName": "Ng", "tags": ["b"]},  # 1 merged into 0
@@ -47,7 +44,7 @@ def test_one_outcome_per_row_in_order(api) -> None:
         "not an object",  # 11 failed
         {"email": "z@example.com", "shoe": 1},  # 12 failed: unknown field
     ]
-    outcomes = contact_sync.sync_many(workspace_id(api), rows, update_existing=True, source="import")
+    outcomes = contact_sync.sync_many(workspace_of(api), rows, update_existing=True, source="import")
 
     assert [o.index for o in outcomes] == list(range(len(rows)))
     results = [o.result for o in outcomes]
@@ -100,7 +97,7 @@ def test_a_row_that_would_pass_a_contacts_limits_fails_alone(api) -> None:
         "/api/v1/contacts", {"email": "full@example.com", "tags": [f"t{i}" for i in range(20)]}
     ).json
     rows = [{"email": "full@example.com", "tags": ["one-more"]}, {"email": "fine@example.com"}]
-    outcomes = contact_sync.sync_many(workspace_id(api), rows, update_existing=True, source="import")
+    outcomes = contact_sync.sync_many(workspace_of(api), rows, update_existing=True, source="import")
     assert [(o.result, o.contact_id) for o in outcomes] == [
         ("failed", None),
         ("created", outcomes[1].contact_id),
@@ -119,7 +116,7 @@ def test_update_existing_false_only_adds_the_extra_tags(api) -> None:
         {"email": "C@example.com", "lastName": "Dup"},
     ]
     outcomes = contact_sync.sync_many(
-        workspace_id(api), rows, update_existing=False, source="import", extra_tags=["imported"]
+        workspace_of(api), rows, update_existing=False, source="import", extra_tags=["imported"]
     )
     assert [(o.result, o.reason) for o in outcomes] == [
         ("updated", "exists"),
@@ -136,7 +133,7 @@ def test_update_existing_false_only_adds_the_extra_tags(api) -> None:
 
 def test_the_plan_limit_holds_mid_batch(new_workspace) -> None:
     free = new_workspace("FREE")
-    ws = workspace_id(free)
+    ws = workspace_of(free)
     free.post("/api/v1/contacts", {"email": "known@example.com"})
     count_as_if(ws, 296)
     rows = [{"email": f"late{i}@example.com"} for i in range(5)] + [
@@ -155,7 +152,7 @@ def test_the_plan_limit_holds_mid_batch(new_workspace) -> None:
 def test_requests_stay_under_the_floor(api, requests) -> None:
     """rows x items-per-row / 25 writes + rows / 100 reads is the floor; the budget 1.3 x."""
     rows = [{"email": f"r{i}@example.com", "firstName": "R", "lastName": f"L{i}"} for i in range(40)]
-    ws = workspace_id(api)
+    ws = workspace_of(api)
     requests.reset()
     outcomes = contact_sync.sync_many(ws, rows, update_existing=True, source="import")
     assert {o.result for o in outcomes} == {"created"}
@@ -191,7 +188,7 @@ def before_transactions() -> Iterator[Callable[[Callable[[], None]], None]]:
 
 def test_a_cancelled_batch_is_redone_row_by_row(api, before_transactions) -> None:
 
-    ws = workspace_id(api)
+    ws = workspace_of(api)
     rival: dict[str, Any] = {}
     before_transactions(lambda: rival.update(id=contact_flows.create(ws, {"email": "b@example.com"}).id))
     rows = [{"email": f"{name}@example.com", "firstName": name} for name in ("a", "b", "c")]

@@ -13,6 +13,7 @@ from botocore import handlers
 from chalicelib.contacts import status as contact_status
 from chalicelib.flows import contacts as contact_flows
 from tests.support.api import Api
+from tests.support.contacts import count_as_if
 
 # moto's TransactWriteItems is not isolated from other threads: it snapshots the whole table,
 # applies the actions one by one and, when one fails, restores the snapshot (erasing what
@@ -213,18 +214,6 @@ def test_delete_removes_the_contacts_memberships(api) -> None:
     assert api.delete(f"/api/v1/contacts/{contact['id']}").status == 204
     left = list(Membership.gsi1.query(contact_partition(ws, contact["id"])))
     assert left == []
-
-
-def count_as_if(workspace_id: str, contacts: int) -> None:
-    """Make the workspace count `contacts` more contacts, as that many creates would have.
-
-    The plan limit is enforced on this counter alone (the creates' transactions condition on
-    it), so a test at the limit needs the count, not hundreds of contacts: moto copies the
-    whole table once per transaction action, which would make such a test take minutes.
-    """
-    from chalicelib.models.workspaces import Workspace
-
-    Workspace(*Workspace.key(workspace_id)).update(actions=[Workspace.contactCount.add(contacts)])
 
 
 def test_free_plan_stops_at_300_and_the_301st_writes_nothing(new_workspace, aws) -> None:

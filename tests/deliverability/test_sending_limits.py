@@ -9,12 +9,9 @@ from chalicelib.deliverability import sending_limits
 from chalicelib.models.plans import Plan
 from chalicelib.models.sending import SendWindow
 from chalicelib.platform.db import Item
+from tests.support.workspaces import workspace_of
 
 NOON = datetime(2026, 11, 20, 12, 0, 0, tzinfo=UTC)
-
-
-def ws_id(api) -> str:
-    return api.get("/api/v1/workspace").json["id"]
 
 
 def fill_day(ws: str, day: str, count: int) -> None:
@@ -23,7 +20,7 @@ def fill_day(ws: str, day: str, count: int) -> None:
 
 
 def test_a_burst_over_the_rate_spreads_over_the_next_seconds(new_workspace, requests) -> None:
-    ws = ws_id(new_workspace("FREE"))
+    ws = workspace_of(new_workspace("FREE"))
     rate = sending_limits.PER_SECOND[Plan.FREE]
     requests.reset()
     waits = [sending_limits.wait_seconds(ws, "FREE", NOON) for _ in range(3 * rate)]
@@ -34,7 +31,7 @@ def test_a_burst_over_the_rate_spreads_over_the_next_seconds(new_workspace, requ
 
 
 def test_over_the_daily_cap_a_send_waits_for_the_next_utc_day(new_workspace) -> None:
-    ws = ws_id(new_workspace("FREE"))
+    ws = workspace_of(new_workspace("FREE"))
     cap, rate = sending_limits.DAILY_CAP[Plan.FREE], sending_limits.PER_SECOND[Plan.FREE]
     fill_day(ws, "2026-11-20", cap - 1)
     assert sending_limits.wait_seconds(ws, "FREE", NOON) == 0  # the last one of the day
@@ -49,7 +46,7 @@ def test_paid_plans_send_more_per_day_and_per_second(new_workspace) -> None:
     assert sending_limits.DAILY_CAP[Plan.FREE] < sending_limits.DAILY_CAP[Plan.STARTER]
     assert sending_limits.DAILY_CAP[Plan.STARTER] <= sending_limits.DAILY_CAP[Plan.PRO]
     assert sending_limits.PER_SECOND[Plan.FREE] < sending_limits.PER_SECOND[Plan.PRO]
-    free, pro = ws_id(new_workspace("FREE")), ws_id(new_workspace("PRO", name="Big"))
+    free, pro = workspace_of(new_workspace("FREE")), workspace_of(new_workspace("PRO", name="Big"))
     for ws in (free, pro):
         fill_day(ws, "2026-11-20", sending_limits.DAILY_CAP[Plan.FREE])
     # The plan is read from the workspace when not given.
@@ -58,7 +55,7 @@ def test_paid_plans_send_more_per_day_and_per_second(new_workspace) -> None:
 
 
 def test_workspaces_do_not_share_their_limits(new_workspace) -> None:
-    first, second = ws_id(new_workspace("FREE")), ws_id(new_workspace("FREE", name="Two"))
+    first, second = workspace_of(new_workspace("FREE")), workspace_of(new_workspace("FREE", name="Two"))
     fill_day(first, "2026-11-20", 10_000)
     assert sending_limits.wait_seconds(first, "FREE", NOON) > 0
     assert sending_limits.wait_seconds(second, "FREE", NOON) == 0

@@ -13,6 +13,7 @@ from chalicelib.models.campaigns import CampaignGroupStats
 from chalicelib.models.groups import GroupEngagement
 from chalicelib.platform import ids, link_tokens
 from chalicelib.platform.link_tokens import Target
+from tests.support.db import table
 from tests.support.events import LambdaContext, batch, make_sns_record
 
 
@@ -248,10 +249,6 @@ def test_a_stronger_status_is_never_lowered_by_a_later_event(api, aws, pump) -> 
     deliver(aws, pump, bounce(sent.ses_id))
     deliver(aws, pump, reply(f"<{sent.message_id}>"))
     assert sent.contact()["status"] == "UNSUBSCRIBED"
-
-
-def table(aws) -> list[dict]:
-    return sorted(boto3.client("dynamodb").scan(TableName=aws.table_name)["Items"], key=str)
 
 
 def test_messages_not_from_the_topic_or_not_from_ses_are_ignored_and_logged(api, aws, caplog) -> None:

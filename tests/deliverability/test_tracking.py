@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import base64
 
-import boto3
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -15,6 +14,7 @@ from chalicelib.models.campaigns import CampaignGroupStats
 from chalicelib.models.groups import GroupEngagement
 from chalicelib.platform import ids, link_tokens
 from chalicelib.platform.link_tokens import Target
+from tests.support.db import table
 
 
 def sent_email(ws: str, group_id: str | None = None) -> Target:
@@ -22,10 +22,6 @@ def sent_email(ws: str, group_id: str | None = None) -> Target:
     target = Target(ws, ids.new_id(), ids.new_id(), 1, ids.new_id(), group_id or ids.new_id())
     tracking.record_sent(target, f"<{ids.new_id()}@cohort.local>", "Hello")
     return target
-
-
-def table(aws) -> list[dict]:
-    return sorted(boto3.client("dynamodb").scan(TableName=aws.table_name)["Items"], key=str)
 
 
 def counters(target: Target) -> tuple[dict, dict]:

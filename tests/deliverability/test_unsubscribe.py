@@ -3,8 +3,6 @@ button or a mailbox provider's one-click) unsubscribes and stops every enrollmen
 
 from __future__ import annotations
 
-import boto3
-
 from chalicelib.deliverability import tracking
 from chalicelib.platform import ids, link_tokens
 from chalicelib.platform.link_tokens import Target
@@ -17,6 +15,7 @@ from tests.support.campaigns import (
     verify_sender,
     workspace_of,
 )
+from tests.support.db import table
 
 ONE_CLICK = {"Content-Type": "application/x-www-form-urlencoded"}
 LONG_WAIT = [
@@ -30,10 +29,6 @@ def recorded(api, contact_id: str, campaign_id: str | None = None) -> Target:
     target = Target(workspace_of(api), campaign_id or ids.new_id(), contact_id, 1, ids.new_id(), ids.new_id())
     tracking.record_sent(target, f"<{ids.new_id()}@cohort.local>", "Hello")
     return target
-
-
-def table(aws) -> list[dict]:
-    return sorted(boto3.client("dynamodb").scan(TableName=aws.table_name)["Items"], key=str)
 
 
 def test_the_page_asks_first_and_a_get_changes_nothing(api, aws) -> None:

@@ -19,8 +19,8 @@ from typing import Any
 
 import pytest
 
-from tests.devstack.test_devstack_e2e import Stack, stack
 from tests.support.campaigns import SENDER
+from tests.support.stack import Stack, stack
 
 __all__ = ["stack"]  # the fixture, re-exported: the test below asks for it by name
 

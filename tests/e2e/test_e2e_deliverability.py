@@ -17,7 +17,7 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.devstack.test_devstack_e2e import Stack, stack
+from tests.support.stack import Stack, stack
 
 __all__ = ["stack"]  # the fixture, re-exported
 

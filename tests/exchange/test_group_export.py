@@ -5,7 +5,8 @@ from __future__ import annotations
 import csv
 import io
 
-from tests.groups.test_groups import add, make_contacts, new_group, seed_members
+from tests.support.contacts import make_contacts
+from tests.support.groups import add, new_group, seed_members
 
 
 def _parse(text: str) -> list[dict[str, str]]:

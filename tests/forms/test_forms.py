@@ -11,6 +11,7 @@ import pytest
 
 from tests.support.api import Api, Reply
 from tests.support.campaigns import enrollments, running_campaign, sent_emails, verify_sender
+from tests.support.groups import new_group
 
 FORM_ENCODED = "application/x-www-form-urlencoded"
 
@@ -22,12 +23,6 @@ def make_form(api: Api, **fields: Any) -> dict[str, Any]:
     reply = api.post("/api/v1/forms", {"name": "Newsletter", **fields})
     assert reply.status == 201, reply.json
     return reply.json
-
-
-def make_group(api: Api, name: str, kind: str = "STATIC") -> str:
-    reply = api.post("/api/v1/groups", {"name": name, "type": kind})
-    assert reply.status == 201, reply.json
-    return reply.json["id"]
 
 
 def browser_post(api: Api, form_id: str, fields: dict[str, str] | list[tuple[str, str]], **kw: Any) -> Reply:
@@ -61,7 +56,7 @@ def workspace_contact_count(api: Api) -> int:
 
 
 def test_a_created_form_is_read_listed_changed_and_deleted(api) -> None:
-    group_id = make_group(api, "Leads")
+    group_id = new_group(api, "Leads")
     created = make_form(api, groupIds=[group_id], tags=["web", "web"], redirectUrl="https://acme.test/thanks")
     assert created["name"] == "Newsletter"
     assert created["groupIds"] == [group_id]
@@ -100,7 +95,7 @@ def test_forms_are_listed_by_cursor(api) -> None:
 
 
 def test_a_form_naming_an_unknown_group_is_404_and_not_created(api, new_workspace) -> None:
-    other_group = make_group(new_workspace(name="Other"), "Theirs")
+    other_group = new_group(new_workspace(name="Other"), "Theirs")
     for group_ids in (["01JAAAAAAAAAAAAAAAAAAAAAAA"], [other_group], ["not-an-id"]):
         reply = api.post("/api/v1/forms", {"name": "F", "groupIds": group_ids})
         assert (reply.status, reply.error_code) == (404, "not_found"), group_ids
@@ -203,7 +198,7 @@ def test_an_unknown_form_page_is_404_html(client) -> None:
 
 
 def test_a_browser_post_stores_the_contact_with_the_forms_tags_and_groups(api, pump) -> None:
-    leads, dynamic = make_group(api, "Leads"), make_group(api, "Web", "DYNAMIC")
+    leads, dynamic = new_group(api, "Leads"), new_group(api, "Web", "DYNAMIC")
     verify_sender()
     welcome = running_campaign(
         api, [dynamic], steps=[{"type": "email", "subject": "Hi {{firstName}}", "bodyText": "."}]
@@ -289,7 +284,7 @@ def test_a_post_never_lowers_a_status(api) -> None:
 
 @pytest.mark.parametrize("post", [browser_post, json_post], ids=["browser", "json"])
 def test_a_filled_honeypot_answers_as_success_and_stores_nothing(api, post: Callable[..., Reply]) -> None:
-    group_id = make_group(api, "Leads")
+    group_id = new_group(api, "Leads")
     form = make_form(api, groupIds=[group_id], tags=["web"])
     real = post(api, form["id"], {"email": "ann@example.com", "website": ""})
     bot = post(api, form["id"], {"email": "bot@example.com", "website": "http://spam.test"})
@@ -389,7 +384,7 @@ def test_a_browser_post_with_unknown_or_repeated_fields_is_refused(api) -> None:
 
 
 def test_a_group_deleted_after_the_form_was_made_is_skipped(api) -> None:
-    kept, gone = make_group(api, "Kept"), make_group(api, "Gone")
+    kept, gone = new_group(api, "Kept"), new_group(api, "Gone")
     form = make_form(api, groupIds=[gone, kept])
     assert api.delete(f"/api/v1/groups/{gone}").status in (200, 202, 204)
     assert browser_post(api, form["id"], {"email": "ann@example.com"}).status == 200
@@ -490,7 +485,7 @@ def test_the_matching_rules_apply_to_form_encoded_posts(api, case: str) -> None:
 
 
 def test_request_budget_of_a_post(api, requests) -> None:
-    group_id = make_group(api, "Leads")
+    group_id = new_group(api, "Leads")
     plain, grouped = make_form(api), make_form(api, groupIds=[group_id])
     requests.reset()
     assert browser_post(api, plain["id"], {"email": "ann@example.com"}).status == 200

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.groups.test_groups import add, make_contacts, member_ids, new_group
 from tests.support.api import Api
 from tests.support.campaigns import new_campaign, verify_sender
+from tests.support.contacts import make_contacts
+from tests.support.groups import add, member_ids, new_group
 
 
 def _start(api: Api, group: str, body: dict[str, Any], **kw: Any) -> str:

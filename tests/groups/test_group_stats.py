@@ -4,8 +4,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from tests.groups.test_groups import add, make_contacts, new_group, run_jobs, stats, workspace_of
+from tests.support.contacts import make_contacts
 from tests.support.events import LambdaContext
+from tests.support.groups import add, new_group, run_jobs, stats
+from tests.support.workspaces import workspace_of
 
 
 def _counts(api, group: str) -> tuple[int, int, int]:

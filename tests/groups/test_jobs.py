@@ -13,7 +13,9 @@ from chalicelib.groups import jobs
 from chalicelib.models.groups import Membership
 from chalicelib.models.jobs import Job
 from chalicelib.platform import config, queues
-from tests.groups.test_groups import add, make_contacts, new_group, workspace_of
+from tests.support.contacts import make_contacts
+from tests.support.groups import add, new_group
+from tests.support.workspaces import workspace_of
 
 
 @dataclass

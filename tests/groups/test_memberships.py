@@ -4,7 +4,9 @@ contact's groups (each one Query), setting a contact's groups, static and dynami
 from __future__ import annotations
 
 from chalicelib.platform.ids import new_id
-from tests.groups.test_groups import add, make_contacts, member_ids, new_group, workspace_of
+from tests.support.contacts import make_contacts
+from tests.support.groups import add, member_ids, new_group
+from tests.support.workspaces import workspace_of
 
 
 def _membership_changes(calls) -> list:

@@ -11,7 +11,6 @@ import re
 import traceback
 from typing import Any
 
-from tests.infra.test_package import _as_list, _statements
 from tests.support.api import Api
 from tests.support.campaigns import (
     add_members,
@@ -22,6 +21,7 @@ from tests.support.campaigns import (
     verify_sender,
 )
 from tests.support.imports import corpus, import_body
+from tests.support.infra import as_list, policy_statements
 
 # Operations whose IAM action is not "<service>:<Operation>" (AWS's service authorization
 # reference); sesv2's actions are in the "ses" namespace.
@@ -91,7 +91,7 @@ def test_the_policy_grants_every_call_the_app_makes(api: Api, aws: Any, pump: An
     assert api.post(path, raw=b"List-Unsubscribe=One-Click", headers=one_click).status == 200
     pump.drain()
 
-    granted = {a for statement in _statements() for a in _as_list(statement["Action"])}
+    granted = {a for statement in policy_statements() for a in as_list(statement["Action"])}
     needed = {action(service, operation) for service, operation in made}
     assert {"ses:SendEmail", "ses:GetEmailIdentity", "s3:PutObject", "dynamodb:TransactWriteItems"} <= needed
     assert sorted(needed - granted) == []

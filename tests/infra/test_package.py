@@ -17,32 +17,24 @@ from infra.package import (
     merge_template,
 )
 from infra.provision import Provisioned
+from tests.support.infra import as_list, policy_statements
 
 POLICY = ROOT / ".chalice" / "policy-dev.json"
 SAM_TEMPLATE = ROOT / "build" / "sam.json"
 
 
-def _statements() -> list[dict[str, Any]]:
-    statements = json.loads(POLICY.read_text())["Statement"]
-    return statements if isinstance(statements, list) else [statements]
-
-
-def _as_list(value: str | list[str]) -> list[str]:
-    return [value] if isinstance(value, str) else value
-
-
 def test_policy_has_no_wildcard_action_and_no_unscoped_resource() -> None:
-    for statement in _statements():
+    for statement in policy_statements():
         assert statement["Effect"] == "Allow"
         assert "NotAction" not in statement and "NotResource" not in statement
-        for action in _as_list(statement["Action"]):
+        for action in as_list(statement["Action"]):
             assert "*" not in action, action
-        for resource in _as_list(statement["Resource"]):
+        for resource in as_list(statement["Resource"]):
             assert resource != "*" and ":*:*:*" not in resource, resource
 
 
 def test_policy_covers_the_table_queues_and_email() -> None:
-    granted = {action for s in _statements() for action in _as_list(s["Action"])}
+    granted = {action for s in policy_statements() for action in as_list(s["Action"])}
     needed = {
         "dynamodb:GetItem",
         "dynamodb:PutItem",
