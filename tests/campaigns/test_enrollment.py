@@ -133,7 +133,7 @@ def test_the_suppression_list_is_read_even_when_the_membership_does_not_tell_the
     assert list(enrolled(api, campaign)) == [second]
 
 
-def test_the_same_stream_batch_twice_enrolls_and_sends_once(api: Api, pump) -> None:
+def test_the_same_stream_batch_twice_enrolls_and_sends_once(api: Api, pump, fake_clock) -> None:
     from app import table_changes
 
     leads = new_group(api, "Leads", "DYNAMIC")
@@ -141,11 +141,11 @@ def test_the_same_stream_batch_twice_enrolls_and_sends_once(api: Api, pump) -> N
     pump.drain()
     members = make_contacts(api, 3)
     add_members(api, leads, members)
-    first = pump.drain(wait=3)
+    first = fake_clock.drain(pump, wait=3)
     batches = [call.event for call in first if call.handler == "table_changes"]
     for event in batches:  # Lambda delivers the same batches again
         assert not table_changes(event, LambdaContext("cohort-local-table_changes")).get("batchItemFailures")
-    assert all(call.ok for call in pump.drain(wait=3))
+    assert all(call.ok for call in fake_clock.drain(pump, wait=3))
 
     for campaign in campaigns:
         assert set(enrolled(api, campaign)) == set(members)

@@ -29,6 +29,10 @@ QUICK = [
     {"type": "email", "subject": "Two", "bodyText": "second"},
 ]
 
+# Every test here runs on the fake clock: an SQS delay (a short wait) comes due when the test
+# moves the clock (`fake_clock.drain(pump, wait=...)`), never while a slow machine works.
+pytestmark = pytest.mark.usefixtures("fake_clock")
+
 
 @pytest.fixture(autouse=True)
 def _sender(aws: Any) -> None:
@@ -75,14 +79,14 @@ def test_emails_are_personalised_and_7_bit_clean(api: Api, pump) -> None:
     assert "Message-ID:" in mail.raw
 
 
-def test_a_short_wait_is_an_sqs_delay(api: Api, pump) -> None:
+def test_a_short_wait_is_an_sqs_delay(api: Api, pump, fake_clock) -> None:
     campaign, _ = start(api, pump, QUICK)
     pump.drain()
     assert subjects() == ["One"]
     [enrollment] = enrollments(api, campaign)
     assert (enrollment["currentStep"], enrollment["status"]) == (2, "ACTIVE")
     assert enrollment["nextStepAt"] > enrollment["enrolledAt"]
-    pump.drain(wait=3)
+    fake_clock.drain(pump, wait=3)
     assert subjects() == ["One", "Two"]
     [enrollment] = enrollments(api, campaign)
     assert (enrollment["status"], enrollment["emailsSent"], enrollment["nextStepAt"]) == (
@@ -92,7 +96,7 @@ def test_a_short_wait_is_an_sqs_delay(api: Api, pump) -> None:
     )
 
 
-def test_a_long_wait_is_a_due_item_released_by_the_schedule(api: Api, pump, requests) -> None:
+def test_a_long_wait_is_a_due_item_released_by_the_schedule(api: Api, pump, requests, fake_clock) -> None:
     from chalicelib.campaigns import workflow
     from chalicelib.platform import clock
 
@@ -107,14 +111,16 @@ def test_a_long_wait_is_a_due_item_released_by_the_schedule(api: Api, pump, requ
     pump.drain()
     assert subjects() == ["One"] * 3
     assert workflow.release_due(now=clock.now() + timedelta(minutes=21)) == 3
-    pump.drain(wait=2)
+    fake_clock.drain(pump, wait=2)
     assert subjects() == ["One"] * 3 + ["Two"] * 3
     assert requests.of("dynamodb", "Scan") == 0
     # Those buckets are done: the next run sends nothing more.
     assert workflow.release_due(now=clock.now() + timedelta(minutes=22)) == 0
 
 
-def test_a_bucket_too_big_for_one_run_is_finished_by_the_next_runs(api: Api, pump, monkeypatch) -> None:
+def test_a_bucket_too_big_for_one_run_is_finished_by_the_next_runs(
+    api: Api, pump, monkeypatch, fake_clock
+) -> None:
     """A big launch's long wait puts thousands in one minute's bucket: each run sends about
     its budget, a page at a time, and the next run resumes where it stopped; nothing twice."""
     from chalicelib.campaigns import workflow
@@ -131,31 +137,31 @@ def test_a_bucket_too_big_for_one_run_is_finished_by_the_next_runs(api: Api, pum
     assert len(runs) >= 2 and all(sent <= 3 + 1 for sent in runs), runs  # budget + a page at most
     assert sum(runs) == 7
     assert workflow.release_due(now=later + timedelta(minutes=1)) == 0
-    pump.drain(wait=2)
+    fake_clock.drain(pump, wait=2)
     assert subjects() == ["One"] * 7 + ["Two"] * 7
 
 
-def test_a_step_message_delivered_twice_sends_once(api: Api, pump) -> None:
+def test_a_step_message_delivered_twice_sends_once(api: Api, pump, fake_clock) -> None:
     from app import workflow_steps
 
     campaign, _ = start(api, pump, QUICK, members=2)
-    calls = pump.drain(wait=3)
+    calls = fake_clock.drain(pump, wait=3)
     step_batches = [call.event for call in calls if call.handler == "workflow_steps"]
     assert step_batches
     for event in step_batches:
         assert not workflow_steps(event, LambdaContext("cohort-local-workflow_steps")).get(
             "batchItemFailures"
         )
-    pump.drain(wait=2)
+    fake_clock.drain(pump, wait=2)
     assert subjects() == ["One", "One", "Two", "Two"]
     assert api.get(f"/api/v1/campaigns/{campaign}/overview").json["totals"]["sent"] == 4
 
 
-def test_a_paused_campaign_sends_nothing_and_resumes_where_it_was(api: Api, pump) -> None:
+def test_a_paused_campaign_sends_nothing_and_resumes_where_it_was(api: Api, pump, fake_clock) -> None:
     campaign, _ = start(api, pump, QUICK)
     pump.drain()
     assert api.post(f"/api/v1/campaigns/{campaign}/pause").status == 200
-    pump.drain(wait=3)
+    fake_clock.drain(pump, wait=3)
     assert subjects() == ["One"]
     # Steps edited while paused: one before where the enrollment is, one after it.
     current = api.get(f"/api/v1/campaigns/{campaign}").json["steps"]
@@ -166,13 +172,15 @@ def test_a_paused_campaign_sends_nothing_and_resumes_where_it_was(api: Api, pump
     ]
     assert api.patch(f"/api/v1/campaigns/{campaign}", {"steps": new}).status == 200
     assert api.post(f"/api/v1/campaigns/{campaign}/resume").status == 200
-    assert all(call.ok for call in pump.drain(wait=2))
+    assert all(call.ok for call in fake_clock.drain(pump, wait=2))
     assert subjects() == ["One", "Three", "Two"]
     [enrollment] = enrollments(api, campaign)
     assert (enrollment["status"], enrollment["emailsSent"]) == ("COMPLETED", 3)
 
 
-def test_a_step_parked_again_while_its_release_runs_is_not_forgotten(api: Api, pump, monkeypatch) -> None:
+def test_a_step_parked_again_while_its_release_runs_is_not_forgotten(
+    api: Api, pump, monkeypatch, fake_clock
+) -> None:
     """Resume, then pause again before the release ran: the released step, run at once by a
     fast consumer, parks itself again under the same key; the release must not delete that
     new parking, or the next resume finds nothing and the enrollment waits forever."""
@@ -183,7 +191,7 @@ def test_a_step_parked_again_while_its_release_runs_is_not_forgotten(api: Api, p
     campaign, _ = start(api, pump, QUICK)
     pump.drain()
     api.post(f"/api/v1/campaigns/{campaign}/pause")
-    pump.drain(wait=3)  # step "Two" comes due and is parked
+    fake_clock.drain(pump, wait=3)  # step "Two" comes due and is parked
     api.post(f"/api/v1/campaigns/{campaign}/resume")
     api.post(f"/api/v1/campaigns/{campaign}/pause")
 
@@ -195,28 +203,28 @@ def test_a_step_parked_again_while_its_release_runs_is_not_forgotten(api: Api, p
 
     with monkeypatch.context() as patched:
         patched.setattr(launch, "workflow", types.SimpleNamespace(send=consumed_at_once))
-        pump.drain(wait=2)
+        fake_clock.drain(pump, wait=2)
     api.post(f"/api/v1/campaigns/{campaign}/resume")
-    pump.drain(wait=3)
+    fake_clock.drain(pump, wait=3)
     assert subjects() == ["One", "Two"]
     [enrollment] = enrollments(api, campaign)
     assert enrollment["status"] == "COMPLETED"
 
 
-def test_completing_a_paused_campaign_stops_its_enrollments(api: Api, pump) -> None:
+def test_completing_a_paused_campaign_stops_its_enrollments(api: Api, pump, fake_clock) -> None:
     campaign, _ = start(api, pump, QUICK, members=2)
     pump.drain()
     api.post(f"/api/v1/campaigns/{campaign}/pause")
-    pump.drain(wait=3)
+    fake_clock.drain(pump, wait=3)
     api.patch(f"/api/v1/campaigns/{campaign}", {"status": "COMPLETED"})
-    pump.drain(wait=1)
+    fake_clock.drain(pump, wait=1)
     assert subjects() == ["One", "One"]
     assert {(e["status"], e["stopReason"]) for e in enrollments(api, campaign)} == {
         ("STOPPED", "campaignCompleted")
     }
 
 
-def test_a_crash_between_sending_and_recording_never_sends_twice(api: Api, pump) -> None:
+def test_a_crash_between_sending_and_recording_never_sends_twice(api: Api, pump, fake_clock) -> None:
     """At most once: the redelivered message finds the step claimed, records it, moves on."""
     from chalicelib.campaigns import workflow
 
@@ -230,7 +238,7 @@ def test_a_crash_between_sending_and_recording_never_sends_twice(api: Api, pump)
 
     campaign, _ = start(api, pump, QUICK)
     with workflow.substitute(record=crash_once):
-        calls = pump.drain(wait=3)
+        calls = fake_clock.drain(pump, wait=3)
     assert crashes  # it did crash
     assert any(call.failed for call in calls if call.handler == "workflow_steps")
     assert subjects() == ["One", "Two"]
@@ -238,7 +246,9 @@ def test_a_crash_between_sending_and_recording_never_sends_twice(api: Api, pump)
     assert (enrollment["status"], enrollment["emailsSent"]) == ("COMPLETED", 2)
 
 
-def test_a_next_step_delivered_before_the_step_is_recorded_is_delivered_again(api: Api, pump) -> None:
+def test_a_next_step_delivered_before_the_step_is_recorded_is_delivered_again(
+    api: Api, pump, fake_clock
+) -> None:
     """Two emails with no wait: the second's message exists before the first is recorded.
     Another function that takes it in that moment fails it (SQS delivers it again) instead
     of dropping it, which would leave the enrollment ACTIVE forever."""
@@ -267,14 +277,14 @@ def test_a_next_step_delivered_before_the_step_is_recorded_is_delivered_again(ap
     back_to_back = [QUICK[0], QUICK[2]]
     campaign, _ = start(api, pump, back_to_back)
     with workflow.substitute(record=another_function_takes_the_next_message_first):
-        assert all(call.ok for call in pump.drain(wait=3))
+        assert all(call.ok for call in fake_clock.drain(pump, wait=3))
     assert early
     assert subjects() == ["One", "Two"]
     [enrollment] = enrollments(api, campaign)
     assert (enrollment["status"], enrollment["emailsSent"]) == ("COMPLETED", 2)
 
 
-def test_an_unknown_send_outcome_counts_as_sent(api: Api, pump) -> None:
+def test_an_unknown_send_outcome_counts_as_sent(api: Api, pump, fake_clock) -> None:
     """At most once, the other side: when SES may or may not have sent (a read timeout),
     the step is not sent again; the enrollment goes on with the next step."""
     from botocore.exceptions import ReadTimeoutError
@@ -292,7 +302,7 @@ def test_an_unknown_send_outcome_counts_as_sent(api: Api, pump) -> None:
 
     campaign, _ = start(api, pump, QUICK)
     with workflow.substitute(send_email=time_out_on_first):
-        pump.drain(wait=3)
+        fake_clock.drain(pump, wait=3)
     assert attempts == ["One", "Two"]
     assert subjects() == ["Two"]
     assert enrollments(api, campaign)[0]["status"] == "COMPLETED"
@@ -313,7 +323,9 @@ def test_ses_throttling_retries_only_that_message(api: Api, pump) -> None:
     assert {e["status"] for e in enrollments(api, campaign)} == {"COMPLETED"}
 
 
-def test_a_message_throttled_every_time_goes_to_the_dead_letter_queue(api: Api, pump, aws) -> None:
+def test_a_message_throttled_every_time_goes_to_the_dead_letter_queue(
+    api: Api, pump, aws, fake_clock
+) -> None:
     import boto3
 
     from chalicelib.platform import mailer
@@ -321,7 +333,7 @@ def test_a_message_throttled_every_time_goes_to_the_dead_letter_queue(api: Api, 
     campaign, contacts = start(api, pump, QUICK, members=3)
     ses = ThrottlingSes({"person0@example.com"})
     with mailer.use_client(ses):
-        pump.drain(wait=3)
+        fake_clock.drain(pump, wait=3)
     assert ses.refused == 5  # the queue's maxReceiveCount
     assert sorted((m.to, m.subject) for m in sent_emails()) == [
         (f"person{i}@example.com", subject) for i in (1, 2) for subject in ("One", "Two")
@@ -335,13 +347,13 @@ def test_a_message_throttled_every_time_goes_to_the_dead_letter_queue(api: Api, 
     assert (stuck["status"], stuck["emailsSent"]) == ("ACTIVE", 0)
 
 
-def test_a_contact_that_unsubscribed_meanwhile_gets_nothing_more(api: Api, pump) -> None:
+def test_a_contact_that_unsubscribed_meanwhile_gets_nothing_more(api: Api, pump, fake_clock) -> None:
 
     campaign, [contact] = start(api, pump, QUICK)
     pump.drain()
     ws = api.get("/api/v1/workspace").json["id"]
     contact_status.raise_status(ws, contact, "REPLIED", "replied to One")
-    pump.drain(wait=3)
+    fake_clock.drain(pump, wait=3)
     assert subjects() == ["One"]
     [enrollment] = enrollments(api, campaign)
     assert (enrollment["status"], enrollment["stopReason"]) == ("STOPPED", "replied")

@@ -335,19 +335,21 @@ class _Crash(BaseException):
     """What a Lambda timeout looks like to the idempotency record: the call never returns."""
 
 
-def test_a_call_cut_off_by_a_timeout_frees_its_idempotency_key_when_its_time_is_up(api) -> None:
-    import time
+def test_a_call_cut_off_by_a_timeout_frees_its_idempotency_key_when_its_time_is_up(api, fake_clock) -> None:
+    """On the fake clock (Powertools' "now" included): the 300 ms budget and the wait past it
+    are moves of the clock, not sleeps."""
     from dataclasses import dataclass, field
+    from datetime import datetime, timedelta
 
     from chalicelib.api import idempotency
     from chalicelib.platform.errors import Conflict
 
     @dataclass
     class Context:  # the Lambda context: 300 ms left of this invocation
-        ends: float = field(default_factory=lambda: time.monotonic() + 0.3)
+        ends: datetime = field(default_factory=lambda: fake_clock.now() + timedelta(milliseconds=300))
 
         def get_remaining_time_in_millis(self) -> int:
-            return max(0, int((self.ends - time.monotonic()) * 1000))
+            return max(0, int((self.ends - fake_clock.now()).total_seconds() * 1000))
 
     @dataclass
     class Request:
@@ -362,10 +364,13 @@ def test_a_call_cut_off_by_a_timeout_frees_its_idempotency_key_when_its_time_is_
             idempotency.respond(Request(), ws, "test", lambda: (201, {"n": 2}))
         raise _Crash
 
+    # GIVEN a call that never returns (its Lambda timed out), its key recorded "in progress"
     with pytest.raises(_Crash):
         idempotency.respond(Request(), ws, "test", cut_off)
-    time.sleep(0.4)
+    # WHEN its invocation's time is up and the client retries
+    fake_clock.advance(0.4)
     answer = idempotency.respond(Request(), ws, "test", lambda: (201, {"n": 3}))
+    # THEN the retry runs
     assert (answer.status_code, answer.body) == (201, {"n": 3})
 
 

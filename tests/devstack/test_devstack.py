@@ -200,10 +200,12 @@ def test_a_message_that_keeps_failing_goes_to_the_dead_letter_queue(
     assert dead["Body"] == "poison"
 
 
-def test_a_delayed_message_is_delivered_when_due(aws: Provisioned, script: Script, test_pump: Pump) -> None:
+def test_a_delayed_message_is_delivered_when_due(
+    aws: Provisioned, script: Script, test_pump: Pump, fake_clock
+) -> None:
     boto3.client("sqs").send_message(QueueUrl=aws.refs["StepsQueue"], MessageBody="later", DelaySeconds=1)
     assert test_pump.drain() == []
-    assert [call.handler for call in test_pump.drain(wait=5)] == ["steps"]
+    assert [call.handler for call in fake_clock.drain(test_pump, wait=5)] == ["steps"]
 
 
 # --- schedules, sources, the real app ---------------------------------------------------------

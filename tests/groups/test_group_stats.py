@@ -145,7 +145,7 @@ def _corrupt(api, group: str, total: int, active: int) -> None:
     )
 
 
-def test_the_daily_recount_repairs_drifted_counters(api, pump, monkeypatch) -> None:
+def test_the_daily_recount_repairs_drifted_counters(api, pump, monkeypatch, fake_clock) -> None:
     from chalicelib.groups import upkeep
 
     monkeypatch.setattr(upkeep, "SETTLE_SECONDS", 1)  # 15 minutes in the product
@@ -161,7 +161,7 @@ def test_the_daily_recount_repairs_drifted_counters(api, pump, monkeypatch) -> N
     calls = run_jobs(pump)
     assert calls and all(call.ok for call in calls)
     assert _counts(api, drifted) == (9, 1, 8)  # found, repaired once the stream has settled
-    assert all(call.ok for call in pump.drain(wait=3))
+    assert all(call.ok for call in fake_clock.drain(pump, wait=3))
     assert _counts(api, drifted) == (4, 3, 1)
     assert _counts(api, fine) == (2, 1, 1)
     # Nothing changed since: the next run starts no job.
@@ -188,7 +188,9 @@ def test_the_recount_mends_a_stale_snapshot_and_leaves_counters_right(api, pump)
     assert member[0]["status"] == "ACTIVE"
 
 
-def test_a_recount_while_the_stream_lags_does_not_count_a_member_twice(api, pump, monkeypatch) -> None:
+def test_a_recount_while_the_stream_lags_does_not_count_a_member_twice(
+    api, pump, monkeypatch, fake_clock
+) -> None:
     """A member added just before the count: the recount sees it, the counters do not yet.
     Repaired at once, the stream's +1 would come on top (4 for 3 members)."""
     from chalicelib.events import dispatch
@@ -204,5 +206,5 @@ def test_a_recount_while_the_stream_lags_does_not_count_a_member_twice(api, pump
     job_id = upkeep.start_recount(ws, group)
     assert job_id
     jobs.run(jobs.get(ws, job_id), 0, dispatch.job_kinds())  # the recount runs before the stream catches up
-    assert all(call.ok for call in pump.drain(wait=3))
+    assert all(call.ok for call in fake_clock.drain(pump, wait=3))
     assert _counts(api, group)[0] == 3

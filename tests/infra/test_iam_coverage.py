@@ -42,7 +42,9 @@ def action(service: str, operation: str) -> str:
     return ACTION_OF.get((service, operation), f"{NAMESPACE.get(service, service)}:{operation}")
 
 
-def test_the_policy_grants_every_call_the_app_makes(api: Api, aws: Any, pump: Any, monkeypatch) -> None:
+def test_the_policy_grants_every_call_the_app_makes(
+    api: Api, aws: Any, pump: Any, monkeypatch, fake_clock
+) -> None:
     import requests as http
     from botocore.hooks import HierarchicalEmitter
 
@@ -71,7 +73,7 @@ def test_the_policy_grants_every_call_the_app_makes(api: Api, aws: Any, pump: An
     running_campaign(api, [group])
     people = make_contacts(api, 2)
     add_members(api, group, people)
-    pump.drain(wait=2)
+    fake_clock.drain(pump, wait=2)
     sent = [
         i for i in api.get(f"/api/v1/contacts/{people[0]}/activity").json["items"] if i["type"] == "emailSent"
     ]
