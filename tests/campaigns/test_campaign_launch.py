@@ -101,9 +101,12 @@ def test_add_to_campaign_enrolls_one_group_and_reports_who_was_not(api: Api, pum
 
 
 def test_add_to_a_campaign_that_is_not_running_is_409(api: Api) -> None:
+    # GIVEN
     group = new_group(api, "Leads")
     draft = new_campaign(api, [group])["id"]
+    # WHEN
     reply = api.post(f"/api/v1/groups/{group}/actions", {"action": "addToCampaign", "campaignId": draft})
+    # THEN
     assert (reply.status, reply.error_code) == (409, "conflict")
 
 

@@ -74,11 +74,14 @@ def test_groups_must_exist_in_the_workspace(api: Api, new_workspace) -> None:
 
 
 def test_a_group_cannot_be_both_included_and_excluded(api: Api) -> None:
+    # GIVEN
     group = new_group(api, "Leads")
+    # WHEN
     reply = api.post(
         "/api/v1/campaigns",
         {"name": "x", "fromEmail": SENDER, "includeGroupIds": [group], "excludeGroupIds": [group]},
     )
+    # THEN
     assert reply.status == 422
 
 
@@ -255,10 +258,13 @@ def test_only_draft_or_completed_campaigns_can_be_deleted(api: Api, pump) -> Non
 
 
 def test_an_idempotency_key_creates_once(api: Api) -> None:
+    # GIVEN
     body = {"name": "Once", "fromEmail": SENDER}
     headers = {"Idempotency-Key": "abc"}
     first = api.post("/api/v1/campaigns", body, headers=headers)
+    # WHEN
     again = api.post("/api/v1/campaigns", body, headers=headers)
+    # THEN
     assert first.status == again.status == 201
     assert first.json["id"] == again.json["id"]
     assert len(api.get("/api/v1/campaigns").json["items"]) == 1

@@ -67,17 +67,21 @@ def test_a_dynamic_group_join_enrolls_in_every_running_campaign(api: Api, pump) 
 
 
 def test_a_static_group_join_enrolls_nobody(api: Api, pump) -> None:
+    # GIVEN
     static = new_group(api, "Customers", "STATIC")
     campaign = running_campaign(api, [static])
     pump.drain()
+    # WHEN
     add_members(api, static, make_contacts(api, 2))
     pump.drain()
+    # THEN
     assert enrollments(api, campaign) == []
     assert sent_emails() == []
 
 
 def test_ineligible_contacts_are_not_enrolled(api: Api, pump) -> None:
 
+    # GIVEN
     ws = workspace_of(api)
     leads, customers = new_group(api, "Leads", "DYNAMIC"), new_group(api, "Customers")
     campaign = running_campaign(api, [leads], [customers], steps=ONE_EMAIL)
@@ -87,7 +91,9 @@ def test_ineligible_contacts_are_not_enrolled(api: Api, pump) -> None:
     phone_only = contact_flows.create(ws, {"phone": "+33612345678", "firstName": "Phone"}).id
     add_members(api, customers, [customer])
     pump.drain()
+    # WHEN
     add_members(api, leads, [eligible, unsubscribed, customer, phone_only])
+    # THEN
     assert all(call.ok for call in pump.drain())
     assert list(enrolled(api, campaign)) == [eligible]
     assert [m.to for m in sent_emails()] == ["person0@example.com"]
@@ -283,6 +289,7 @@ def test_reenrollment_after_exit_enrolls_a_rejoining_contact_again(api: Api, pum
 
 
 def test_an_active_enrollment_is_not_restarted_by_a_rejoin(api: Api, pump) -> None:
+    # GIVEN
     leads = new_group(api, "Leads", "DYNAMIC")
     steps = [*ONE_EMAIL, {"type": "wait", "days": 3}, *ONE_EMAIL]
     campaign = running_campaign(api, [leads], steps=steps, reenrollment="afterExit")
@@ -291,9 +298,11 @@ def test_an_active_enrollment_is_not_restarted_by_a_rejoin(api: Api, pump) -> No
     pump.drain()
     api.delete(f"/api/v1/groups/{leads}/members/{contact}")
     pump.drain()
+    # WHEN
     add_members(api, leads, [contact])
     pump.drain()
     [enrollment] = enrollments(api, campaign)
+    # THEN
     # Leaving the group did not stop it, rejoining did not restart it.
     assert (enrollment["status"], enrollment["run"], enrollment["currentStep"]) == ("ACTIVE", 1, 2)
     assert len(sent_emails()) == 1
@@ -326,13 +335,16 @@ def test_a_failed_group_counter_write_does_not_lose_the_enrollment_counts(api: A
     """The batch's deferred work: the group counters fail once (throttled), the batch comes
     again; the enrollment counts of its first delivery must not be skipped, since the second
     finds the enrollments written and counts nothing."""
+    # GIVEN
     leads = new_group(api, "Leads", "DYNAMIC")
     campaign = running_campaign(api, [leads], steps=ONE_EMAIL)
     pump.drain()
     members = make_contacts(api, 3)
+    # WHEN
     with dynamodb_fault("TransactWriteItems", "SEQ#", times=1) as refused:
         add_members(api, leads, members)
         calls = pump.drain()
+    # THEN
     assert refused["refused"] == 1 and any(not call.ok for call in calls)
     assert len(enrollments(api, campaign)) == 3
     assert api.get(f"/api/v1/groups/{leads}/stats").json["totalContacts"] == 3

@@ -212,12 +212,15 @@ def test_a_step_parked_again_while_its_release_runs_is_not_forgotten(
 
 
 def test_completing_a_paused_campaign_stops_its_enrollments(api: Api, pump, fake_clock) -> None:
+    # GIVEN
     campaign, _ = start(api, pump, QUICK, members=2)
     pump.drain()
     api.post(f"/api/v1/campaigns/{campaign}/pause")
     fake_clock.drain(pump, wait=3)
+    # WHEN
     api.patch(f"/api/v1/campaigns/{campaign}", {"status": "COMPLETED"})
     fake_clock.drain(pump, wait=1)
+    # THEN
     assert subjects() == ["One", "One"]
     assert {(e["status"], e["stopReason"]) for e in enrollments(api, campaign)} == {
         ("STOPPED", "campaignCompleted")
@@ -292,6 +295,7 @@ def test_an_unknown_send_outcome_counts_as_sent(api: Api, pump, fake_clock) -> N
     from chalicelib.campaigns import workflow
     from chalicelib.platform import mailer
 
+    # GIVEN
     attempts: list[str] = []
 
     def time_out_on_first(email: mailer.Email) -> str:
@@ -301,8 +305,10 @@ def test_an_unknown_send_outcome_counts_as_sent(api: Api, pump, fake_clock) -> N
         return mailer.send(email)
 
     campaign, _ = start(api, pump, QUICK)
+    # WHEN
     with workflow.substitute(send_email=time_out_on_first):
         fake_clock.drain(pump, wait=3)
+    # THEN
     assert attempts == ["One", "Two"]
     assert subjects() == ["Two"]
     assert enrollments(api, campaign)[0]["status"] == "COMPLETED"

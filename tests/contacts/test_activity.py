@@ -71,8 +71,11 @@ def test_the_timeline_is_paginated_with_one_query_per_page(api, requests) -> Non
 
 
 def test_another_workspaces_contact_or_an_unknown_one_is_404(api, new_workspace) -> None:
+    # GIVEN
     jane = api.post("/api/v1/contacts", {"email": "jane@example.com"}).json["id"]
+    # WHEN
     other = new_workspace(name="Other")
+    # THEN
     assert other.get(f"/api/v1/contacts/{jane}/activity").status == 404
     assert api.get(f"/api/v1/contacts/{ids.new_id()}/activity").status == 404
     assert api.get(f"/api/v1/contacts/{jane}/activity").json == {"items": [], "nextCursor": None}

@@ -55,8 +55,11 @@ FR_MOBILE = st.integers(min_value=0, max_value=9_999_999).map(lambda n: f"61{n:0
 @settings(max_examples=200, deadline=None)
 @given(FR_MOBILE, st.sampled_from(["0{d}", "+33{d}", "+33 {s}", "0{s}", "(0){d}", "0033{d}", "0{dots}"]))
 def test_a_number_written_any_usual_way_gives_one_e164(digits: str, template: str) -> None:
+    # GIVEN
     spaced = " ".join([digits[0], *(digits[i : i + 2] for i in range(1, 9, 2))])
+    # WHEN
     written = template.format(d=digits, s=spaced, dots=spaced.replace(" ", "."))
+    # THEN
     assert normalise_phone(written, "FR") == f"+33{digits}"
     # a number with its country code reads the same in any region
     assert normalise_phone(f"+33{digits}", "US") == f"+33{digits}"

@@ -97,9 +97,12 @@ def test_matching_rules(
 
 
 def test_a_phone_only_contact_that_gained_an_email_no_longer_answers_to_its_phone(api) -> None:
+    # GIVEN
     phone_only = api.post("/api/v1/contacts/sync", {"phone": P1}).json["contact"]
     api.post("/api/v1/contacts/sync", {"email": A, "phone": P1})
+    # WHEN
     again = api.post("/api/v1/contacts/sync", {"phone": P1})
+    # THEN
     assert again.json["result"] == "created"
     assert again.json["contact"]["id"] != phone_only["id"]
     assert api.post("/api/v1/contacts/sync", {"email": A}).json["contact"]["id"] == phone_only["id"]
@@ -171,9 +174,12 @@ def test_sync_keeps_what_it_is_not_given_and_adds_tags_and_fields(api) -> None:
 
 
 def test_a_sync_that_changes_nothing_is_updated_and_writes_nothing(api, requests) -> None:
+    # GIVEN
     api.post("/api/v1/contacts/sync", {"email": A, "firstName": "Ana"})
     requests.reset()
+    # WHEN
     same = api.post("/api/v1/contacts/sync", {"email": A, "firstName": "Ana"})
+    # THEN
     assert (same.status, same.json["result"]) == (200, "updated")
     assert requests.snapshot() == {"dynamodb.BatchGetItem": 1}
 

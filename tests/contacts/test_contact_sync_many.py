@@ -93,11 +93,14 @@ def test_one_outcome_per_row_in_order(api) -> None:
 
 
 def test_a_row_that_would_pass_a_contacts_limits_fails_alone(api) -> None:
+    # GIVEN
     full = api.post(
         "/api/v1/contacts", {"email": "full@example.com", "tags": [f"t{i}" for i in range(20)]}
     ).json
     rows = [{"email": "full@example.com", "tags": ["one-more"]}, {"email": "fine@example.com"}]
+    # WHEN
     outcomes = contact_sync.sync_many(workspace_of(api), rows, update_existing=True, source="import")
+    # THEN
     assert [(o.result, o.contact_id) for o in outcomes] == [
         ("failed", None),
         ("created", outcomes[1].contact_id),
@@ -132,6 +135,7 @@ def test_update_existing_false_only_adds_the_extra_tags(api) -> None:
 
 
 def test_the_plan_limit_holds_mid_batch(new_workspace) -> None:
+    # GIVEN
     free = new_workspace("FREE")
     ws = workspace_of(free)
     free.post("/api/v1/contacts", {"email": "known@example.com"})
@@ -139,7 +143,9 @@ def test_the_plan_limit_holds_mid_batch(new_workspace) -> None:
     rows = [{"email": f"late{i}@example.com"} for i in range(5)] + [
         {"email": "known@example.com", "title": "T"}
     ]
+    # WHEN
     outcomes = contact_sync.sync_many(ws, rows, update_existing=True, source="import")
+    # THEN
     assert [(o.result, o.reason) for o in outcomes] == [("created", None)] * 3 + [
         ("failed", "plan_limit_reached"),
         ("failed", "plan_limit_reached"),
@@ -188,11 +194,14 @@ def before_transactions() -> Iterator[Callable[[Callable[[], None]], None]]:
 
 def test_a_cancelled_batch_is_redone_row_by_row(api, before_transactions) -> None:
 
+    # GIVEN
     ws = workspace_of(api)
     rival: dict[str, Any] = {}
     before_transactions(lambda: rival.update(id=contact_flows.create(ws, {"email": "b@example.com"}).id))
     rows = [{"email": f"{name}@example.com", "firstName": name} for name in ("a", "b", "c")]
+    # WHEN
     outcomes = contact_sync.sync_many(ws, rows, update_existing=True, source="import")
+    # THEN
     assert [o.result for o in outcomes] == ["created", "updated", "created"]
     assert outcomes[1].contact_id == rival["id"]
     assert contact(api, rival["id"])["firstName"] == "b"

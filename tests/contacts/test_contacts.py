@@ -92,8 +92,11 @@ def test_create_then_get_shows_the_normalised_contact(api) -> None:
 
 
 def test_a_taken_email_is_a_conflict_naming_the_existing_contact(api) -> None:
+    # GIVEN
     first = api.post("/api/v1/contacts", {"email": "ana@example.com"}).json
+    # WHEN
     again = api.post("/api/v1/contacts", {"email": "ANA@example.com", "firstName": "Ana"})
+    # THEN
     assert again.status == 409
     assert again.error_code == "conflict"
     assert again.json["error"]["details"] == [{"field": "email", "existingContactId": first["id"]}]
@@ -167,18 +170,24 @@ def test_patch_with_null_tags_or_custom_fields_empties_them(api) -> None:
 
 
 def test_patch_onto_a_taken_email_is_a_conflict_and_changes_nothing(api, aws) -> None:
+    # GIVEN
     ana = api.post("/api/v1/contacts", {"email": "ana@example.com"}).json
     bob = api.post("/api/v1/contacts", {"email": "bob@example.com"}).json
     before = table_items(aws)
+    # WHEN
     reply = api.patch(f"/api/v1/contacts/{bob['id']}", {"email": "ana@example.com", "firstName": "Bob"})
+    # THEN
     assert reply.status == 409
     assert reply.json["error"]["details"] == [{"field": "email", "existingContactId": ana["id"]}]
     assert table_items(aws) == before
 
 
 def test_patch_cannot_remove_the_last_identity(api) -> None:
+    # GIVEN
     contact = api.post("/api/v1/contacts", {"email": "a@example.com"}).json
+    # WHEN
     reply = api.patch(f"/api/v1/contacts/{contact['id']}", {"email": None})
+    # THEN
     assert reply.status == 422
     assert {d["field"] for d in reply.json["error"]["details"]} == {"email", "phone"}
 

@@ -69,10 +69,13 @@ def test_rename_moves_every_contact_to_the_new_tag(api) -> None:
 
 
 def test_renaming_onto_an_existing_tag_merges_them(api) -> None:
+    # GIVEN
     both = make(api, "both@example.com", ["a", "b"])
     only_a = make(api, "a@example.com", ["a"])
     only_b = make(api, "b@example.com", ["b"])
+    # WHEN
     reply = api.post("/api/v1/tags/rename", {"from": "a", "to": "b"})
+    # THEN
     assert reply.json == {"tag": "b", "merged": True, "contactsChanged": 2, "contactCount": 3, "done": True}
     assert tag_counts(api) == {"b": 3}
     assert api.get(f"/api/v1/contacts/{both['id']}").json["tags"] == ["b"]
@@ -80,10 +83,13 @@ def test_renaming_onto_an_existing_tag_merges_them(api) -> None:
 
 
 def test_merge_several_tags_into_one(api) -> None:
+    # GIVEN
     make(api, "1@example.com", ["Lead", "lead"])
     make(api, "2@example.com", ["LEAD"])
     make(api, "3@example.com", ["lead", "other"])
+    # WHEN
     reply = api.post("/api/v1/tags/merge", {"from": ["Lead", "LEAD"], "into": "lead"})
+    # THEN
     assert reply.status == 200, reply.json
     assert reply.json["contactCount"] == 3
     assert reply.json["merged"] is True

@@ -23,8 +23,11 @@ def test_addresses_and_domains_are_added_normalised_and_listed(api) -> None:
 
 
 def test_adding_a_value_twice_keeps_one_and_answers_200(api) -> None:
+    # GIVEN
     first = api.post("/api/v1/exclusions", {"value": "a@x.com"})
+    # WHEN
     again = api.post("/api/v1/exclusions", {"value": "A@X.com"})
+    # THEN
     assert (first.status, again.status) == (201, 200)
     assert again.json == first.json
     assert len(api.get("/api/v1/exclusions").json["items"]) == 1
@@ -62,8 +65,11 @@ def test_removing_by_query_or_body_and_unknown_values_are_404(api) -> None:
 
 
 def test_each_workspace_has_its_own_list(api, new_workspace) -> None:
+    # GIVEN
     other = new_workspace(name="Other")
+    # WHEN
     api.post("/api/v1/exclusions", {"value": "a@x.com"})
+    # THEN
     assert other.get("/api/v1/exclusions").json["items"] == []
     assert other.delete("/api/v1/exclusions?value=a@x.com").status == 404
     assert len(api.get("/api/v1/exclusions").json["items"]) == 1

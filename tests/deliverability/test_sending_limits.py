@@ -55,7 +55,10 @@ def test_paid_plans_send_more_per_day_and_per_second(new_workspace) -> None:
 
 
 def test_workspaces_do_not_share_their_limits(new_workspace) -> None:
+    # GIVEN
     first, second = workspace_of(new_workspace("FREE")), workspace_of(new_workspace("FREE", name="Two"))
+    # WHEN
     fill_day(first, "2026-11-20", 10_000)
+    # THEN
     assert sending_limits.wait_seconds(first, "FREE", NOON) > 0
     assert sending_limits.wait_seconds(second, "FREE", NOON) == 0

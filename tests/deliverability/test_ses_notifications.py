@@ -134,16 +134,20 @@ def test_a_permanent_bounce_marks_the_contact_bounced_once_however_often_deliver
 
 
 def test_a_transient_bounce_is_counted_and_not_fatal(api, aws, pump) -> None:
+    # GIVEN
     sent = Sent(api)
     deliver(aws, pump, bounce(sent.ses_id, "Transient", "fb-a"))
     deliver(aws, pump, bounce(sent.ses_id, "Transient", "fb-a"))  # redelivered
+    # WHEN
     deliver(aws, pump, bounce(sent.ses_id, "Undetermined", "fb-b"))
+    # THEN
     assert sent.contact()["status"] == "ACTIVE"
     assert sent.counters()["softBounced"] == 2
     assert sent.counters().get("bounced", 0) == 0
 
 
 def test_a_complaint_unsubscribes(api, aws, pump) -> None:
+    # GIVEN
     sent = Sent(api)
     complaint = {
         "notificationType": "Complaint",
@@ -155,7 +159,9 @@ def test_a_complaint_unsubscribes(api, aws, pump) -> None:
         "mail": mail(sent.ses_id),
     }
     deliver(aws, pump, complaint, times=2)
+    # WHEN
     contact = sent.contact()
+    # THEN
     assert (contact["status"], contact["statusReason"]) == ("UNSUBSCRIBED", "complaint")
     assert sent.counters()["complained"] == 1
     assert sent.counters()["unsubscribed"] == 1
@@ -180,10 +186,13 @@ def test_an_unsubscribe_link_then_a_complaint_count_one_unsubscribe(api, aws, pu
 
 
 def test_two_replies_in_one_thread_count_the_email_once(api, aws, pump) -> None:
+    # GIVEN
     sent = Sent(api)
     deliver(aws, pump, reply(f"<{sent.message_id}>", message_id="r1"))
     later = {"name": "References", "value": f"<{sent.message_id}> <sales-answer@x.com>"}
+    # WHEN
     deliver(aws, pump, reply("<sales-answer@x.com>", message_id="r2", headers=[later]))
+    # THEN
     assert sent.counters()["replied"] == 1  # replyRate = replied / sent stays <= 100 %
     assert sent.timeline().count("replied") == 2  # each reply is on the timeline
 
@@ -221,10 +230,13 @@ def test_a_reply_marks_the_contact_replied(api, aws, pump, answered) -> None:
 
 
 def test_auto_replies_and_unrelated_mail_change_nothing(api, aws, pump) -> None:
+    # GIVEN
     sent = Sent(api)
+    # WHEN
     out_of_office = reply(
         f"<{sent.message_id}>", headers=[{"name": "Auto-Submitted", "value": "auto-replied"}]
     )
+    # THEN
     assert deliver(aws, pump, out_of_office) == [{"ignored": 1}]
     assert deliver(aws, pump, reply("<someone-else@x.com>", message_id="r2")) == [{"unmatched": 1}]
     assert sent.contact()["status"] == "ACTIVE"
@@ -244,10 +256,13 @@ def test_mail_to_the_unsubscribe_address_unsubscribes(api, aws, pump) -> None:
 
 
 def test_a_stronger_status_is_never_lowered_by_a_later_event(api, aws, pump) -> None:
+    # GIVEN
     sent = Sent(api)
     api.patch(f"/api/v1/contacts/{sent.contact_id}", {"status": "UNSUBSCRIBED"})
     deliver(aws, pump, bounce(sent.ses_id))
+    # WHEN
     deliver(aws, pump, reply(f"<{sent.message_id}>"))
+    # THEN
     assert sent.contact()["status"] == "UNSUBSCRIBED"
 
 

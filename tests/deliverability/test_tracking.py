@@ -132,22 +132,28 @@ def test_a_token_signed_for_another_workspace_or_a_gone_email_is_404(api, ws, ne
 
 
 def test_a_token_signed_with_another_secret_is_404(api, ws, monkeypatch) -> None:
+    # GIVEN
     target = sent_email(ws)
     monkeypatch.setenv("COHORT_SECRET", "another-deployment-secret")
     token = link_tokens.mint("o", target)
+    # WHEN
     monkeypatch.undo()
+    # THEN
     assert api.get("/t/o/" + token).status == 404
 
 
 @settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(st.data())
 def test_no_change_of_a_token_reads_as_valid(aws, data) -> None:
+    # GIVEN
     target = Target(ids.new_id(), ids.new_id(), ids.new_id(), 3, ids.new_id(), None)
     token = link_tokens.mint("c", target, "https://example.com/path")
     raw = bytearray(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
     position = data.draw(st.integers(0, len(raw) - 1))
     raw[position] ^= data.draw(st.integers(1, 255))
+    # WHEN
     changed = base64.urlsafe_b64encode(bytes(raw)).decode().rstrip("=")
+    # THEN
     assert link_tokens.read(changed, "c") is None
     assert link_tokens.read(token, "c") == link_tokens.Link("c", target, "https://example.com/path")
 

@@ -46,8 +46,11 @@ def clicks(body: str) -> list[str]:
 
 
 def test_http_links_of_both_bodies_are_tracked_and_others_left_alone(aws, monkeypatch) -> None:
+    # GIVEN
     monkeypatch.setenv("COHORT_PUBLIC_BASE_URL", BASE)
+    # WHEN
     out, _ = decorated()
+    # THEN
     assert clicks(out.email.html or "") == [
         "https://shop.example/p?a=1&b=2",
         "HTTP://EXAMPLE.COM/x",
@@ -103,6 +106,9 @@ def test_a_tracked_link_redirects_to_exactly_the_url_of_the_email(api) -> None:
 
 
 def test_a_url_too_long_to_sign_stays_as_it_was(aws) -> None:
+    # GIVEN
     long_url = "https://example.com/" + "a" * 3000
+    # WHEN
     out, _ = decorated(html=f'<a href="{long_url}">x</a>', text=long_url)
+    # THEN
     assert long_url in (out.email.html or "") and long_url in out.email.text

@@ -32,10 +32,13 @@ def recorded(api, contact_id: str, campaign_id: str | None = None) -> Target:
 
 
 def test_the_page_asks_first_and_a_get_changes_nothing(api, aws) -> None:
+    # GIVEN
     contact = api.post("/api/v1/contacts", {"email": "jane@example.com"}).json["id"]
+    # WHEN
     token = link_tokens.mint("u", recorded(api, contact))
     before = table(aws)
     page = api.get(f"/u/{token}", headers={"Authorization": ""})
+    # THEN
     assert page.status == 200
     assert page.headers["Content-Type"].startswith("text/html")
     assert '<form method="post"' in page.text and "<button" in page.text

@@ -229,9 +229,12 @@ def test_an_unknown_queue_name_is_refused(aws: Provisioned) -> None:
 
 
 def test_the_pumps_own_requests_are_not_counted(aws: Provisioned, requests, test_pump: Pump) -> None:
+    # GIVEN
     requests.reset()  # after provisioning
     put(aws.table_name, "a")
+    # WHEN
     boto3.client("sqs").send_message(QueueUrl=aws.refs["StepsQueue"], MessageBody="m")
+    # THEN
     assert len(test_pump.drain()) == 2
     assert requests.snapshot() == {"dynamodb.PutItem": 1, "sqs.SendMessage": 1}
 

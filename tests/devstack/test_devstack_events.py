@@ -67,16 +67,22 @@ def test_the_context_counts_down_from_the_timeout() -> None:
     ],
 )
 def test_reported_failures(result: object, failed: list[str]) -> None:
+    # GIVEN
     records = [make_sqs_record("a", message_id="m1"), make_sqs_record("b", message_id="m2")]
+    # WHEN
     call = invoke("h", "sqs", lambda event, context: result, batch(records), LambdaContext("h"))
+    # THEN
     assert call.failed == failed
 
 
 def test_a_raising_handler_fails_every_record() -> None:
+    # GIVEN
     def handler(event: object, context: object) -> None:
         raise ValueError("boom")
 
+    # WHEN
     call = invoke("h", "sqs", handler, batch([make_sqs_record("a", message_id="m1")]), LambdaContext("h"))
+    # THEN
     assert call.failed == ["m1"] and isinstance(call.error, ValueError)
     assert call.line().startswith("[sqs] h records=1 failures=1 ms=")
 
@@ -112,6 +118,7 @@ def test_unsupported_cron_syntax_is_refused() -> None:
 
 
 def test_sent_emails_are_shown_with_recipients_subject_and_body() -> None:
+    # GIVEN
     raw = (
         "From: noreply@cohort.local\r\nTo: bob@example.com\r\nSubject: Raw\r\n"
         "List-Unsubscribe: <https://u.example>\r\nContent-Type: text/plain; charset=utf-8\r\n"
@@ -130,7 +137,9 @@ def test_sent_emails_are_shown_with_recipients_subject_and_body() -> None:
             {"source": "noreply@cohort.local", "destinations": ["bob@example.com"], "raw_data": raw}
         ],
     }
+    # WHEN
     simple, mime = render(ses)
+    # THEN
     assert simple.splitlines() == [
         "From: noreply@cohort.local",
         "To: ann@example.com, c@example.com",

@@ -165,10 +165,13 @@ def seed_emails() -> tuple[str, ...]:
 
 
 def test_exports_belong_to_their_workspace(api, new_workspace, pump, monkeypatch) -> None:
+    # GIVEN
     monkeypatch.setattr(contact_export, "INLINE_ROWS", 1)
     seed(api)
     started = api.get("/api/v1/contacts/export").json
+    # WHEN
     other = new_workspace(name="Other")
+    # THEN
     assert other.get(f"/api/v1/exports/{started['id']}").status == 404
     assert api.get("/api/v1/exports/not-an-id").status == 404
 

@@ -49,10 +49,13 @@ def test_update_existing_true_updates_fields_but_never_resubscribes(api, pump) -
 
 
 def test_the_plan_limit_holds_in_the_middle_of_a_file(new_workspace, pump) -> None:
+    # GIVEN
     free = new_workspace(plan="FREE")
     make_contacts(free, 296)
     data = "email\n" + "".join(f"new{i}@example.com\n" for i in range(1, 7))
+    # WHEN
     view = import_body(free, pump, data.encode())
+    # THEN
     assert (view["status"], view["created"], view["failed"]) == ("COMPLETED", 4, 2)
     assert outcomes(view) == {
         row: ("failed", "the workspace's plan allows no more contacts; upgrade to import this row")
@@ -115,8 +118,11 @@ def test_what_a_client_gets_wrong_is_a_4xx_that_changes_nothing(api, new_workspa
 
 
 def test_imports_of_one_workspace_are_invisible_to_another(api, new_workspace, pump) -> None:
+    # GIVEN
     view = import_body(api, pump, b"email\nann@example.com\n")
+    # WHEN
     other = new_workspace(name="Other")
+    # THEN
     assert other.get(f"/api/v1/imports/{view['id']}").status == 404
     assert other.get(f"/api/v1/imports/{view['id']}/errors.csv").status == 404
     assert other.get("/api/v1/imports").json["items"] == []
@@ -136,9 +142,12 @@ def test_imports_list_newest_first_by_pages_and_the_report_waits_for_the_end(api
 
 
 def test_the_same_idempotency_key_starts_one_import(api, pump) -> None:
+    # GIVEN
     headers = {"Content-Type": "text/csv", "Idempotency-Key": "import-1"}
     one = api.post("/api/v1/imports", raw=b"email\nann@example.com\n", headers=headers)
+    # WHEN
     two = api.post("/api/v1/imports", raw=b"email\nann@example.com\n", headers=headers)
+    # THEN
     assert one.status == two.status == 201 and one.json == two.json
     assert len(api.get("/api/v1/imports").json["items"]) == 1
     assert json.loads(api.post("/api/v1/imports", raw=b"email\nbob@example.com\n", headers=headers).body)[

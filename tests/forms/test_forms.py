@@ -147,10 +147,13 @@ def test_another_workspaces_form_is_404(api, new_workspace) -> None:
 
 
 def test_form_creation_honours_idempotency_key(api) -> None:
+    # GIVEN
     headers = {"Idempotency-Key": "form-1"}
     first = api.post("/api/v1/forms", {"name": "F"}, headers=headers)
     again = api.post("/api/v1/forms", {"name": "F"}, headers=headers)
+    # WHEN
     other = api.post("/api/v1/forms", {"name": "G"}, headers=headers)
+    # THEN
     assert first.status == again.status == 201
     assert again.json == first.json
     assert (other.status, other.error_code) == (409, "conflict")
@@ -243,8 +246,11 @@ def test_a_browser_post_stores_the_contact_with_the_forms_tags_and_groups(api, p
 
 
 def test_a_browser_is_sent_to_the_redirect_url(api) -> None:
+    # GIVEN
     form = make_form(api, redirectUrl="https://acme.test/thanks?from=form")
+    # WHEN
     reply = browser_post(api, form["id"], {"email": "ann@example.com"})
+    # THEN
     assert reply.status == 303
     assert reply.headers["Location"] == "https://acme.test/thanks?from=form"
     assert contact_by_email(api, "ann@example.com")
@@ -284,10 +290,13 @@ def test_a_post_never_lowers_a_status(api) -> None:
 
 @pytest.mark.parametrize("post", [browser_post, json_post], ids=["browser", "json"])
 def test_a_filled_honeypot_answers_as_success_and_stores_nothing(api, post: Callable[..., Reply]) -> None:
+    # GIVEN
     group_id = new_group(api, "Leads")
     form = make_form(api, groupIds=[group_id], tags=["web"])
     real = post(api, form["id"], {"email": "ann@example.com", "website": ""})
+    # WHEN
     bot = post(api, form["id"], {"email": "bot@example.com", "website": "http://spam.test"})
+    # THEN
     assert (bot.status, bot.body) == (real.status, real.body)
     assert [c["email"] for c in contacts(api)] == ["ann@example.com"]
     assert workspace_contact_count(api) == 1
@@ -334,8 +343,11 @@ def test_a_refused_browser_post_shows_the_form_again_with_errors_and_values(api)
 
 
 def test_a_browser_post_without_email_or_phone_asks_for_one(api) -> None:
+    # GIVEN
     form = make_form(api)
+    # WHEN
     reply = browser_post(api, form["id"], {"email": "", "phone": "", "firstName": "Ann"})
+    # THEN
     assert reply.status == 422
     assert 'id="f-email-error"' in reply.text and 'id="f-phone-error"' in reply.text
     assert 'value="Ann"' in reply.text

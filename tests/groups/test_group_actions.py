@@ -58,6 +58,7 @@ def test_bad_actions_are_422_and_start_nothing(api) -> None:
 
 
 def test_delete_contacts_removes_them_from_the_workspace(api, pump) -> None:
+    # GIVEN
     group = new_group(api, "To forget")
     other = new_group(api, "Other")
     doomed = make_contacts(api, 3)
@@ -65,7 +66,9 @@ def test_delete_contacts_removes_them_from_the_workspace(api, pump) -> None:
     add(api, group, doomed)
     add(api, other, [doomed[0], kept])
     pump.drain()
+    # WHEN
     job_id = _start(api, group, {"action": "deleteContacts", "confirm": True})
+    # THEN
     assert all(call.ok for call in pump.drain())
     assert (_job(api, job_id)["status"], _job(api, job_id)["processed"]) == ("COMPLETED", 3)
     assert all(api.get(f"/api/v1/contacts/{c}").status == 404 for c in doomed)

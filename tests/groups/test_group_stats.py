@@ -36,9 +36,12 @@ def _replay(event: dict[str, Any]) -> dict[str, Any]:
 
 
 def test_stats_of_a_new_group_are_zero_and_one_read(api, requests) -> None:
+    # GIVEN
     group = new_group(api, "Leads", "DYNAMIC")
     stats(api, group)  # warms the key cache: the next call is the route alone
+    # WHEN
     requests.reset()
+    # THEN
     assert stats(api, group) == {
         "type": "DYNAMIC",
         "totalContacts": 0,
@@ -117,8 +120,10 @@ def test_a_contact_change_replayed_late_does_not_undo_a_newer_one(api, pump) -> 
 def test_engagement_fields_come_from_the_campaign_side(api) -> None:
     from chalicelib.models.groups import GroupEngagement
 
+    # GIVEN
     group = new_group(api, "Leads", "DYNAMIC")
     ws = workspace_of(api)
+    # WHEN
     GroupEngagement(
         *GroupEngagement.key(ws, group),
         linkedRunningCampaigns=2,
@@ -129,6 +134,7 @@ def test_engagement_fields_come_from_the_campaign_side(api) -> None:
         clicked=1,
     ).save()
     found = stats(api, group)
+    # THEN
     assert found["linkedRunningCampaigns"] == 2
     assert found["lastCampaignSentAt"] == "2026-11-20T10:00:00.000Z"
     assert found["averageEngagementRate"] == 0.4

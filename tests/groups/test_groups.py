@@ -30,8 +30,11 @@ def test_defaults_and_hex_colors(api) -> None:
 
 
 def test_names_are_unique_per_workspace_whatever_the_case(api, new_workspace) -> None:
+    # GIVEN
     first = new_group(api, "Customers")
+    # WHEN
     clash = api.post("/api/v1/groups", {"name": "  cUSTOMERS "})
+    # THEN
     assert clash.status == 409
     assert clash.error_code == "conflict"
     assert clash.json["error"]["details"] == [{"field": "name", "existingGroupId": first}]
@@ -84,9 +87,12 @@ def test_a_forged_cursor_or_limit_out_of_range_is_422(api) -> None:
 
 
 def test_the_same_idempotency_key_creates_one_group(api) -> None:
+    # GIVEN
     headers = {"Idempotency-Key": "create-leads-1"}
     first = api.post("/api/v1/groups", {"name": "Leads"}, headers=headers)
+    # WHEN
     again = api.post("/api/v1/groups", {"name": "Leads"}, headers=headers)
+    # THEN
     assert (first.status, again.status) == (201, 201)
     assert first.json == again.json
     assert len(api.get("/api/v1/groups").json["items"]) == 1
@@ -115,8 +121,11 @@ def test_a_case_only_rename_keeps_the_name_and_changes_its_spelling(api) -> None
 
 
 def test_patch_changes_type_and_clears_color_and_description(api) -> None:
+    # GIVEN
     group = new_group(api, "Inbound", description="web", color="navy")
+    # WHEN
     changed = api.patch(f"/api/v1/groups/{group}", {"type": "DYNAMIC", "color": None, "description": None})
+    # THEN
     assert changed.status == 200
     assert (changed.json["type"], changed.json["color"], changed.json["description"]) == (
         "DYNAMIC",
@@ -178,6 +187,7 @@ def test_deleting_a_group_keeps_its_contacts_and_frees_its_name(api, pump) -> No
 def test_a_group_a_running_campaign_uses_needs_force_to_go(api) -> None:
     from chalicelib.models.campaigns import CampaignLink
 
+    # GIVEN
     group = new_group(api, "Nurture", "DYNAMIC")
     ws = workspace_of(api)
     CampaignLink(
@@ -186,7 +196,9 @@ def test_a_group_a_running_campaign_uses_needs_force_to_go(api) -> None:
         role="include",
         status="RUNNING",
     ).save()
+    # WHEN
     refused = api.delete(f"/api/v1/groups/{group}")
+    # THEN
     assert (refused.status, refused.error_code) == (409, "conflict")
     assert refused.json["error"]["details"][0]["runningCampaignIds"] == ["01CAMPAIGN0000000000000000"]
     assert api.get(f"/api/v1/groups/{group}").status == 200
@@ -197,6 +209,7 @@ def test_a_group_a_running_campaign_uses_needs_force_to_go(api) -> None:
 def test_a_paused_campaign_does_not_block_a_delete(api) -> None:
     from chalicelib.models.campaigns import CampaignLink
 
+    # GIVEN
     group = new_group(api, "Nurture")
     ws = workspace_of(api)
     CampaignLink(
@@ -205,6 +218,7 @@ def test_a_paused_campaign_does_not_block_a_delete(api) -> None:
         role="include",
         status="PAUSED",
     ).save()
+    # WHEN / THEN
     assert api.delete(f"/api/v1/groups/{group}").status == 204
 
 

@@ -110,13 +110,16 @@ def test_validate_gives_the_same_report_and_changes_nothing(api, pump) -> None:
 def test_a_free_workspace_past_its_limit_reports_the_emails_it_could_not_create(new_workspace) -> None:
     from chalicelib.models.workspaces import Workspace
 
+    # GIVEN
     api = new_workspace("FREE")
     group = new_group(api, "Pasted")
     # The plan's count as the contact writes keep it (299 of 300), rather than 299 contacts.
     Workspace(*Workspace.key(workspace_of(api))).update([Workspace.contactCount.set(299)])
     body = {"emails": ["last@example.com", "one-too-many@example.com"]}
     checked = api.post(f"/api/v1/groups/{group}/members/validate", body).json
+    # WHEN
     report = add(api, group, emails=body["emails"])
+    # THEN
     assert checked == report  # validate counts the plan's room too
     assert report["created"] == 1
     assert [item["value"] for item in report["invalid"]] == ["one-too-many@example.com"]
@@ -127,10 +130,13 @@ def test_a_free_workspace_past_its_limit_reports_the_emails_it_could_not_create(
 
 
 def test_removing_members_keeps_the_contacts(api) -> None:
+    # GIVEN
     group = new_group(api, "Leads")
     contacts = make_contacts(api, 3)
     add(api, group, contacts[:2])
+    # WHEN
     reply = api.post(f"/api/v1/groups/{group}/members/remove", {"contactIds": [*contacts, contacts[0]]})
+    # THEN
     assert reply.status == 200
     assert reply.json == {"removed": 2, "notMember": 1}
     assert member_ids(api, group) == []
@@ -138,10 +144,13 @@ def test_removing_members_keeps_the_contacts(api) -> None:
 
 
 def test_removing_an_unknown_contact_is_404_and_removes_nothing(api) -> None:
+    # GIVEN
     group = new_group(api, "Leads")
     contacts = make_contacts(api, 2)
     add(api, group, contacts)
+    # WHEN
     reply = api.post(f"/api/v1/groups/{group}/members/remove", {"contactIds": [contacts[0], new_id()]})
+    # THEN
     assert reply.status == 404
     assert sorted(member_ids(api, group)) == sorted(contacts)
 
@@ -239,9 +248,11 @@ def test_an_anonymised_contact_leaves_no_personal_data_in_its_memberships(api, p
 
 
 def test_a_deleted_contact_leaves_its_groups(api, pump) -> None:
+    # GIVEN
     group = new_group(api, "Leads")
     contacts = make_contacts(api, 2)
     add(api, group, contacts)
+    # WHEN / THEN
     assert api.delete(f"/api/v1/contacts/{contacts[0]}").status == 204
     assert all(call.ok for call in pump.drain())
     assert member_ids(api, group) == [contacts[1]]
@@ -322,11 +333,14 @@ def test_put_sets_a_contacts_groups_to_exactly_the_list(api, pump) -> None:
 
 
 def test_put_with_an_unknown_group_is_404_and_changes_nothing(api, new_workspace) -> None:
+    # GIVEN
     mine = new_group(api, "Mine")
     theirs = new_group(new_workspace(name="Other"), "Theirs")
     contact = make_contacts(api, 1)[0]
     add(api, mine, [contact])
+    # WHEN
     reply = api.put(f"/api/v1/contacts/{contact}/groups", {"groupIds": [theirs]})
+    # THEN
     assert (reply.status, reply.error_code) == (404, "not_found")
     assert [g["id"] for g in api.get(f"/api/v1/contacts/{contact}/groups").json["items"]] == [mine]
     assert api.put(f"/api/v1/contacts/{new_id()}/groups", {"groupIds": [mine]}).status == 404

@@ -54,11 +54,14 @@ def test_records_after_a_failure_are_not_run_and_work_before_it_is_kept() -> Non
 
 
 def test_a_clean_batch_applies_its_deferred_work_once() -> None:
+    # GIVEN
     SEEN.clear()
     APPLIED.clear()
 
+    # WHEN
     result = streams.handle(_records("a", "b", "c"), LambdaContext("table_changes"), REACTIONS)
 
+    # THEN
     assert result == {"batchItemFailures": []}
     assert SEEN == ["a", "b", "c"]
     assert APPLIED == [["a", "b", "c"]]

@@ -33,8 +33,11 @@ def test_paid_plans_have_no_contact_limit(new_workspace) -> None:
 def test_only_the_key_hash_is_stored(client, aws) -> None:
     import boto3
 
+    # GIVEN
     created = Api(client).post("/api/v1/workspaces", {"name": "Acme"}, headers={"X-Admin-Token": ADMIN_TOKEN})
+    # WHEN
     dump = str(boto3.client("dynamodb").scan(TableName=aws.table_name)["Items"])
+    # THEN
     assert created.json["apiKey"] not in dump
 
 
@@ -47,8 +50,11 @@ def test_missing_or_wrong_key_is_401_json(client) -> None:
 
 
 def test_creating_a_workspace_needs_the_admin_token(client) -> None:
+    # GIVEN
     missing = Api(client).post("/api/v1/workspaces", {"name": "Acme"})
+    # WHEN
     wrong = Api(client).post("/api/v1/workspaces", {"name": "Acme"}, headers={"X-Admin-Token": "guess"})
+    # THEN
     assert (missing.status, missing.error_code) == (401, "unauthorized")
     assert (wrong.status, wrong.error_code) == (403, "forbidden")
 
