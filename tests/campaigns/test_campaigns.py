@@ -16,8 +16,11 @@ from tests.support.campaigns import (
 
 
 def test_a_campaign_is_created_as_draft_and_read_back(api: Api) -> None:
+    # GIVEN
     group = new_group(api, "Leads", "DYNAMIC")
+    # WHEN
     created = new_campaign(api, [group], name="Welcome", reenrollment="afterExit")
+    # THEN
     assert created["status"] == "DRAFT"
     assert created["fromEmail"] == SENDER
     assert created["includeGroupIds"] == [group]

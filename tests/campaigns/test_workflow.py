@@ -188,6 +188,7 @@ def test_a_step_parked_again_while_its_release_runs_is_not_forgotten(
 
     from chalicelib.campaigns import launch, workflow
 
+    # GIVEN
     campaign, _ = start(api, pump, QUICK)
     pump.drain()
     api.post(f"/api/v1/campaigns/{campaign}/pause")
@@ -204,8 +205,10 @@ def test_a_step_parked_again_while_its_release_runs_is_not_forgotten(
     with monkeypatch.context() as patched:
         patched.setattr(launch, "workflow", types.SimpleNamespace(send=consumed_at_once))
         fake_clock.drain(pump, wait=2)
+    # WHEN
     api.post(f"/api/v1/campaigns/{campaign}/resume")
     fake_clock.drain(pump, wait=3)
+    # THEN
     assert subjects() == ["One", "Two"]
     [enrollment] = enrollments(api, campaign)
     assert enrollment["status"] == "COMPLETED"
@@ -231,6 +234,7 @@ def test_a_crash_between_sending_and_recording_never_sends_twice(api: Api, pump,
     """At most once: the redelivered message finds the step claimed, records it, moves on."""
     from chalicelib.campaigns import workflow
 
+    # GIVEN
     crashes: list[str] = []
 
     def crash_once(ref: Any, after: Any, now: str) -> bool:
@@ -240,8 +244,10 @@ def test_a_crash_between_sending_and_recording_never_sends_twice(api: Api, pump,
         return workflow.record_sent(ref, after, now)
 
     campaign, _ = start(api, pump, QUICK)
+    # WHEN
     with workflow.substitute(record=crash_once):
         calls = fake_clock.drain(pump, wait=3)
+    # THEN
     assert crashes  # it did crash
     assert any(call.failed for call in calls if call.handler == "workflow_steps")
     assert subjects() == ["One", "Two"]
@@ -355,11 +361,14 @@ def test_a_message_throttled_every_time_goes_to_the_dead_letter_queue(
 
 def test_a_contact_that_unsubscribed_meanwhile_gets_nothing_more(api: Api, pump, fake_clock) -> None:
 
+    # GIVEN
     campaign, [contact] = start(api, pump, QUICK)
     pump.drain()
     ws = api.get("/api/v1/workspace").json["id"]
+    # WHEN
     contact_status.raise_status(ws, contact, "REPLIED", "replied to One")
     fake_clock.drain(pump, wait=3)
+    # THEN
     assert subjects() == ["One"]
     [enrollment] = enrollments(api, campaign)
     assert (enrollment["status"], enrollment["stopReason"]) == ("STOPPED", "replied")

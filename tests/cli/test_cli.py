@@ -87,8 +87,11 @@ def test_import_a_file_into_a_new_group_with_progress_and_report(cohort, api, tm
 
 
 def test_import_into_an_existing_group_by_name_with_a_mapping(cohort, api) -> None:
+    # GIVEN
     group = api.post("/api/v1/groups", {"name": "Clients"}).json["id"]
+    # WHEN
     result = cohort("import", str(CORPUS / "tab_delimited.csv"), "-g", "clients", "--map", "POSTE=ignore")
+    # THEN
     assert result.exit_code == 0, result.output
     members = api.get(f"/api/v1/groups/{group}/members").json["items"]
     assert sorted(m["email"] for m in members) == ["hugo.roux@example.com", "lea.petit@example.com"]

@@ -36,14 +36,17 @@ def test_joining_a_group_and_being_enrolled_appear_newest_first(api, pump) -> No
 
 
 def test_opens_clicks_and_unsubscribes_are_on_the_timeline(api) -> None:
+    # GIVEN
     jane = api.post("/api/v1/contacts", {"email": "jane@example.com"}).json["id"]
     ws = api.get("/api/v1/workspace").json["id"]
     target = Target(ws, ids.new_id(), jane, 1, ids.new_id(), ids.new_id())
     tracking.record_sent(target, f"<{ids.new_id()}@cohort.local>", "Hello {{firstName}}")
     api.get(f"/t/o/{link_tokens.mint('o', target)}", headers={"Accept": "*/*"})
     api.get(f"/t/c/{link_tokens.mint('c', target, 'https://example.com/offer')}")
+    # WHEN
     api.post(f"/u/{link_tokens.mint('u', target)}", raw="", headers={"Content-Type": "text/plain"})
     items = api.get(f"/api/v1/contacts/{jane}/activity").json["items"]
+    # THEN
     assert [i["type"] for i in items] == ["unsubscribed", "clicked", "opened", "emailSent"]
     assert items[1]["details"]["url"] == "https://example.com/offer"
     assert items[3]["details"]["subject"] == "Hello {{firstName}}"  # as written: no personal data

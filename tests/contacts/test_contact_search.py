@@ -98,8 +98,11 @@ def test_filters_combine(api, people) -> None:
 
 
 def test_lists_follow_changes(api, people) -> None:
+    # GIVEN
     elodie = people["elodie"]
+    # WHEN
     api.patch(f"/api/v1/contacts/{elodie['id']}", {"firstName": "Lou", "tags": ["fr"], "status": "BOUNCED"})
+    # THEN
     assert elodie["id"] not in ids_of(api.get("/api/v1/contacts?q=elodie m"))
     assert elodie["id"] in ids_of(api.get("/api/v1/contacts?q=lou mar"))
     assert elodie["id"] in ids_of(api.get("/api/v1/contacts?q=elodie.martin"))  # the email still matches

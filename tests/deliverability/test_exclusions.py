@@ -8,8 +8,10 @@ from chalicelib.deliverability import suppression
 
 
 def test_addresses_and_domains_are_added_normalised_and_listed(api) -> None:
+    # WHEN
     person = api.post("/api/v1/exclusions", {"value": "  Person@Competitor.COM "})
     domain = api.post("/api/v1/exclusions", {"value": "@Rival.example"})
+    # THEN
     assert (person.status, person.json["value"], person.json["type"]) == (
         201,
         "person@competitor.com",

@@ -180,9 +180,12 @@ def test_a_large_error_report_is_a_download_named_safely(api, pump, monkeypatch)
 
     from chalicelib.exchange import imports
 
+    # GIVEN
     monkeypatch.setattr(imports, "INLINE_REPORT_BYTES", 10)
+    # WHEN
     view = import_body(api, pump, corpus("troubles.csv"), fileName='Salon "2026" été.csv')
     report = api.get(f"/api/v1/imports/{view['id']}/errors.csv")
+    # THEN
     assert report.status == 303
     download = http.get(report.headers["Location"], timeout=10)
     assert download.status_code == 200
@@ -235,8 +238,11 @@ def test_a_file_without_email_or_phone_column_says_how_to_map_one(api, pump) -> 
 
 
 def test_explicit_mapping_overrides_the_automatic_one(api, pump) -> None:
+    # GIVEN
     data = "Email,Mobile,Nom\nzoe@example.com,06 12 34 56 78,Zoé Lambert\n".encode()
+    # WHEN
     view = import_upload(api, pump, data, mapping={"Mobile": "ignore", "Nom": "fullName", "Absent": "title"})
+    # THEN
     assert view["created"] == 1
     zoe = contacts_by_email(api)["zoe@example.com"]
     assert (zoe["phone"], zoe["firstName"], zoe["lastName"]) == (None, "Zoé", "Lambert")

@@ -97,9 +97,12 @@ def _send_page(job: Job, page: int) -> None:
 
 
 def test_a_job_runs_every_page_once_and_reports_progress(api, pump) -> None:
+    # GIVEN
     FLAKY.crash_on, FLAKY.pages = None, []
     group, contacts = _group_of(api, 5)
+    # WHEN
     job = jobs.start(workspace_of(api), "testFlaky", group, total=5)
+    # THEN
     assert all(call.ok for call in pump.drain())
     assert [len(page) for page in FLAKY.pages] == [2, 2, 1]
     assert sorted(cid for page in FLAKY.pages for cid in page) == sorted(contacts)
@@ -110,10 +113,13 @@ def test_a_job_runs_every_page_once_and_reports_progress(api, pump) -> None:
 
 
 def test_a_crashed_page_is_run_again_and_finished_pages_are_not(api, pump) -> None:
+    # GIVEN
     FLAKY.crash_on, FLAKY.pages = 1, []
     group, _ = _group_of(api, 5)
+    # WHEN
     job = jobs.start(workspace_of(api), "testFlaky", group, total=5)
     calls = pump.drain()
+    # THEN
     assert any(not call.ok for call in calls)  # the crash failed its message; SQS gave it again
     assert FLAKY.pages[1] == FLAKY.pages[2]  # the crashed page, redone from its start
     assert [len(page) for page in FLAKY.pages] == [2, 2, 2, 1]

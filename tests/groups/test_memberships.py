@@ -74,13 +74,16 @@ def test_more_than_1000_per_call_is_422(api) -> None:
 
 
 def test_emails_join_known_contacts_create_unknown_ones_and_report_invalid_ones(api, pump) -> None:
+    # GIVEN
     group = new_group(api, "Pasted")
     known = make_contacts(api, 1, prefix="known")[0]
+    # WHEN
     report = add(
         api,
         group,
         emails=["Known0@Example.com", "fresh@example.com", "FRESH@example.com", "not an email", "a@b@c", ""],
     )
+    # THEN
     assert (report["added"], report["alreadyMember"], report["created"]) == (2, 0, 1)
     assert sorted(item["value"] for item in report["invalid"]) == ["", "a@b@c", "not an email"]
     assert all(item["reason"] for item in report["invalid"])
@@ -225,10 +228,13 @@ def test_an_empty_group_lists_no_members(api) -> None:
 
 
 def test_member_snapshots_follow_contact_changes(api, pump) -> None:
+    # GIVEN
     group = new_group(api, "Leads")
     contact = make_contacts(api, 1)[0]
     add(api, group, [contact])
+    # WHEN
     api.patch(f"/api/v1/contacts/{contact}", {"firstName": "Zoé", "company": "Acme", "email": "zoe@acme.io"})
+    # THEN
     assert all(call.ok for call in pump.drain())
     member = api.get(f"/api/v1/groups/{group}/members").json["items"][0]
     assert (member["firstName"], member["company"], member["email"]) == ("Zoé", "Acme", "zoe@acme.io")
@@ -237,9 +243,11 @@ def test_member_snapshots_follow_contact_changes(api, pump) -> None:
 
 
 def test_an_anonymised_contact_leaves_no_personal_data_in_its_memberships(api, pump) -> None:
+    # GIVEN
     group = new_group(api, "Leads")
     contact = make_contacts(api, 1)[0]
     add(api, group, [contact])
+    # WHEN / THEN
     assert api.post(f"/api/v1/contacts/{contact}/anonymize").status == 200
     assert all(call.ok for call in pump.drain())
     member = api.get(f"/api/v1/groups/{group}/members").json["items"][0]
@@ -297,13 +305,16 @@ def test_a_contact_in_no_group_lists_none_and_an_unknown_contact_is_404(api, new
 
 
 def test_a_type_change_applies_to_new_memberships_only(api, pump) -> None:
+    # GIVEN
     group = new_group(api, "Leads", "STATIC")
     early, late = make_contacts(api, 2)
     add(api, group, [early])
     pump.drain()
+    # WHEN
     api.patch(f"/api/v1/groups/{group}", {"type": "DYNAMIC", "name": "Leads (auto)"})
     add(api, group, [late])
     inserts = _membership_inserts(pump.drain())
+    # THEN
     assert [(i["contactId"], i["groupType"]) for i in inserts] == [(late, "DYNAMIC")]
     early_view = api.get(f"/api/v1/contacts/{early}/groups").json["items"][0]
     assert (early_view["name"], early_view["type"], early_view["joinedAs"]) == (
