@@ -9,7 +9,8 @@ test module (`pytest_plugins`):
 
 `pump.drain(wait=5)` also waits up to 5 s for delayed SQS messages (on the wall clock: tests
 use `fake_clock.drain(pump, wait=5)` of tests/support/clock.py instead);
-`pump.invoke_schedule(name)` fires a `schedule` handler. Failed SQS messages come back at once (retry delay 0).
+`pump.invoke_schedule(name)` fires a `schedule` handler. Failed SQS messages come back at once
+(retry delay 0).
 """
 
 from __future__ import annotations
