@@ -127,7 +127,7 @@ def test_enroll_group_refuses_a_campaign_that_is_not_running(api: Api) -> None:
     assert campaign_launch.enroll_group(ws, running, group)
 
 
-def test_an_interrupted_launch_enrolls_every_member_exactly_once(api: Api, pump) -> None:
+def test_an_interrupted_launch_enrolls_every_member_exactly_once(api: Api, pump, fake_clock) -> None:
     """150 members in two pages (100 + 50; 5,000 members are 50 such pages: the same design).
     The first page fails after everything but recording the job's progress; the second fails
     after its enrollments were written, while their first steps were being sent. Each is
@@ -149,7 +149,7 @@ def test_an_interrupted_launch_enrolls_every_member_exactly_once(api: Api, pump)
     assert (lost_steps["refused"], lost_progress["refused"]) == (1, 1)
     assert len([c for c in calls if c.handler == "background_jobs" and c.failed]) == 2
     # PRO sends 14 emails a second: the steps over the rate come back a few seconds later.
-    assert all(call.ok for call in pump.drain(wait=30))
+    assert all(call.ok for call in fake_clock.drain(pump, wait=30))
 
     found = enrollments(api, campaign)
     assert len(found) == members
