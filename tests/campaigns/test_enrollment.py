@@ -28,6 +28,11 @@ from tests.support.events import LambdaContext
 ONE_EMAIL = [{"type": "email", "subject": "Welcome {{firstName}}", "bodyText": "Hello"}]
 
 
+# On the fake clock: a campaign's one-second wait comes due when a test moves the clock, never
+# during a drain on a slow machine (which then sent the second email and COMPLETED enrollments).
+pytestmark = pytest.mark.usefixtures("fake_clock")
+
+
 @pytest.fixture(autouse=True)
 def _sender(aws: Any) -> None:
     verify_sender()
