@@ -42,7 +42,7 @@ unit: $(STAMP) browser
 package: $(STAMP)
 	$(BIN)/python -m infra.package
 
-# Debian's headless Chromium and its driver for tests/test_form_browser.py, installed when
+# Debian's headless Chromium and its driver for tests/forms/test_form_browser.py, installed when
 # missing (CI runs as root); otherwise the browser test skips and this says what to install.
 .PHONY: browser
 browser:

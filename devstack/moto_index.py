@@ -8,7 +8,7 @@ tuple moto sorts by (`Table._generate_attr_to_sort_by`: index hash, index range,
 table range, each compared by `DynamoType.cast_value`). A Query then bisects to the first item
 of its range (key condition, ExclusiveStartKey, direction) and reads on from there.
 
-Same answers as moto's own code, quirks included (tests/test_moto_index.py runs both on random
+Same answers as moto's own code, quirks included (tests/devstack/test_moto_index.py runs both on random
 tables and queries): Limit counts items matching the key condition, before the filter; a full
 page sets LastEvaluatedKey even when no item is left in the key range but one is left in the
 partition (moto looks at the next item of the partition); the 1 MB page limit is checked on the

@@ -221,7 +221,7 @@ def _fast_json_results() -> None:
     DynamoDB's item operations are JSON already once moto's `dynamo_to_dict` has run (DynamoDB's
     wire format is JSON); here they are written with `json.dumps`: bytes (B, BS) in base64 and
     datetimes as epoch seconds, as the serializer does, None left out. Errors and every other
-    operation keep moto's serializer. tests/test_moto_patches.py compares both answers.
+    operation keep moto's serializer. tests/devstack/test_moto_patches.py compares both answers.
     """
     import base64
     import json

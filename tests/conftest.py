@@ -28,8 +28,9 @@ from devstack.requests_count import RequestCounter, install
 from infra.provision import Provisioned, provision
 from tests.support.api import Api
 
-# The `pump` fixture (devstack's pollers run synchronously) is available to every test module.
-pytest_plugins = ["tests.support.pump"]
+# The `pump` fixture (devstack's pollers run synchronously) and the `fake_clock` fixture are
+# available to every test module.
+pytest_plugins = ["tests.support.pump", "tests.support.clock"]
 
 COUNTER = install()
 moto_patches.install()

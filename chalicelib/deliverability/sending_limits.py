@@ -21,6 +21,7 @@ from datetime import UTC, datetime, timedelta
 
 from chalicelib.models.plans import Plan
 from chalicelib.models.sending import SendWindow
+from chalicelib.platform import clock
 from chalicelib.platform.db import Item
 from chalicelib.workspaces import service as workspaces
 
@@ -34,7 +35,7 @@ _plans: dict[str, tuple[float, str]] = {}
 
 def wait_seconds(workspace_id: str, plan: str | None = None, now: datetime | None = None) -> int:
     """Reserve a send now; how many seconds to wait before sending (0: send at once)."""
-    moment = (now or datetime.now(UTC)).astimezone(UTC)
+    moment = (now or clock.now()).astimezone(UTC)
     chosen = Plan(plan or plan_of(workspace_id))
     rate, cap = PER_SECOND[chosen], DAILY_CAP[chosen]
     second = int(moment.timestamp())
@@ -52,7 +53,7 @@ def wait_seconds(workspace_id: str, plan: str | None = None, now: datetime | Non
 def _reserve(workspace_id: str, window: str, ttl: timedelta) -> int:
     counter = SendWindow(SendWindow.partition(workspace_id), window)
     counter.update(
-        actions=[Item.type.set(SendWindow), SendWindow.reserved.add(1), Item.ttl.set(datetime.now(UTC) + ttl)]
+        actions=[Item.type.set(SendWindow), SendWindow.reserved.add(1), Item.ttl.set(clock.now() + ttl)]
     )
     return int(counter.reserved)
 

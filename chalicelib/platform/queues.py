@@ -25,7 +25,7 @@ if TYPE_CHECKING:
 # (message, attempt): attempt is SQS's receive count, 1 on the first delivery
 Handler = Callable[[dict[str, Any], int], None]
 LastFailure = Callable[[dict[str, Any], BaseException], None]
-# The queues' maxReceiveCount (infra/resources.json; tests/test_jobs.py checks they agree).
+# The queues' maxReceiveCount (infra/resources.json; tests/groups/test_jobs.py checks they agree).
 LAST_ATTEMPT = 5
 S3_NOTIFICATION = "s3.notification"
 

@@ -1,4 +1,4 @@
-"""Helpers of the campaign tests (tests/test_campaign*, test_enrollment*, test_workflow*):
+"""Helpers of the campaign tests (tests/campaigns/):
 contacts, groups and campaigns through the API, and the emails moto's SES kept."""
 
 from __future__ import annotations
@@ -11,6 +11,13 @@ from dataclasses import dataclass
 from typing import Any
 
 from tests.support.api import Api
+
+# Builders of other entities that campaign tests use, re-exported for modules that import
+# them from here (one copy each: tests/support/contacts.py, groups.py, workspaces.py).
+from tests.support.contacts import make_contacts as make_contacts
+from tests.support.groups import add_members as add_members
+from tests.support.groups import new_group as new_group
+from tests.support.workspaces import workspace_of as workspace_of
 
 SENDER = "noreply@cohort.local"  # verified by `verify_sender` (and by the local stack)
 
@@ -25,38 +32,10 @@ TWO_EMAILS = [
 ]
 
 
-def workspace_of(api: Api) -> str:
-    return api.get("/api/v1/workspace").json["id"]
-
-
 def verify_sender(address: str = SENDER) -> None:
     import boto3
 
     boto3.client("sesv2").create_email_identity(EmailIdentity=address)
-
-
-def make_contacts(api: Api, count: int, *, prefix: str = "person", **fields: Any) -> list[str]:
-    """Contacts <prefix><i>@example.com, created through the contacts' bulk sync; ids in order."""
-    from chalicelib.contacts import sync as contact_sync
-
-    rows = [{"email": f"{prefix}{i}@example.com", "firstName": f"First{i}", **fields} for i in range(count)]
-    outcomes = contact_sync.sync_many(workspace_of(api), rows, update_existing=False, source="test")
-    assert [o.result for o in outcomes] == ["created"] * count, outcomes[:3]
-    return [str(o.contact_id) for o in outcomes]
-
-
-def new_group(api: Api, name: str, group_type: str = "STATIC") -> str:
-    reply = api.post("/api/v1/groups", {"name": name, "type": group_type})
-    assert reply.status == 201, reply.json
-    return str(reply.json["id"])
-
-
-def add_members(api: Api, group_id: str, contact_ids: Sequence[str]) -> None:
-    for start in range(0, len(contact_ids), 1000):
-        reply = api.post(
-            f"/api/v1/groups/{group_id}/members", {"contactIds": list(contact_ids[start : start + 1000])}
-        )
-        assert reply.status == 200, reply.json
 
 
 def new_campaign(

@@ -7,8 +7,10 @@ test module (`pytest_plugins`):
         calls = pump.drain()                # stream records and queue messages, until idle
         assert all(call.ok for call in calls)
 
-`pump.drain(wait=5)` also waits up to 5 s for delayed SQS messages; `pump.invoke_schedule(name)`
-fires a `schedule` handler. Failed SQS messages come back at once (retry delay 0).
+`pump.drain(wait=5)` also waits up to 5 s for delayed SQS messages (on the wall clock: tests
+use `fake_clock.drain(pump, wait=5)` of tests/support/clock.py instead);
+`pump.invoke_schedule(name)` fires a `schedule` handler. Failed SQS messages come back at once
+(retry delay 0).
 """
 
 from __future__ import annotations

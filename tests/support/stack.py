@@ -1,0 +1,110 @@
+"""The local stack (`python -m devstack`) in a subprocess on free ports, for the e2e tests: its
+stdout is read line by line in a thread, and tests wait for the lines it prints."""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import re
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+STARTUP_SECONDS = 30
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+class Stack:
+    """`state_dir`: where the stack keeps its state (a new temporary folder by default: a test
+    never reads the project's .devstack/). `ports`: (moto, http), free ones by default."""
+
+    def __init__(self, state_dir: Path | None = None, ports: tuple[int, int] | None = None) -> None:
+        self.moto_port, self.port = ports or (free_port(), free_port())
+        self.state_dir = state_dir or Path(tempfile.mkdtemp(prefix="devstack-state-"))
+        env = {
+            **os.environ,
+            "MOTO_PORT": str(self.moto_port),
+            "PORT": str(self.port),
+            # What the stack gives by default; explicit, as an earlier test may have left the
+            # local stage's value (port 8000) in this process's environment.
+            "COHORT_PUBLIC_BASE_URL": f"http://127.0.0.1:{self.port}",
+            "PYTHONUNBUFFERED": "1",
+            "DEVSTACK_STATE_DIR": str(self.state_dir),
+        }
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "devstack"],
+            cwd=ROOT,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self.lines: queue.Queue[str] = queue.Queue()
+        self.output: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.output.append(line.rstrip())
+            self.lines.put(line.rstrip())
+
+    def url(self, path: str) -> str:
+        return f"http://127.0.0.1:{self.port}{path}"
+
+    def wait_healthy(self) -> None:
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while time.monotonic() < deadline:
+            assert self.process.poll() is None, "\n".join(self.output)
+            try:
+                with urllib.request.urlopen(self.url("/api/v1/health"), timeout=1) as reply:
+                    if reply.status == 200:
+                        return
+            except OSError:
+                time.sleep(0.2)
+        raise AssertionError("no health answer:\n" + "\n".join(self.output))
+
+    def wait_line(self, pattern: str, seconds: float) -> re.Match[str]:
+        deadline = time.monotonic() + seconds
+        while (left := deadline - time.monotonic()) > 0:
+            try:
+                line = self.lines.get(timeout=left)
+            except queue.Empty:
+                break
+            if match := re.search(pattern, line):
+                return match
+        raise AssertionError(f"no line {pattern!r} within {seconds} s:\n" + "\n".join(self.output))
+
+    def post(self, path: str, body: object, headers: dict[str, str]) -> dict:
+        request = urllib.request.Request(
+            self.url(path),
+            data=json.dumps(body).encode(),
+            headers={"Content-Type": "application/json", **headers},
+            method="POST",
+        )
+        with urllib.request.urlopen(request, timeout=10) as reply:
+            return json.load(reply)
+
+
+@pytest.fixture
+def stack() -> Iterator[Stack]:
+    running = Stack()
+    yield running
+    if running.process.poll() is None:  # the test failed before stopping it
+        running.process.kill()
+        running.process.wait()
