@@ -85,7 +85,10 @@ def main() -> int:
     http.close()
     http.front.close()
     snapshots.stop()  # the last save: nothing runs any more
-    print(f"devstack: saved      {store.path} ({store.last_bytes / 1e6:.1f} MB)", flush=True)
+    print(
+        f"devstack: saved      {store.path} ({store.last_bytes / 1e6:.1f} MB in {store.last_seconds:.1f} s)",
+        flush=True,
+    )
     moto.stop()
     print("devstack: stopped", flush=True)
     return 0
