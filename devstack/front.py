@@ -24,7 +24,9 @@ from __future__ import annotations
 
 import base64
 import json
+import sys
 import threading
+import traceback
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from concurrent.futures import TimeoutError as FutureTimeout
@@ -116,6 +118,14 @@ class Front:
         self._routes = RouteMatcher(list(app.routes))
 
     def __call__(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
+        try:
+            return self._serve(environ, start_response)
+        except Exception:  # a bug here or in Chalice's gateway: said on stderr, answered in our shape
+            traceback.print_exc(file=sys.stderr)
+            body = error_body("internal_error", "an internal error occurred; it has been logged")
+            return self._send(start_response, 500, {}, body)
+
+    def _serve(self, environ: dict[str, Any], start_response: Callable[..., Any]) -> Iterable[bytes]:
         method = environ["REQUEST_METHOD"].upper()
         headers = _headers(environ)
         length = environ.get("CONTENT_LENGTH") or ""

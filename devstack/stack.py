@@ -23,6 +23,10 @@ PROJECT_DIR = Path(__file__).resolve().parent.parent
 
 
 def main() -> int:
+    # From the start: a Ctrl-C while the stack starts stops it cleanly once it has started.
+    stopping = threading.Event()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        signal.signal(signum, lambda *_: stopping.set())
     host, moto_port, http_port = settings.HOST, settings.moto_port(), settings.http_port()
     for port, variable in ((moto_port, "MOTO_PORT"), (http_port, "PORT")):
         if not _port_free(host, port):
@@ -75,9 +79,6 @@ def main() -> int:
     snapshots.start()
     _banner(pump)
 
-    stopping = threading.Event()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, lambda *_: stopping.set())
     while not stopping.wait(0.5):  # a timed wait, so the signal handler gets to run
         pass
     print("devstack: stopping", flush=True)
@@ -85,7 +86,10 @@ def main() -> int:
     http.close()
     http.front.close()
     snapshots.stop()  # the last save: nothing runs any more
-    print(f"devstack: saved      {store.path} ({store.last_bytes / 1e6:.1f} MB)", flush=True)
+    print(
+        f"devstack: saved      {store.path} ({store.last_bytes / 1e6:.1f} MB in {store.last_seconds:.1f} s)",
+        flush=True,
+    )
     moto.stop()
     print("devstack: stopped", flush=True)
     return 0

@@ -83,3 +83,31 @@ def test_a_campaign_in_its_wait_goes_on_after_a_restart_no_email_lost_none_twice
     finally:
         if second.process.poll() is None:
             second.process.kill()
+
+
+@pytest.mark.e2e
+def test_a_kill_9_loses_at_most_the_last_seconds(tmp_path: Path) -> None:
+    first = Stack(state_dir=tmp_path)
+    try:
+        first.wait_healthy()
+        key = _call(first, "POST", "/workspaces", {"name": "Kept", "plan": "PRO"})["apiKey"]
+        group = _call(first, "POST", "/groups", {"name": "Kept group", "type": "STATIC"}, key)["id"]
+        time.sleep(4)  # two snapshot intervals (2 s) on a small stack
+        first.process.kill()  # SIGKILL: no clean stop, no last save
+        first.process.wait(timeout=10)
+    finally:
+        if first.process.poll() is None:
+            first.process.kill()
+    second = Stack(state_dir=tmp_path, ports=(first.moto_port, first.port))
+    try:
+        second.wait_healthy()
+        request = urllib.request.Request(
+            second.url(f"/api/v1/groups/{group}"), headers={"Authorization": f"Bearer {key}"}
+        )
+        with urllib.request.urlopen(request, timeout=15) as reply:
+            assert json.load(reply)["name"] == "Kept group"
+        second.process.send_signal(signal.SIGINT)
+        assert second.process.wait(timeout=30) == 0
+    finally:
+        if second.process.poll() is None:
+            second.process.kill()
