@@ -18,6 +18,7 @@ from chalicelib.api.routes import (
     groups,
     imports,
     jobs,
+    keys,
     system,
     tags,
     tracking,
@@ -32,6 +33,7 @@ app.register_middleware(http.middleware, "http")
 for blueprint in (
     system.bp,
     workspaces.bp,
+    keys.bp,
     contacts.bp,
     tags.bp,
     fields.bp,

@@ -43,8 +43,9 @@ def victim(new_workspace: Any, pump: Any) -> tuple[Api, dict[str, str]]:
     form = a.post("/api/v1/forms", {"name": "Newsletter", "groupIds": [group]}).json["id"]
     job = a.post(f"/api/v1/groups/{group}/actions", {"action": "applyTags", "tags": ["x"]}).json["jobId"]
     upload = a.post("/api/v1/imports", {"fileName": "leads.csv"}).json["id"]
+    key = a.post("/api/v1/keys", {"name": "CI", "scope": "full"}).json["id"]
     pump.drain()
-    ids = {"contacts": contact, "groups": group, "campaigns": campaign, "forms": form}
+    ids = {"contacts": contact, "groups": group, "campaigns": campaign, "forms": form, "keys": key}
     return a, {**ids, "jobs": job, "imports": upload, "exports": upload}
 
 
