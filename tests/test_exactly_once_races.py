@@ -38,8 +38,8 @@ ONE_EMAIL = [{"type": "email", "subject": "Welcome {{firstName}}", "bodyText": "
 
 
 @pytest.fixture(autouse=True)
-def _sender(aws: Any) -> None:
-    verify_sender()
+def _sender(api: Api) -> None:
+    verify_sender(api)
 
 
 @contextmanager

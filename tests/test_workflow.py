@@ -31,8 +31,8 @@ QUICK = [
 
 
 @pytest.fixture(autouse=True)
-def _sender(aws: Any) -> None:
-    verify_sender()
+def _sender(api: Api) -> None:
+    verify_sender(api)
 
 
 def start(

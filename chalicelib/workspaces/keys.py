@@ -37,6 +37,7 @@ _PREFIX_CHARS = 10  # "ck_" and 7 characters of the secret: enough to tell keys 
 # request. It is also how late a revocation can be noticed by another container.
 CACHE_SECONDS = 60.0
 LAST_USED_EVERY = timedelta(minutes=1)
+_FAILED = "ConditionalCheckFailed"  # a cancelled transaction's code for an unmet condition
 
 
 @dataclass(frozen=True)
@@ -209,13 +210,13 @@ def revoke(workspace_id: str, key_id: str) -> ApiKey:
                     condition=Workspace.fullKeys > 1,
                 )
     except TransactWriteError as error:
-        reasons = cancellation_reasons(error)
-        if len(reasons) > 1 and reasons[1]:
+        reasons = [*cancellation_reasons(error), None, None]
+        if reasons[1] == _FAILED:
             raise Conflict(
                 "this is the workspace's last full key: create another full key before revoking it",
                 [{"field": "id", "message": "the last full key cannot be revoked", "keyId": key_id}],
             ) from None
-        if reasons and reasons[0]:
+        if reasons[0] == _FAILED:
             return get(workspace_id, key_id)  # revoked meanwhile
         raise
     _cache.pop(hash_key_of(item), None)
