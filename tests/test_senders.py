@@ -195,3 +195,13 @@ def test_an_identity_verified_before_any_workspace_claims_it_is_verified_at_once
     assert api.post(f"/api/v1/campaigns/{campaign}/launch").status == 422  # not the workspace's yet
     assert api.post("/api/v1/senders", {"domain": "cohort.local"}).json["status"] == "VERIFIED"
     assert api.post(f"/api/v1/campaigns/{campaign}/launch").status == 202
+
+
+def test_an_idempotency_key_replays_the_first_answer(api: Api) -> None:
+    headers = {"Idempotency-Key": "sender-1"}
+    first = api.post("/api/v1/senders", {"domain": "acme.example"}, headers=headers)
+    again = api.post("/api/v1/senders", {"domain": "acme.example"}, headers=headers)
+    assert (first.status, again.status) == (201, 201) and again.json["id"] == first.json["id"]
+    other = api.post("/api/v1/senders", {"domain": "other.example"}, headers=headers)
+    assert other.status == 409
+    assert [s["identity"] for s in api.get("/api/v1/senders").json["items"]] == ["acme.example"]

@@ -20,13 +20,16 @@ bp = Blueprint(__name__)
 )
 def create_sender() -> Response:
     # cold start: loaded on first use, not at the API's import
+    from chalicelib.api import idempotency
     from chalicelib.deliverability import senders
     from chalicelib.schemas.senders import SenderCreate
 
     request = bp.current_request
+    ws = workspace_id(request)
     body = parse_body(request, SenderCreate)
-    item = senders.create(workspace_id(request), body.email, body.domain)
-    return json_response(senders.view(item), 201)
+    return idempotency.respond(
+        request, ws, "senders", lambda: (201, senders.view(senders.create(ws, body.email, body.domain)))
+    )
 
 
 @route(
