@@ -391,6 +391,7 @@ def run(import_rows: int) -> dict[str, dict[str, Any]]:
     boto3.client("ses").verify_domain_identity(Domain="cohort.local")
     cohort = Cohort(ledger)
     cohort.key = cohort.call("POST", "/api/v1/workspaces", {"name": "Cost", "plan": "PRO"})["apiKey"]
+    cohort.call("POST", "/api/v1/senders", {"domain": "cohort.local"})
     forms = {}
     for emails in (1, 2):
         group = cohort.call("POST", "/api/v1/groups", {"name": f"Leads {emails}", "type": "DYNAMIC"})["id"]

@@ -81,6 +81,7 @@ def run(members: int, joins: int, every: float, counter: Any, resources: Any) ->
     pump = Pump(app, resources, retry_delay=0, remember=False)
     with Client(app, stage_name="local") as client:
         api = BenchApi(client)
+        api.call("post", "/api/v1/senders", {"email": SENDER}, 201)
         api.workspace()
         ws = api.call("get", "/api/v1/workspace", None, 200)["id"]
 

@@ -169,7 +169,9 @@ def measure_api(stack: StackProcess, label: str, samples_per_op: int) -> dict[st
     # join -> first email: a form feeding a dynamic group that a running campaign sends to
     dynamic = client.call("POST", "/api/v1/groups", {"name": "Leads", "type": "DYNAMIC"}, 201)["id"]
     steps = [{"type": "email", "subject": "Welcome {{firstName}}", "bodyText": "Hello."}]
-    campaign = {"name": "Welcome", "fromEmail": "noreply@cohort.local", "includeGroupIds": [dynamic]}
+    sender = f"noreply-{label}@scale.example"  # a workspace sends only from its own identity
+    client.call("POST", "/api/v1/senders", {"email": sender}, 201)
+    campaign = {"name": "Welcome", "fromEmail": sender, "includeGroupIds": [dynamic]}
     campaign_id = client.call("POST", "/api/v1/campaigns", {**campaign, "steps": steps}, 201)["id"]
     client.call("POST", f"/api/v1/campaigns/{campaign_id}/launch", {}, status=202)
     join_form = client.call("POST", "/api/v1/forms", {"name": "Join", "groupIds": [dynamic]}, 201)["id"]

@@ -18,6 +18,7 @@ from chalice.app import Blueprint, CaseInsensitiveMapping, MultiDict, Request, R
 
 from chalicelib.platform.errors import (
     ApiError,
+    Forbidden,
     InvalidRequest,
     PayloadTooLarge,
     Unauthorized,
@@ -25,13 +26,14 @@ from chalicelib.platform.errors import (
 )
 from chalicelib.platform.logs import logger
 from chalicelib.schemas.validation import validate
-from chalicelib.workspaces import service as workspaces
+from chalicelib.workspaces import keys
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
 JSON = "application/json"
 MAX_JSON_BYTES = 1_048_576
+WRITES = frozenset({"POST", "PUT", "PATCH", "DELETE"})  # refused to a read key
 
 ModelT = TypeVar("ModelT", bound="BaseModel")
 # A schema class, or its name under chalicelib.schemas ("module.Class"), resolved on use.
@@ -124,10 +126,16 @@ def _authenticate(request: Request) -> None:
     scheme, _, token = header.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         raise Unauthorized("Authorization: Bearer <apiKey> is required")
-    workspace_id = workspaces.resolve_key(token.strip())
+    principal = keys.resolve(token.strip())
     # Where an API Gateway authorizer would put it, so views read it the same way either way.
-    request.context["authorizer"] = {"principalId": workspace_id}
-    logger.append_keys(workspace_id=workspace_id)
+    request.context["authorizer"] = {
+        "principalId": principal.workspace_id,
+        "keyId": principal.key_id,
+        "scope": principal.scope,
+    }
+    logger.append_keys(workspace_id=principal.workspace_id)
+    if principal.scope != keys.FULL and request.method in WRITES:
+        raise Forbidden(f"a {principal.scope} key cannot {request.method}: use a full key")
 
 
 def _accept(request: Request, content_type: str) -> None:
@@ -142,6 +150,12 @@ def _accept(request: Request, content_type: str) -> None:
 def workspace_id(request: Request) -> str:
     principal: str = request.context["authorizer"]["principalId"]
     return principal
+
+
+def require_full_key(request: Request) -> None:
+    """403 unless the request's key has the `full` scope (managing keys and webhooks)."""
+    if request.context["authorizer"].get("scope") != keys.FULL:
+        raise Forbidden("only a full key can do this")
 
 
 # Chalice's own answers -> (status, code, message); API.md makes a wrong content type a 400.

@@ -29,10 +29,11 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.campaigns import stats as campaign_stats
 from chalicelib.campaigns import steps as campaign_steps
+from chalicelib.deliverability import senders
 from chalicelib.models import keys
 from chalicelib.models.campaigns import Campaign, CampaignLink
 from chalicelib.models.groups import Group, GroupEngagement
-from chalicelib.platform import clock, ids, mailer, pagination
+from chalicelib.platform import clock, ids, pagination
 from chalicelib.platform.db import cancellation_reasons, connection, is_conditional_failure
 from chalicelib.platform.errors import Conflict, NotFound, ValidationFailed, field_error
 from chalicelib.platform.paged_query import FILTERED_READ, query_page
@@ -169,8 +170,11 @@ def launch(ws: str, campaign_id: str) -> Campaign:
         problems.append({"field": "includeGroupIds", "message": "include at least one group to launch"})
     if not campaign_steps.email_count(list(campaign.steps)):
         problems.append({"field": "steps", "message": "add at least one email step to launch"})
-    if not problems and not mailer.is_verified_sender(campaign.fromEmail):
-        problems.append({"field": "fromEmail", "message": "not a verified sender identity in SES"})
+    if not problems:
+        try:
+            senders.require_verified(ws, campaign.fromEmail)
+        except ValidationFailed as unverified:
+            problems.extend(unverified.details)
     if problems:
         raise ValidationFailed(f"{problems[0]['field']}: {problems[0]['message']}", problems)
     campaign.launchedAt = campaign.updatedAt = clock.now_iso()
@@ -183,6 +187,9 @@ def pause(ws: str, campaign_id: str) -> Campaign:
 
 
 def resume(ws: str, campaign_id: str) -> Campaign:
+    paused = get(ws, campaign_id)
+    if paused.status == "PAUSED":  # otherwise the transition's own 409 answers
+        senders.require_verified(ws, paused.fromEmail)
     return _act(ws, campaign_id, "resume")
 
 

@@ -39,6 +39,11 @@ def email_of(target: Target) -> Email:
     )
 
 
+# The contact that the links of previews and test sends name (chalicelib/campaigns/previews.py):
+# they work (a click redirects) but count nothing, and unsubscribe nobody.
+TEST_CONTACT_ID = "0" * 26
+
+
 def read_link(token: str, kind: str) -> link_tokens.Link:
     link = link_tokens.read(token, kind)
     if link is None:
@@ -48,12 +53,14 @@ def read_link(token: str, kind: str) -> link_tokens.Link:
 
 def opened(token: str) -> None:
     link = read_link(token, link_tokens.OPEN)
-    _count(link, activity.OPENED, "opened")
+    if link.target.contact_id != TEST_CONTACT_ID:
+        _count(link, activity.OPENED, "opened")
 
 
 def clicked(token: str) -> str:
     link = read_link(token, link_tokens.CLICK)
-    _count(link, activity.CLICKED, "clicked")
+    if link.target.contact_id != TEST_CONTACT_ID:
+        _count(link, activity.CLICKED, "clicked")
     assert link.url is not None
     return link.url
 

@@ -19,6 +19,9 @@ class Workspace(Item, discriminator="Workspace"):
     plan = UnicodeAttribute()
     defaultRegion = UnicodeAttribute(default="FR")
     contactCount = NumberAttribute(default=0)
+    # Live (not revoked) full-scope API keys; absent on workspaces made before keys had scopes,
+    # which have exactly one key: read as 1 (chalicelib/workspaces/keys.py).
+    fullKeys = NumberAttribute(null=True)
     createdAt = UnicodeAttribute()
 
     @staticmethod
@@ -27,14 +30,33 @@ class Workspace(Item, discriminator="Workspace"):
 
 
 class ApiKey(Item, discriminator="ApiKey"):
-    """pk APIKEY#<sha256 of the key>, sk #META: the key itself is never stored."""
+    """pk APIKEY#<sha256 of the key>, sk #META: the key itself is never stored; gsi1
+    WS#<ws>#KEYS / KEY#<id> lists a workspace's keys and finds one by its id.
+
+    A key made before keys had names and scopes has only workspaceId and createdAt: the first
+    time it authenticates it is given an id, a name, scope `full` and its gsi1 keys, in place
+    (chalicelib/workspaces/keys.py)."""
 
     workspaceId = UnicodeAttribute()
     createdAt = UnicodeAttribute()
+    id = UnicodeAttribute(null=True)
+    name = UnicodeAttribute(null=True)
+    scope = UnicodeAttribute(null=True)
+    prefix = UnicodeAttribute(null=True)  # the first characters of the key, to tell keys apart
+    lastUsedAt = UnicodeAttribute(null=True)  # to the minute: written at most once a minute
+    revokedAt = UnicodeAttribute(null=True)
 
     @staticmethod
     def key(key_hash: str) -> tuple[str, str]:
         return f"APIKEY#{key_hash}", "#META"
+
+    @staticmethod
+    def list_partition(ws: str) -> str:
+        return f"{workspace_pk(ws)}#KEYS"
+
+    @staticmethod
+    def list_sort(key_id: str) -> str:
+        return f"KEY#{key_id}"
 
 
 class WorkspaceRequest(Item, discriminator="WorkspaceRequest"):

@@ -72,18 +72,52 @@ def surely_not_sent(error: BaseException) -> bool:
     return isinstance(error, ClientError | ConnectTimeoutError | EndpointConnectionError)
 
 
-def is_verified_sender(address: str) -> bool:
-    """True when SES may send from this address: it, or its domain, is a verified identity."""
-    domain = address.rpartition("@")[2]
-    for identity in (address, domain):
-        try:
-            found = client().get_email_identity(EmailIdentity=identity)
-        except client().exceptions.NotFoundException:
-            continue
-        # VerificationStatus is what moto fills; AWS fills both.
-        if found.get("VerifiedForSendingStatus") or found.get("VerificationStatus") == "SUCCESS":
-            return True
-    return False
+@dataclass(frozen=True)
+class Identity:
+    """An SES identity as Cohort shows it: VERIFIED, PENDING or FAILED, and its DKIM records."""
+
+    status: str
+    dkim_status: str | None
+    dkim_records: list[dict[str, str]]
+
+
+def create_identity(identity: str) -> None:
+    """Ask SES to verify an address or a domain; one that already exists in the account (the
+    local stack's seed, or one created before) is left as it is."""
+    try:
+        client().create_email_identity(EmailIdentity=identity)
+    except client().exceptions.AlreadyExistsException:
+        pass
+
+
+def read_identity(identity: str) -> Identity | None:
+    """SES's view of an identity; None when SES does not have it."""
+    try:
+        found = client().get_email_identity(EmailIdentity=identity)
+    except client().exceptions.NotFoundException:
+        return None
+    # AWS fills VerifiedForSendingStatus and VerificationStatus; moto only the second.
+    verification = found.get("VerificationStatus")
+    if found.get("VerifiedForSendingStatus") or verification == "SUCCESS":
+        status = "VERIFIED"
+    elif verification == "FAILED":
+        status = "FAILED"
+    else:
+        status = "PENDING"  # PENDING, NOT_STARTED, TEMPORARY_FAILURE
+    dkim = found.get("DkimAttributes") or {}
+    domain = identity.rpartition("@")[2]
+    records = [
+        {"name": f"{token}._domainkey.{domain}", "type": "CNAME", "value": f"{token}.dkim.amazonses.com"}
+        for token in dkim.get("Tokens") or []
+    ]
+    return Identity(status, dkim.get("Status"), records)
+
+
+def delete_identity(identity: str) -> None:
+    try:
+        client().delete_email_identity(EmailIdentity=identity)
+    except client().exceptions.NotFoundException:
+        pass
 
 
 _override: list[Any] = []

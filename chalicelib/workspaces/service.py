@@ -1,11 +1,9 @@
-"""Workspaces and their API keys: creation, key resolution, what the workspace sees of itself."""
+"""Workspaces: creation (with their first API key), what the workspace sees of itself.
+The keys themselves: chalicelib/workspaces/keys.py."""
 
 from __future__ import annotations
 
-import hashlib
 import hmac
-import secrets
-import time
 from dataclasses import dataclass
 from datetime import timedelta
 
@@ -17,11 +15,8 @@ from chalicelib.models.workspaces import ApiKey, Workspace, WorkspaceRequest
 from chalicelib.platform import clock, config, ids
 from chalicelib.platform.db import connection
 from chalicelib.platform.errors import Conflict, Forbidden, NotFound, Unauthorized
+from chalicelib.workspaces import keys
 
-_KEY_PREFIX = "ck_"
-# A resolved key stays valid in a warm container this long: one GetItem per minute, not per request.
-_CACHE_SECONDS = 60.0
-_key_cache: dict[str, tuple[float, str]] = {}
 IDEMPOTENCY_TTL = timedelta(hours=24)
 
 
@@ -29,11 +24,6 @@ IDEMPOTENCY_TTL = timedelta(hours=24)
 class Created:
     workspace: Workspace
     api_key: str
-
-
-def hash_key(api_key: str) -> str:
-    # Keys are 256 random bits, so a fast hash is enough (no password stretching needed).
-    return hashlib.sha256(api_key.encode()).hexdigest()
 
 
 def check_admin_token(token: str | None) -> None:
@@ -51,14 +41,13 @@ def create(
     with the same key is a 409 naming the first workspace (its API key was shown once and is
     not stored, so it cannot be answered again); with another body, a 409 too."""
     workspace_id = ids.new_id()
-    api_key = _KEY_PREFIX + secrets.token_urlsafe(32)
+    api_key = keys.new_secret()
     now = clock.now_iso()
     pk, sk = Workspace.key(workspace_id)
     workspace = Workspace(
-        pk, sk, id=workspace_id, name=name, plan=plan, defaultRegion=default_region, createdAt=now
+        pk, sk, id=workspace_id, name=name, plan=plan, defaultRegion=default_region, createdAt=now, fullKeys=1
     )
-    key_pk, key_sk = ApiKey.key(hash_key(api_key))
-    key = ApiKey(key_pk, key_sk, workspaceId=workspace_id, createdAt=now)
+    key = keys.new_item(workspace_id, api_key, keys.DEFAULT_NAME, keys.FULL, now)
     try:
         with TransactWrite(connection=connection()) as transaction:
             transaction.save(workspace, condition=Workspace.pk.does_not_exist())
@@ -94,22 +83,6 @@ def _replayed(idempotency_key: str, body_hash: str) -> None:
         "this Idempotency-Key already created a workspace; its API key was shown once",
         [{"field": "Idempotency-Key", "existingWorkspaceId": first.workspaceId}],
     )
-
-
-def resolve_key(api_key: str) -> str:
-    """The workspace id of an API key; Unauthorized when it is unknown."""
-    if not api_key.startswith(_KEY_PREFIX):
-        raise Unauthorized("the API key is not valid")
-    digest = hash_key(api_key)
-    cached = _key_cache.get(digest)
-    if cached and cached[0] > time.monotonic():
-        return cached[1]
-    try:
-        item = ApiKey.get(*ApiKey.key(digest))
-    except DoesNotExist:
-        raise Unauthorized("the API key is not valid") from None
-    _key_cache[digest] = (time.monotonic() + _CACHE_SECONDS, item.workspaceId)
-    return item.workspaceId
 
 
 def get(workspace_id: str) -> Workspace:

@@ -32,8 +32,8 @@ BODIES: list[Any] = [
 def victim(new_workspace: Any, pump: Any) -> tuple[Api, dict[str, str]]:
     """Workspace A with one of everything: a contact in a dynamic group, a running campaign
     on it, a form, a job, an import."""
-    verify_sender()
     a = new_workspace(name="Victim")
+    sender = verify_sender(a)["id"]
     contact = a.post("/api/v1/contacts", {"email": "ada@example.com", "tags": ["vip"]}).json["id"]
     group = a.post("/api/v1/groups", {"name": "Leads", "type": "DYNAMIC"}).json["id"]
     a.post(f"/api/v1/groups/{group}/members", {"contactIds": [contact]})
@@ -43,8 +43,10 @@ def victim(new_workspace: Any, pump: Any) -> tuple[Api, dict[str, str]]:
     form = a.post("/api/v1/forms", {"name": "Newsletter", "groupIds": [group]}).json["id"]
     job = a.post(f"/api/v1/groups/{group}/actions", {"action": "applyTags", "tags": ["x"]}).json["jobId"]
     upload = a.post("/api/v1/imports", {"fileName": "leads.csv"}).json["id"]
+    key = a.post("/api/v1/keys", {"name": "CI", "scope": "full"}).json["id"]
     pump.drain()
-    ids = {"contacts": contact, "groups": group, "campaigns": campaign, "forms": form}
+    ids = {"contacts": contact, "groups": group, "campaigns": campaign, "forms": form, "keys": key}
+    ids["senders"] = sender
     return a, {**ids, "jobs": job, "imports": upload, "exports": upload}
 
 

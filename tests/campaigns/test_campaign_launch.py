@@ -4,8 +4,6 @@ even when a page is interrupted and delivered again."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from chalicelib.contacts import status as contact_status
@@ -30,8 +28,8 @@ ONE_EMAIL = [{"type": "email", "subject": "Hello {{firstName}}", "bodyText": "Hi
 
 
 @pytest.fixture(autouse=True)
-def _sender(aws: Any) -> None:
-    verify_sender()
+def _sender(api: Api) -> None:
+    verify_sender(api)
 
 
 def test_launch_enrolls_the_current_members_in_the_background(api: Api, pump) -> None:

@@ -103,7 +103,7 @@ def test_campaigns_of_another_workspace_are_not_found(api: Api, new_workspace) -
 
 
 def test_the_list_is_paginated_and_filtered_by_status(api: Api) -> None:
-    verify_sender()
+    verify_sender(api)
     group = new_group(api, "Leads")
     ids = [new_campaign(api, [group], name=f"C{i}")["id"] for i in range(5)]
     launch(api, ids[0])
@@ -125,7 +125,7 @@ def test_the_list_is_paginated_and_filtered_by_status(api: Api) -> None:
 
 
 def test_the_state_machine_and_its_409s(api: Api) -> None:
-    verify_sender()
+    verify_sender(api)
     campaign = new_campaign(api, [new_group(api, "Leads")])["id"]
     path = f"/api/v1/campaigns/{campaign}"
 
@@ -171,12 +171,12 @@ def test_launch_needs_a_group_an_email_step_and_a_verified_sender(api: Api) -> N
     assert reply.status == 422
     assert reply.json["error"]["details"][0]["field"] == "fromEmail"
     assert api.get(f"/api/v1/campaigns/{unverified}").json["status"] == "DRAFT"
-    verify_sender("unverified.example")  # a verified domain covers its addresses
+    verify_sender(api, "unverified.example")  # a verified domain covers its addresses
     assert api.post(f"/api/v1/campaigns/{unverified}/launch").status == 202
 
 
 def test_what_can_be_edited_depends_on_the_status(api: Api) -> None:
-    verify_sender()
+    verify_sender(api)
     group, other = new_group(api, "Leads"), new_group(api, "Other")
     campaign = running_campaign(api, [group])
     path = f"/api/v1/campaigns/{campaign}"
@@ -223,7 +223,7 @@ def test_null_and_unknown_fields_in_a_patch_are_refused(api: Api) -> None:
 
 
 def test_running_campaigns_count_on_their_included_groups(api: Api) -> None:
-    verify_sender()
+    verify_sender(api)
     included, excluded = new_group(api, "Leads", "DYNAMIC"), new_group(api, "Customers")
 
     def linked() -> tuple[int, int]:
@@ -245,7 +245,7 @@ def test_running_campaigns_count_on_their_included_groups(api: Api) -> None:
 
 
 def test_only_draft_or_completed_campaigns_can_be_deleted(api: Api, pump) -> None:
-    verify_sender()
+    verify_sender(api)
     group = new_group(api, "Leads")
     draft = new_campaign(api, [group])["id"]
     running = running_campaign(api, [group])
@@ -282,7 +282,7 @@ def test_a_deleted_group_leaves_the_campaigns_that_named_it(api: Api) -> None:
     from chalicelib.platform.db import Item
     from tests.support.campaigns import workspace_of
 
-    verify_sender()
+    verify_sender(api)
     kept, doomed, excluded = (new_group(api, name, "DYNAMIC") for name in ("Kept", "Doomed", "VIP"))
     campaign = running_campaign(api, [kept, doomed], [excluded])
     assert api.delete(f"/api/v1/groups/{doomed}?force=true").status == 204

@@ -34,8 +34,8 @@ pytestmark = pytest.mark.usefixtures("fake_clock")
 
 
 @pytest.fixture(autouse=True)
-def _sender(aws: Any) -> None:
-    verify_sender()
+def _sender(api: Api) -> None:
+    verify_sender(api)
 
 
 def enrolled(api: Api, campaign_id: str) -> dict[str, dict[str, Any]]:

@@ -37,8 +37,8 @@ ONE_EMAIL = [{"type": "email", "subject": "Welcome {{firstName}}", "bodyText": "
 
 
 @pytest.fixture(autouse=True)
-def _sender(aws: Any) -> None:
-    verify_sender()
+def _sender(api: Api) -> None:
+    verify_sender(api)
 
 
 def overview(api: Api, campaign_id: str) -> dict[str, Any]:

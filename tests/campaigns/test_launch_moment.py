@@ -5,8 +5,6 @@ group then is enrolled by the stream, source "dynamicGroup", never "launch"."""
 
 from __future__ import annotations
 
-from typing import Any
-
 import pytest
 
 from tests.support.api import Api
@@ -24,8 +22,8 @@ ONE_EMAIL = [{"type": "email", "subject": "Hello {{firstName}}", "bodyText": "Hi
 
 
 @pytest.fixture(autouse=True)
-def _sender(aws: Any) -> None:
-    verify_sender()
+def _sender(api: Api) -> None:
+    verify_sender(api)
 
 
 def sources(api: Api, campaign: str) -> dict[str, str]:

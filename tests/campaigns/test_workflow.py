@@ -35,8 +35,8 @@ pytestmark = pytest.mark.usefixtures("fake_clock")
 
 
 @pytest.fixture(autouse=True)
-def _sender(aws: Any) -> None:
-    verify_sender()
+def _sender(api: Api) -> None:
+    verify_sender(api)
 
 
 def start(

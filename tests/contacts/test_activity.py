@@ -20,7 +20,7 @@ def types(api, contact_id: str, query: str = "") -> list[str]:
 
 
 def test_joining_a_group_and_being_enrolled_appear_newest_first(api, pump) -> None:
-    verify_sender()
+    verify_sender(api)
     (jane,) = make_contacts(api, 1)
     group = new_group(api, "Leads")
     add_members(api, group, [jane])

@@ -85,7 +85,7 @@ def test_bad_tokens_answer_a_404_page_and_change_nothing(api, aws, new_workspace
 
 
 def test_unsubscribing_stops_the_contacts_enrollments_in_every_campaign(api, pump) -> None:
-    verify_sender()
+    verify_sender(api)
     jane, other = make_contacts(api, 2)
     first, second = new_group(api, "First"), new_group(api, "Second")
     add_members(api, first, [jane, other])

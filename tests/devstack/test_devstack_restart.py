@@ -50,6 +50,7 @@ def test_a_campaign_in_its_wait_goes_on_after_a_restart_no_email_lost_none_twice
     try:
         first.wait_healthy()
         key = _call(first, "POST", "/workspaces", {"name": "Acme", "plan": "PRO"})["apiKey"]
+        _call(first, "POST", "/senders", {"email": "noreply@cohort.local"}, key)
         group = _call(first, "POST", "/groups", {"name": "Leads", "type": "DYNAMIC"}, key)["id"]
         steps = [
             {"type": "email", "subject": "One {{firstName}}", "bodyText": "first"},

@@ -65,7 +65,7 @@ def test_the_plan_limit_holds_in_the_middle_of_a_file(new_workspace, pump) -> No
 
 
 def test_joining_a_dynamic_group_by_import_enrolls_each_new_member_once(api, pump) -> None:
-    verify_sender()
+    verify_sender(api)
     dynamic = new_group(api, "Imported", "DYNAMIC")
     campaign = running_campaign(api, [dynamic], steps=[{"type": "email", "subject": "Hi", "bodyText": "."}])
     pump.drain()

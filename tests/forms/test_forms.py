@@ -170,7 +170,7 @@ def test_an_unknown_form_page_is_404_html(client) -> None:
 
 def test_a_browser_post_stores_the_contact_with_the_forms_tags_and_groups(api, pump) -> None:
     leads, dynamic = new_group(api, "Leads"), new_group(api, "Web", "DYNAMIC")
-    verify_sender()
+    verify_sender(api)
     welcome = running_campaign(
         api, [dynamic], steps=[{"type": "email", "subject": "Hi {{firstName}}", "bodyText": "."}]
     )

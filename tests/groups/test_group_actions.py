@@ -80,7 +80,7 @@ def test_delete_contacts_removes_them_from_the_workspace(api, pump) -> None:
 
 
 def test_add_to_campaign_hands_the_members_to_the_campaign(api, pump) -> None:
-    verify_sender()
+    verify_sender(api)
     launched_with = new_group(api, "Launch group")
     group = new_group(api, "Late arrivals")
     contacts = make_contacts(api, 3)

@@ -68,7 +68,7 @@ def test_the_policy_grants_every_call_the_app_makes(
     monkeypatch.setattr(contact_export, "INLINE_ROWS", 1)
     monkeypatch.setattr(import_report, "INLINE_REPORT_BYTES", 10)
 
-    verify_sender()
+    verify_sender(api)
     group = new_group(api, "Leads", "DYNAMIC")
     running_campaign(api, [group])
     people = make_contacts(api, 2)
