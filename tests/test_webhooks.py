@@ -216,10 +216,27 @@ def test_an_endpoint_failing_for_five_days_is_disabled_and_says_so(api, pump, re
     shown = api.get(f"/api/v1/webhooks/{created['id']}").json
     assert shown["status"] == "DISABLED" and shown["disabledAt"]
     assert "5 days" in shown["disabledReason"] and "2000-01-01" in shown["disabledReason"]
-    # A disabled endpoint gets nothing more.
+    # A disabled endpoint gets nothing more...
     api.post("/api/v1/contacts", {"email": "john@example.com"})
     pump.drain(wait=7)
     assert len(receiver.requests) == 1
+    [*_, first] = api.get(f"/api/v1/webhooks/{created['id']}/deliveries").json["items"]
+    assert first["status"] == "FAILED" and first["lastError"] == "the endpoint is disabled"
+    # ... until a manual retry succeeds: that enables it again.
+    assert api.post(f"/api/v1/webhooks/{created['id']}/deliveries/{first['id']}/retry").status == 202
+    pump.drain()
+    assert len(receiver.requests) == 2
+    shown = api.get(f"/api/v1/webhooks/{created['id']}").json
+    assert shown["status"] == "ACTIVE" and shown["disabledReason"] is None and shown["failingSince"] is None
+
+
+def test_a_workspace_has_at_most_20_endpoints(api, aws, receiver: Receiver) -> None:
+    for _ in range(20):
+        hook(api, receiver.url, ["email.sent"])
+    before = table_items(aws)
+    reply = api.post("/api/v1/webhooks", {"url": receiver.url, "events": ["email.sent"]})
+    assert reply.status == 409 and reply.error_code == "conflict"
+    assert table_items(aws) == before
 
 
 def test_list_get_and_delete(api, pump, receiver: Receiver) -> None:

@@ -10,7 +10,8 @@ carrying `notBefore`, each sent again with the rest of the wait until it is due.
 
 Each message is its own Lambda invocation (batch size 1): a slow receiver holds back nothing
 but its own delivery. An endpoint whose attempts have failed for 5 days without a success in
-between is disabled (`disabledReason` says why); a manual retry that succeeds enables it again.
+between is disabled (`disabledReason` says why); a manual retry that succeeds enables it again
+(one that fails goes on with the retries from its attempt number, as any attempt).
 A message whose attempt the log already shows done (a duplicate) is dropped.
 """
 
@@ -97,7 +98,7 @@ def on_message(message: dict[str, Any], receive_count: int) -> None:
                 ]
             )
         return
-    if attempt < MAX_ATTEMPTS and not manual:
+    if attempt < MAX_ATTEMPTS:
         wait = backoff(attempt)
         due = time.time() + wait
         _send(service.message(ws, endpoint_id, delivery_id, attempt + 1, not_before=due), wait)

@@ -139,7 +139,8 @@ def deliveries(ws: str, endpoint_id: str, limit: int, cursor: str | None) -> dic
 
 def retry(ws: str, endpoint_id: str, delivery_id: str) -> dict[str, Any]:
     """One more attempt now, whatever the delivery's status (a disabled endpoint included:
-    its success enables the endpoint again). It does not start a new series of retries."""
+    its success enables the endpoint again). If it fails, the retries go on from its attempt
+    number (none once the attempts are used up)."""
     find(ws, endpoint_id)
     try:
         item = WebhookDelivery.get(*WebhookDelivery.key(ws, endpoint_id, delivery_id), consistent_read=True)
