@@ -7,6 +7,8 @@ from __future__ import annotations
 import email
 import email.policy
 import re
+import socket
+import threading
 import time
 
 import boto3
@@ -337,3 +339,36 @@ def test_workspaces_never_see_each_others_webhooks_or_events(
     assert other.post(retry).error_code == "not_found"
     assert api.get(f"/api/v1/webhooks/{mine['id']}").status == 200
     assert WebhookDelivery.count(WebhookDelivery.partition(logged["id"], mine["id"])) == 0
+
+
+def test_a_slow_receiver_is_cut_off_and_holds_back_only_its_own_delivery(api, pump, monkeypatch) -> None:
+    """A receiver that answers a byte every 0.3 s: the attempt ends at the timeout (1 s here,
+    10 s deployed), not when the receiver is done. Each delivery is its own invocation."""
+    from app import app
+
+    [source] = [s for s in app.event_sources if getattr(s, "queue", None) == "cohort-webhooks"]
+    assert source.batch_size == 1
+    monkeypatch.setattr(delivery, "TIMEOUT_SECONDS", 1.0)
+    listener = socket.create_server(("127.0.0.1", 0))
+
+    def drip() -> None:
+        conn, _ = listener.accept()
+        conn.recv(65536)
+        try:
+            for byte in b"HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n":
+                conn.send(bytes([byte]))
+                time.sleep(0.3)
+        except OSError:
+            pass
+        conn.close()
+
+    threading.Thread(target=drip, daemon=True).start()
+    port = listener.getsockname()[1]
+    created = hook(api, f"http://127.0.0.1:{port}/slow", ["contact.created"])
+    api.post("/api/v1/contacts", {"email": "jane@example.com"})
+    started = time.monotonic()
+    pump.drain()
+    assert time.monotonic() - started < 5
+    [logged] = api.get(f"/api/v1/webhooks/{created['id']}/deliveries").json["items"]
+    assert logged["status"] == "PENDING" and logged["lastError"] == "no answer within 1 s"
+    listener.close()

@@ -17,11 +17,13 @@ A message whose attempt the log already shows done (a duplicate) is dropped.
 
 from __future__ import annotations
 
+import contextlib
 import http.client
 import math
 import random
 import socket
 import ssl
+import threading
 import time
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -131,15 +133,29 @@ def attempt_post(endpoint: WebhookEndpoint, item: WebhookDelivery) -> tuple[int 
     else:
         connection = _PinnedHttp(host, port, address)
     path = (parts.path or "/") + (f"?{parts.query}" if parts.query else "")
+    # The socket's timeout bounds each read; the timer bounds the whole exchange (a receiver
+    # that drips its answer a byte at a time gets TIMEOUT_SECONDS, not more).
+    watchdog = threading.Timer(TIMEOUT_SECONDS, _abort, (connection,))
+    watchdog.start()
     try:
         connection.request("POST", path, body=item.payload.encode(), headers=headers)
         response = connection.getresponse()
         response.read(65536)
         return response.status, None if 200 <= response.status < 300 else f"answered {response.status}"
     except (OSError, http.client.HTTPException) as error:
+        if not watchdog.is_alive():
+            return None, f"no answer within {TIMEOUT_SECONDS:g} s"
         return None, (f"{type(error).__name__}: {error}")[:_MAX_ERROR]
     finally:
+        watchdog.cancel()
         connection.close()
+
+
+def _abort(connection: http.client.HTTPConnection) -> None:
+    sock = connection.sock
+    if sock is not None:
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
 
 
 class _PinnedHttp(http.client.HTTPConnection):
