@@ -57,8 +57,12 @@ class WebhookPage(ApiModel):
     next_cursor: str | None = None
 
 
+class WebhookQuery(ListQuery):
+    """`?limit=&cursor=` of the endpoints."""
+
+
 class DeliveryQuery(ListQuery):
-    pass
+    """`?limit=&cursor=` of an endpoint's deliveries, newest first."""
 
 
 class DeliveryView(ApiModel):

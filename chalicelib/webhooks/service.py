@@ -146,12 +146,13 @@ def retry(ws: str, endpoint_id: str, delivery_id: str) -> dict[str, Any]:
         item = WebhookDelivery.get(*WebhookDelivery.key(ws, endpoint_id, delivery_id), consistent_read=True)
     except WebhookDelivery.DoesNotExist:
         raise NotFound("no such delivery") from None
+    # The log first: the attempt may run (and record its outcome) before this answers.
+    item.update(
+        actions=[WebhookDelivery.status.set("PENDING"), WebhookDelivery.nextAttemptAt.set(clock.now_iso())]
+    )
     queues.send(
         config.webhooks_queue_url(),
         [message(ws, endpoint_id, delivery_id, int(item.attempts) + 1, manual=True)],
-    )
-    item.update(
-        actions=[WebhookDelivery.status.set("PENDING"), WebhookDelivery.nextAttemptAt.set(clock.now_iso())]
     )
     return delivery_view(item)
 

@@ -39,63 +39,61 @@ def create_webhook() -> Response:
     "/api/v1/webhooks",
     "GET",
     summary="The workspace's webhook endpoints",
-    query="webhooks.DeliveryQuery",
+    query="webhooks.WebhookQuery",
     response="webhooks.WebhookPage",
 )
 def list_webhooks() -> Response:
     # cold start: loaded on first use, not at the API's import
-    from chalicelib.schemas.webhooks import DeliveryQuery
+    from chalicelib.schemas.webhooks import WebhookQuery
     from chalicelib.webhooks import service
 
     request = bp.current_request
-    query = parse_query(request, DeliveryQuery)
+    query = parse_query(request, WebhookQuery)
     return json_response(service.page(workspace_id(request), query.limit, query.cursor))
 
 
-@route(
-    bp, "/api/v1/webhooks/{webhookId}", "GET", summary="One webhook endpoint", response="webhooks.WebhookView"
-)
-def get_webhook(webhookId: str) -> Response:
+@route(bp, "/api/v1/webhooks/{id}", "GET", summary="One webhook endpoint", response="webhooks.WebhookView")
+def get_webhook(id: str) -> Response:
     from chalicelib.webhooks import service  # cold start: loaded on first use
 
-    return json_response(service.get(workspace_id(bp.current_request), webhookId))
+    return json_response(service.get(workspace_id(bp.current_request), id))
 
 
-@route(bp, "/api/v1/webhooks/{webhookId}", "DELETE", summary="Stop sending events to this URL", status=204)
-def delete_webhook(webhookId: str) -> Response:
+@route(bp, "/api/v1/webhooks/{id}", "DELETE", summary="Stop sending events to this URL", status=204)
+def delete_webhook(id: str) -> Response:
     from chalicelib.webhooks import service  # cold start: loaded on first use
 
-    service.delete(workspace_id(bp.current_request), webhookId)
+    service.delete(workspace_id(bp.current_request), id)
     return Response(body="", status_code=204)
 
 
 @route(
     bp,
-    "/api/v1/webhooks/{webhookId}/deliveries",
+    "/api/v1/webhooks/{id}/deliveries",
     "GET",
     summary="The endpoint's deliveries of the last 30 days, newest first",
     query="webhooks.DeliveryQuery",
     response="webhooks.DeliveryPage",
 )
-def list_deliveries(webhookId: str) -> Response:
+def list_deliveries(id: str) -> Response:
     # cold start: loaded on first use, not at the API's import
     from chalicelib.schemas.webhooks import DeliveryQuery
     from chalicelib.webhooks import service
 
     request = bp.current_request
     query = parse_query(request, DeliveryQuery)
-    return json_response(service.deliveries(workspace_id(request), webhookId, query.limit, query.cursor))
+    return json_response(service.deliveries(workspace_id(request), id, query.limit, query.cursor))
 
 
 @route(
     bp,
-    "/api/v1/webhooks/{webhookId}/deliveries/{deliveryId}/retry",
+    "/api/v1/webhooks/{id}/deliveries/{deliveryId}/retry",
     "POST",
     summary="Attempt this delivery once more, now",
     response="webhooks.DeliveryView",
     status=202,
 )
-def retry_delivery(webhookId: str, deliveryId: str) -> Response:
+def retry_delivery(id: str, deliveryId: str) -> Response:
     from chalicelib.webhooks import service  # cold start: loaded on first use
 
-    return json_response(service.retry(workspace_id(bp.current_request), webhookId, deliveryId), 202)
+    return json_response(service.retry(workspace_id(bp.current_request), id, deliveryId), 202)
