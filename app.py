@@ -24,6 +24,7 @@ from chalicelib.api.routes import (
     system,
     tags,
     tracking,
+    webhooks,
     workspaces,
 )
 from chalicelib.events import dispatch
@@ -49,6 +50,7 @@ for blueprint in (
     activity.bp,
     tracking.bp,
     imports.bp,
+    webhooks.bp,
 ):
     app.register_blueprint(blueprint)
 
@@ -83,6 +85,12 @@ def background_jobs(event: Any) -> dict[str, Any]:
 def import_files(event: Any) -> dict[str, Any]:
     """Uploaded files (S3 notifications) and the steps of imports and exports."""
     return queues.handle(event.to_dict(), event.context, dispatch.imports_routes())
+
+
+# One delivery attempt an invocation: a slow receiver (10 s timeout) holds back only its own.
+@app.on_sqs_message(queue="cohort-webhooks", batch_size=1)
+def webhook_deliveries(event: Any) -> dict[str, Any]:
+    return queues.handle(event.to_dict(), event.context, dispatch.webhooks_routes())
 
 
 @app.schedule(Rate(1, unit=Rate.DAYS))

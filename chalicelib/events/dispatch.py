@@ -2,7 +2,7 @@
 
 - the table's stream: item type -> its reactions, in order (`stream_reactions`);
 - each SQS queue: message kind -> its handler (`steps_routes`, `jobs_routes`,
-  `imports_routes`), and the paged jobs' kinds -> what a page does (`job_kinds`);
+  `imports_routes`, `webhooks_routes`), and the paged jobs' kinds -> what a page does (`job_kinds`);
 - the schedules and SES's topic are plain calls in app.py.
 
 Each table imports its handlers inside its function: only the Lambda that uses a table pays
@@ -28,17 +28,29 @@ def stream_reactions() -> Reactions:
     from chalicelib.campaigns import enrollment, launch
     from chalicelib.contacts import activity
     from chalicelib.groups import memberships, stats
+    from chalicelib.webhooks import events as webhooks
 
+    # webhooks.on_change last: the outbox of each item type that has events (and, for
+    # "Webhook", forgetting the endpoints cached for the workspace).
     return {
         "Membership": (
             stats.membership_changed,
             memberships.membership_inserted,
             enrollment.on_membership,
             activity.on_membership,
+            webhooks.on_change,
         ),
-        "Contact": (memberships.contact_changed, enrollment.on_contact, activity.on_contact),
+        "Contact": (
+            memberships.contact_changed,
+            enrollment.on_contact,
+            activity.on_contact,
+            webhooks.on_change,
+        ),
         "Campaign": (launch.on_campaign,),
-        "Enrollment": (activity.on_enrollment,),
+        "Enrollment": (activity.on_enrollment, webhooks.on_change),
+        "Activity": (webhooks.on_change,),
+        "Import": (webhooks.on_change,),
+        "Webhook": (webhooks.on_change,),
     }
 
 
@@ -77,6 +89,15 @@ def imports_routes() -> Routes:
         import_steps.STEP_KIND: Route(import_steps.on_step_message),
         contact_export.STEP_KIND: Route(contact_export.on_step_message),
     }
+
+
+@cache
+def webhooks_routes() -> Routes:
+    """The webhooks queue: one attempt of one delivery."""
+    # cold start: the webhooks Lambda only
+    from chalicelib.webhooks import delivery, service
+
+    return {service.DELIVERY_KIND: Route(delivery.on_message)}
 
 
 @cache

@@ -41,3 +41,13 @@ def imports_bucket() -> str:
 
 def imports_queue_url() -> str:
     return os.environ["COHORT_IMPORTS_QUEUE_URL"]
+
+
+def webhooks_queue_url() -> str:
+    return os.environ["COHORT_WEBHOOKS_QUEUE_URL"]
+
+
+def is_local_stage() -> bool:
+    """The developer's stack (.chalice/config.json's `local` stage sets COHORT_STAGE=local):
+    webhooks may go to 127.0.0.1 there. Unset means a deployed stage, the safe default."""
+    return os.environ.get("COHORT_STAGE") == "local"

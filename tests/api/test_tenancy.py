@@ -44,10 +44,12 @@ def victim(new_workspace: Any, pump: Any) -> tuple[Api, dict[str, str]]:
     job = a.post(f"/api/v1/groups/{group}/actions", {"action": "applyTags", "tags": ["x"]}).json["jobId"]
     upload = a.post("/api/v1/imports", {"fileName": "leads.csv"}).json["id"]
     key = a.post("/api/v1/keys", {"name": "CI", "scope": "full"}).json["id"]
+    hook = {"url": "http://127.0.0.1:9/", "events": ["import.completed"]}
+    webhook = a.post("/api/v1/webhooks", hook).json["id"]
     pump.drain()
     ids = {"contacts": contact, "groups": group, "campaigns": campaign, "forms": form, "keys": key}
     ids["senders"] = sender
-    return a, {**ids, "jobs": job, "imports": upload, "exports": upload}
+    return a, {**ids, "jobs": job, "imports": upload, "exports": upload, "webhooks": webhook}
 
 
 def snapshot(a: Api, ids: dict[str, str]) -> dict[str, Any]:

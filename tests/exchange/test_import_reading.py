@@ -83,7 +83,7 @@ def test_a_header_only_file_and_blank_leading_lines() -> None:
 
 
 def test_an_empty_file_says_it_is_empty() -> None:
-    from chalicelib.csv_reading import UnreadableFile, detect
+    from chalicelib.exchange.csv_reading import UnreadableFile, detect
 
     for sample in (b"", b"\xef\xbb\xbf", b"\r\n\r\n"):
         try:

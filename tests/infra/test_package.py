@@ -122,6 +122,7 @@ def test_provisioned_environment_leaves_parameters_to_the_caller() -> None:
             "SesNotificationsTopic": "arn:aws:sns:us-east-1:000000000000:cohort-ses-notifications",
             "ImportsQueue": "imports-url",
             "ImportsBucket": "imports-bucket",
+            "WebhooksQueue": "webhooks-url",
         }
     )
     assert "COHORT_SECRET" not in done.environment()

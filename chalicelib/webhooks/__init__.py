@@ -1,0 +1,1 @@
+"""Webhooks: endpoints, the events the table's stream gives them, signed deliveries through SQS."""
