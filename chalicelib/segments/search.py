@@ -18,9 +18,10 @@ memberships a page needs. A page reads at most READ_LIMIT items (and DynamoDB st
 at 1 MB): it may hold fewer than `limit` contacts while its cursor is set; `scanned` says how
 many it read.
 
-A count is exact when a maintained counter answers it (`tags has T`: the tag's count;
-`groups has G`: the group's member count); otherwise it reads pages up to COUNT_READ_LIMIT
-items, exact when it got to the end, and a lower bound (`exact: false`) when not.
+A count is exact from a counter written in the contacts' own transactions (`tags has T`: the
+tag's count). A group's member count follows the stream, a moment behind, so it is not used.
+Otherwise a count reads pages up to COUNT_READ_LIMIT items, exact when it got to the end, and
+a lower bound (`exact: false`) when not.
 """
 
 from __future__ import annotations
@@ -37,7 +38,7 @@ from chalicelib.contacts import service as contacts
 from chalicelib.contacts.identity import fold, search_tokens
 from chalicelib.models import keys
 from chalicelib.models.contacts import Contact, ContactData, ContactSearch, ContactTag, TagCount
-from chalicelib.models.groups import Group, Membership
+from chalicelib.models.groups import Membership
 from chalicelib.platform import clock, pagination
 from chalicelib.platform.db import Item
 from chalicelib.schemas.filters import AllNode, FieldCondition, FilterNode
@@ -121,8 +122,8 @@ def search(
 def count(workspace_id: str, checked: Checked) -> tuple[int, bool]:
     """(count, exact)."""
     node = checked.node
-    if isinstance(node, FieldCondition) and node.op == "has" and node.field in ("tags", "groups"):
-        return _counter(workspace_id, node), True
+    if isinstance(node, FieldCondition) and node.op == "has" and node.field == "tags":
+        return _tag_count(workspace_id, str(node.value)), True
     chosen = plan(workspace_id, node)
     total, read, start = 0, 0, None
     while True:
@@ -136,12 +137,9 @@ def count(workspace_id: str, checked: Checked) -> tuple[int, bool]:
             return total, False
 
 
-def _counter(workspace_id: str, node: FieldCondition) -> int:
-    if node.field == "tags":
-        found = list(TagCount.batch_get([TagCount.key(workspace_id, str(node.value))]))
-        return int(found[0].contactCount or 0) if found else 0
-    groups = list(Group.batch_get([Group.key(workspace_id, str(node.value))]))
-    return max(0, int(groups[0].totalContacts or 0)) if groups else 0
+def _tag_count(workspace_id: str, tag: str) -> int:
+    found = list(TagCount.batch_get([TagCount.key(workspace_id, tag)]))
+    return int(found[0].contactCount or 0) if found else 0
 
 
 def page(
