@@ -15,7 +15,7 @@ from typing import Any
 
 from pynamodb.exceptions import DoesNotExist
 
-from chalicelib.campaigns import eligibility
+from chalicelib.campaigns import compose, eligibility
 from chalicelib.campaigns import service as campaigns
 from chalicelib.deliverability import email_links, senders, suppression, tracking
 from chalicelib.models.campaigns import Campaign, StepMap
@@ -146,13 +146,4 @@ def _contact(ws: str, contact_id: str) -> Contact:
 
 
 def _fields(contact: Contact) -> dict[str, Any]:
-    # The same fields the step runner renders with (chalicelib.campaigns.workflow._compose).
-    return {
-        "firstName": contact.firstName,
-        "lastName": contact.lastName,
-        "company": contact.company,
-        "title": contact.title,
-        "email": contact.email,
-        "phone": contact.phone,
-        "customFields": contact.customFields.as_dict() if contact.customFields else {},
-    }
+    return compose.merge_fields(contact)
