@@ -60,9 +60,12 @@ class Stack:
 
     def _read(self) -> None:
         assert self.process.stdout is not None
-        for line in self.process.stdout:
-            self.output.append(line.rstrip())
-            self.lines.put(line.rstrip())
+        try:
+            for line in self.process.stdout:
+                self.output.append(line.rstrip())
+                self.lines.put(line.rstrip())
+        except (OSError, ValueError):
+            return  # the pipe was closed by a test stopping the stack: nothing more to read
 
     def url(self, path: str) -> str:
         return f"http://127.0.0.1:{self.port}{path}"
