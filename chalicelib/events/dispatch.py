@@ -28,6 +28,7 @@ def stream_reactions() -> Reactions:
     from chalicelib.campaigns import enrollment, launch
     from chalicelib.contacts import activity
     from chalicelib.groups import memberships, stats
+    from chalicelib.segments import membership as rule_groups
     from chalicelib.webhooks import events as webhooks
 
     # webhooks.on_change last: the outbox of each item type that has events (and, for
@@ -42,6 +43,7 @@ def stream_reactions() -> Reactions:
         ),
         "Contact": (
             memberships.contact_changed,
+            rule_groups.contact_changed,
             enrollment.on_contact,
             activity.on_contact,
             webhooks.on_change,
@@ -69,8 +71,10 @@ def jobs_routes() -> Routes:
     # cold start: the jobs Lambda only
     from chalicelib.campaigns import launch
     from chalicelib.groups import jobs, upkeep
+    from chalicelib.segments import membership as rule_groups
 
     return {
+        rule_groups.BUILD_KIND: Route(rule_groups.on_build_message),
         jobs.MESSAGE_KIND: Route(partial(_job_page, kinds=job_kinds()), on_last_failure=jobs.page_failed),
         upkeep.CONFIRM_KIND: Route(upkeep.confirm_repair),
         launch.RELEASE_KIND: Route(launch.release_parked),

@@ -94,7 +94,7 @@ def _check_options(workspace_id: str, options: Options) -> None:
     """404 for a group that is not the workspace's; 422 for a mapping to an unknown field."""
 
     if options.group_id:
-        groups.get(workspace_id, options.group_id)
+        groups.require_manual(groups.get(workspace_id, options.group_id))
     wanted = {
         target.removeprefix(column_mapping.CUSTOM_PREFIX)
         for target in options.mapping.values()

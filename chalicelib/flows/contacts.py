@@ -23,6 +23,8 @@ def _groups(workspace_id: str, group_ids: Sequence[str]) -> list[Group]:
     """The groups, in order; 404 (details: groupIds, unknownIds) unless every one exists."""
     wanted = list(dict.fromkeys(group_ids))
     found = groups.require_all(workspace_id, wanted) if wanted else {}
+    for group in found.values():
+        groups.require_manual(group)
     return [found[gid] for gid in wanted]
 
 

@@ -54,6 +54,7 @@ def add(
     reported. Unknown contact ids: 404 before anything is written. `dry_run` reports what
     would happen and writes nothing (members/validate)."""
     group = groups.get(workspace_id, group_id)
+    groups.require_manual(group)
     report = AddReport()
     normalised: dict[str, str] = {}  # email -> the value as given (first occurrence)
     for value in emails:

@@ -10,16 +10,28 @@ from pynamodb.transactions import TransactWrite
 from chalicelib.campaigns import service as campaigns
 from chalicelib.groups import memberships, upkeep
 from chalicelib.groups import service as groups
-from chalicelib.models.groups import Group, GroupEngagement, GroupName
+from chalicelib.models.groups import Group, GroupEngagement, GroupName, RuleGroup
 from chalicelib.platform import db
 from chalicelib.platform.errors import Conflict
 from chalicelib.platform.logs import logger
+from chalicelib.segments import membership
 
 if TYPE_CHECKING:
-    from chalicelib.schemas.groups import GroupPatch
+    from chalicelib.schemas.groups import GroupCreate, GroupPatch
 
 # Members a DELETE removes before answering; a bigger group's memberships go to a job.
 INLINE_DELETE_MEMBERS = 500
+
+
+def create_group(workspace_id: str, body: GroupCreate) -> Group:
+    """POST /groups: a group; with `rules`, a rule group whose members Cohort keeps: the rules
+    are checked first (422 at their path, nothing written), then its build evaluates the
+    existing contacts (BUILDING, then READY)."""
+    rules_json = membership.checked_rules(workspace_id, body.rules) if body.rules is not None else None
+    group = groups.create(workspace_id, body, rules_json)
+    if rules_json:
+        membership.start_build(group)
+    return group
 
 
 def update_group(workspace_id: str, group_id: str, patch: GroupPatch) -> Group:
@@ -54,6 +66,8 @@ def delete_group(workspace_id: str, group_id: str, *, force: bool) -> str | None
             condition=GroupName.groupId == group_id,
         )
         transaction.delete(GroupEngagement(*GroupEngagement.key(workspace_id, group_id)))
+        if group.rules:
+            transaction.delete(RuleGroup(*RuleGroup.key(workspace_id, group_id)))
     logger.info("group deleted", extra={"group_id": group_id, "members": int(group.totalContacts or 0)})
     left = memberships.delete_page(workspace_id, group_id, INLINE_DELETE_MEMBERS)
     if not left:

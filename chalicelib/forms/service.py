@@ -81,7 +81,8 @@ def get(workspace_id: str, form_id: str) -> Form:
 
 def _require_groups(workspace_id: str, group_ids: list[str]) -> None:
     if group_ids:
-        groups.require_all(workspace_id, group_ids)  # 404 naming the unknown ones
+        for group in groups.require_all(workspace_id, group_ids).values():  # 404: the unknown ones
+            groups.require_manual(group)  # a rule group keeps its own members: 409
 
 
 def create(workspace_id: str, body: FormCreate) -> Form:

@@ -108,7 +108,7 @@ def join(workspace_id: str, contact: ContactData, to_groups: Iterable[Group]) ->
 
 def remove(workspace_id: str, group_id: str, contact_ids: Sequence[str]) -> tuple[int, int]:
     """Remove these contacts from the group (never deletes them): (removed, notMember)."""
-    groups.get(workspace_id, group_id)
+    groups.require_manual(groups.get(workspace_id, group_id))
     wanted = list(dict.fromkeys(contact_ids))
     require_contacts(workspace_id, wanted)
     members = existing_members(workspace_id, group_id, wanted)
@@ -119,7 +119,7 @@ def remove(workspace_id: str, group_id: str, contact_ids: Sequence[str]) -> tupl
 
 
 def remove_one(workspace_id: str, group_id: str, contact_id: str) -> None:
-    groups.get(workspace_id, group_id)
+    groups.require_manual(groups.get(workspace_id, group_id))
     membership = Membership(*Membership.key(workspace_id, group_id, contact_id))
     try:
         membership.delete(condition=Membership.pk.exists())
@@ -160,6 +160,10 @@ def set_groups(workspace_id: str, contact_id: str, group_ids: Sequence[str]) -> 
     target = groups.require_all(workspace_id, wanted)
     current = {m.groupId for m in contact_memberships(workspace_id, contact_id)}
     leaving = sorted(current - set(wanted))
+    # Joining or leaving a rule group by hand: 409 (its rules keep its members).
+    joining = [group for gid, group in target.items() if gid not in current]
+    for group in [*joining, *(groups.get_many(workspace_id, leaving).values() if leaving else [])]:
+        groups.require_manual(group)
     added, _ = add_pairs(workspace_id, [(target[gid], contact) for gid in wanted])
     with Membership.batch_write() as batch:
         for group_id in leaving:

@@ -14,7 +14,7 @@ from pynamodb.transactions import TransactWrite
 
 from chalicelib.models import keys
 from chalicelib.models.campaigns import CampaignLink
-from chalicelib.models.groups import Group, GroupName
+from chalicelib.models.groups import Group, GroupName, RuleGroup
 from chalicelib.platform import clock, ids, pagination
 from chalicelib.platform.db import connection
 from chalicelib.platform.errors import Conflict, NotFound
@@ -59,10 +59,23 @@ def view(group: Group) -> dict[str, Any]:
         "memberCount": max(0, int(group.totalContacts or 0)),
         "createdAt": group.createdAt,
         "updatedAt": group.updatedAt,
+        "rules": json.loads(group.rules) if group.rules else None,
+        "membershipStatus": group.membershipStatus,
     }
 
 
-def create(workspace_id: str, body: GroupCreate) -> Group:
+def require_manual(group: Group) -> None:
+    """409 for a rule group: its members are Cohort's to keep, never added or removed by hand."""
+    if group.rules:
+        raise Conflict(
+            "this group's members are kept by its rules; change the rules instead",
+            [{"field": "groupId", "groupId": group.id, "reason": "ruleGroup"}],
+        )
+
+
+def create(workspace_id: str, body: GroupCreate, rules: str | None = None) -> Group:
+    """A new group; with `rules` (a checked filter as JSON) a rule group, BUILDING until its
+    build (chalicelib.segments.membership) has evaluated the existing contacts."""
     now = clock.now_iso()
     group_id = ids.new_id()
     group = Group(
@@ -75,12 +88,21 @@ def create(workspace_id: str, body: GroupCreate) -> Group:
         color=body.color,
         createdAt=now,
         updatedAt=now,
+        rules=rules,
+        membershipStatus="BUILDING" if rules else None,
+        rulesBuild=ids.new_id() if rules else None,
     )
     name = GroupName(*GroupName.key(workspace_id, body.name), groupId=group_id)
     try:
         with TransactWrite(connection=connection()) as transaction:
             transaction.save(group, condition=Group.pk.does_not_exist())
             transaction.save(name, condition=GroupName.pk.does_not_exist(), return_values="ALL_OLD")
+            if rules:
+                rule = RuleGroup(
+                    *RuleGroup.key(workspace_id, group_id), groupId=group_id, groupType=group.groupType
+                )
+                rule.rules = rules
+                transaction.save(rule)
     except TransactWriteError as error:
         _raise_name_taken(error, workspace_id, body.name, put_index=1)
         raise
@@ -130,6 +152,10 @@ def update(workspace_id: str, group_id: str, patch: GroupPatch) -> tuple[Group, 
                     return_values="ALL_OLD",
                 )
             transaction.update(group, actions, condition=Group.pk.exists() & unchanged_name)
+            if group.rules and "type" in sent and patch.type is not None:
+                # the stream evaluates DYNAMIC rule groups only: its index follows the type
+                rule = RuleGroup(*RuleGroup.key(workspace_id, group_id))
+                transaction.update(rule, [RuleGroup.groupType.set(patch.type.value)])
     except TransactWriteError as error:
         if renamed and patch.name is not None:
             _raise_name_taken(error, workspace_id, patch.name, put_index=1)

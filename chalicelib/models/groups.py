@@ -25,10 +25,32 @@ class Group(Item, discriminator="Group"):
     activeContacts = NumberAttribute(default=0)
     # When the stream handler last applied a counter change (the recount compares against it).
     countedAt = UnicodeAttribute(null=True)
+    # A rule group (chalicelib.segments.membership): its filter as JSON, BUILDING while the
+    # existing contacts are evaluated (the build `rulesBuild`), then READY.
+    rules = UnicodeAttribute(null=True)
+    membershipStatus = UnicodeAttribute(null=True)
+    rulesBuild = UnicodeAttribute(null=True)
 
     @staticmethod
     def key(ws: str, group_id: str) -> tuple[str, str]:
         return keys.workspace(ws), f"GROUP#{group_id}"
+
+
+class RuleGroup(Item, discriminator="RuleGroup"):
+    """pk WS#<ws>#RULEGROUPS, sk GROUP#<id>: the workspace's rule groups, one Query for the
+    stream to evaluate a changed contact against all of them (written with the group)."""
+
+    groupId = UnicodeAttribute()
+    groupType = UnicodeAttribute()
+    rules = UnicodeAttribute()
+
+    @staticmethod
+    def partition(ws: str) -> str:
+        return f"{keys.workspace(ws)}#RULEGROUPS"
+
+    @staticmethod
+    def key(ws: str, group_id: str) -> tuple[str, str]:
+        return RuleGroup.partition(ws), f"GROUP#{group_id}"
 
 
 class GroupName(Item, discriminator="GroupName"):

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import re
 from enum import StrEnum
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import Field, field_validator, model_validator
 
 from chalicelib.schemas.common import ApiModel, ListQuery
 from chalicelib.schemas.contacts import MAX_TAGS_PER_CONTACT, Tag
+from chalicelib.schemas.filters import FilterNode
 
 MAX_MEMBERS_PER_CALL = 1000
 MAX_GROUPS_PER_CONTACT = 500
@@ -53,6 +54,9 @@ class GroupCreate(ApiModel):
     description: str | None = Field(default=None, max_length=2000)
     type: GroupType = GroupType.STATIC
     color: str | None = None
+    # Membership kept by Cohort (docs/segments.md): DYNAMIC follows every contact change,
+    # STATIC takes the contacts that match at creation.
+    rules: FilterNode | None = None
 
     _color = field_validator("color")(normalise_color)
 
@@ -87,6 +91,8 @@ class GroupView(ApiModel):
     member_count: int
     created_at: str
     updated_at: str
+    rules: dict[str, Any] | None = None
+    membership_status: Literal["BUILDING", "READY"] | None = None
 
 
 class GroupPage(ApiModel):

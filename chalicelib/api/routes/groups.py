@@ -28,6 +28,7 @@ GROUP = "/api/v1/groups/{groupId}"
 def create_group() -> Response:
     # cold start: loaded on first use, not at the API's import
     from chalicelib.api import idempotency
+    from chalicelib.flows import groups as group_flows
     from chalicelib.groups import service as groups
     from chalicelib.schemas.groups import GroupCreate
 
@@ -35,7 +36,7 @@ def create_group() -> Response:
     ws = workspace_id(request)
     body = parse_body(request, GroupCreate)
     return idempotency.respond(
-        request, ws, "groups:create", lambda: (201, groups.view(groups.create(ws, body)))
+        request, ws, "groups:create", lambda: (201, groups.view(group_flows.create_group(ws, body)))
     )
 
 

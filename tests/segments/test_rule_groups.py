@@ -1,0 +1,113 @@
+"""Rule groups: a group with `rules` whose members Cohort keeps (API.md "Segments"): built
+from the existing contacts, then kept current by the stream for a DYNAMIC one, enrolling as
+any DYNAMIC join does; refused by hand."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from tests.support.api import Api
+from tests.support.campaigns import enrollments, running_campaign, sent_emails, verify_sender
+from tests.support.groups import member_ids
+
+VIP = {"field": "tags", "op": "has", "value": "vip"}
+ONE_EMAIL = [{"type": "email", "subject": "Welcome {{firstName}}", "bodyText": "Hello"}]
+
+
+def contact(api: Api, email: str, **fields: Any) -> str:
+    reply = api.post("/api/v1/contacts", {"email": email, **fields})
+    assert reply.status == 201, reply.json
+    return str(reply.json["id"])
+
+
+def rule_group(api: Api, rules: dict[str, Any], group_type: str = "DYNAMIC") -> dict[str, Any]:
+    reply = api.post("/api/v1/groups", {"name": f"Rules {group_type}", "type": group_type, "rules": rules})
+    assert reply.status == 201, reply.json
+    return dict(reply.json)
+
+
+def test_a_rule_group_is_built_from_the_existing_contacts(api: Api, pump) -> None:
+    # GIVEN contacts, two of them tagged vip
+    vips = [contact(api, f"v{n}@example.com", tags=["vip"]) for n in range(2)]
+    contact(api, "other@example.com", tags=["web"])
+    pump.drain()
+    # WHEN a rule group asks for vip
+    created = rule_group(api, VIP)
+    # THEN it is BUILDING, then READY with exactly the vips
+    assert created["membershipStatus"] == "BUILDING" and created["rules"] == VIP
+    assert all(call.ok for call in pump.drain())
+    group = api.get(f"/api/v1/groups/{created['id']}").json
+    assert group["membershipStatus"] == "READY"
+    assert sorted(member_ids(api, created["id"])) == sorted(vips)
+
+
+def test_a_dynamic_rule_group_follows_each_change_and_enrolls_who_joins(api: Api, pump) -> None:
+    # GIVEN a DYNAMIC rule group on a custom field and a tag, with a running campaign on it
+    verify_sender(api)
+    assert api.post("/api/v1/fields", {"key": "plan", "label": "Plan", "type": "text"}).status == 201
+    rules = {"all": [VIP, {"field": "customFields.plan", "op": "eq", "value": "Pro"}]}
+    group = rule_group(api, rules)["id"]
+    pump.drain()
+    campaign = running_campaign(api, [group], steps=ONE_EMAIL)
+    ada = contact(api, "ada@example.com", firstName="Ada", customFields={"plan": "pro"})
+    pump.drain()
+    assert member_ids(api, group) == []
+    # WHEN she is tagged vip (the custom field already matches, case-insensitively)
+    assert api.patch(f"/api/v1/contacts/{ada}", {"tags": ["vip"]}).status == 200
+    assert all(call.ok for call in pump.drain())
+    # THEN she joins and gets the campaign's first email, through the group
+    assert member_ids(api, group) == [ada]
+    [enrollment] = enrollments(api, campaign)
+    assert (enrollment["contactId"], enrollment["source"]) == (ada, "dynamicGroup")
+    assert [m.subject for m in sent_emails()] == ["Welcome Ada"]
+    # WHEN the tag is taken off again
+    assert api.patch(f"/api/v1/contacts/{ada}", {"tags": []}).status == 200
+    assert all(call.ok for call in pump.drain())
+    # THEN she leaves
+    assert member_ids(api, group) == []
+
+
+def test_a_static_rule_group_keeps_who_matched_at_its_creation(api: Api, pump) -> None:
+    # GIVEN a vip, and a STATIC rule group built from it
+    vip = contact(api, "v@example.com", tags=["vip"])
+    group = rule_group(api, VIP, "STATIC")["id"]
+    pump.drain()
+    # WHEN another contact becomes vip and the first one stops being one
+    later = contact(api, "later@example.com", tags=["vip"])
+    api.patch(f"/api/v1/contacts/{vip}", {"tags": []})
+    pump.drain()
+    # THEN the members are still those of the creation
+    assert member_ids(api, group) == [vip] and later != vip
+
+
+def test_members_of_a_rule_group_are_not_changed_by_hand(api: Api, pump) -> None:
+    # GIVEN a rule group and a contact
+    group = rule_group(api, VIP)["id"]
+    person = contact(api, "p@example.com")
+    pump.drain()
+    # WHEN a client adds, removes or sets its members by hand, or creates a contact in it
+    answers = [
+        api.post(f"/api/v1/groups/{group}/members", {"contactIds": [person]}),
+        api.post(f"/api/v1/groups/{group}/members/remove", {"contactIds": [person]}),
+        api.put(f"/api/v1/contacts/{person}/groups", {"groupIds": [group]}),
+        api.post("/api/v1/contacts", {"email": "q@example.com", "groupIds": [group]}),
+        api.post("/api/v1/forms", {"name": "F", "groupIds": [group]}),
+    ]
+    # THEN each is a 409 and nothing joined
+    assert [(a.status, a.error_code) for a in answers] == [(409, "conflict")] * len(answers)
+    pump.drain()
+    assert member_ids(api, group) == []
+
+
+def test_bad_rules_are_a_422_at_their_path_and_make_no_group(api: Api) -> None:
+    group = api.post("/api/v1/groups", {"name": "G"}).json["id"]
+    cases = [
+        ({"all": [{"field": "nickname", "op": "eq", "value": "x"}]}, "rules.all[0].field"),
+        ({"field": "groups", "op": "has", "value": group}, "rules"),
+        ({"event": "opened"}, "rules.event"),
+    ]
+    for rules, path in cases:
+        reply = api.post("/api/v1/groups", {"name": "Bad", "type": "DYNAMIC", "rules": rules})
+        assert (reply.status, reply.error_code) == (422, "validation_error"), reply.json
+        assert path in [d["field"] for d in reply.json["error"]["details"]], reply.json
+    assert [g["name"] for g in api.get("/api/v1/groups").json["items"]] == ["G"]
