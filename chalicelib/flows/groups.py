@@ -36,8 +36,15 @@ def create_group(workspace_id: str, body: GroupCreate) -> Group:
 
 def update_group(workspace_id: str, group_id: str, patch: GroupPatch) -> Group:
     """PATCH /groups/{id}: change the group, then copy a new name, color or type onto its
-    memberships (a job: a contact's groups are listed from them)."""
-    before, updated = groups.update(workspace_id, group_id, patch)
+    memberships (a job: a contact's groups are listed from them). New rules are checked (422,
+    nothing written) and applied by a new build as a diff; null rules make the members the
+    client's again, as they are."""
+    rules = None
+    if "rules" in patch.model_fields_set:
+        rules = (membership.checked_rules(workspace_id, patch.rules) if patch.rules is not None else None,)
+    before, updated = groups.update(workspace_id, group_id, patch, rules)
+    if rules is not None and rules[0]:
+        membership.start_build(updated)  # joins and leaves, never emptied then refilled
     if (updated.name, updated.color, updated.groupType) != (before.name, before.color, before.groupType):
         upkeep.refresh_member_snapshots(updated)
     return updated

@@ -121,10 +121,13 @@ def list_page(workspace_id: str, limit: int, cursor: str | None) -> tuple[list[G
     return page.items, pagination.encode(page.last_key, scope)
 
 
-def update(workspace_id: str, group_id: str, patch: GroupPatch) -> tuple[Group, Group]:
+def update(
+    workspace_id: str, group_id: str, patch: GroupPatch, rules: tuple[str | None] | None = None
+) -> tuple[Group, Group]:
     """Change the fields sent; returns (before, after). A new type applies to memberships
     written from now on; the existing ones keep the type they were written with (their
-    INSERT already happened)."""
+    INSERT already happened). `rules`: (checked rules as JSON,) to set them (a new build,
+    BUILDING), (None,) to make the group's members by hand again."""
     group = get(workspace_id, group_id, consistent=True)
     sent = patch.model_fields_set
     actions: list[Any] = [Group.updatedAt.set(clock.now_iso())]
@@ -138,6 +141,16 @@ def update(workspace_id: str, group_id: str, patch: GroupPatch) -> tuple[Group, 
         actions.append(Group.groupType.set(patch.type.value))
     if "color" in sent:
         actions.append(Group.color.set(patch.color) if patch.color else Group.color.remove())
+    if rules is not None and rules[0]:
+        build = ids.new_id()
+        actions += [
+            Group.rules.set(rules[0]),
+            Group.rulesBuild.set(build),
+            Group.membershipStatus.set("BUILDING"),
+        ]
+    elif rules is not None:
+        actions += [Group.rules.remove(), Group.rulesBuild.remove(), Group.membershipStatus.remove()]
+    group_type = patch.type.value if "type" in sent and patch.type is not None else group.groupType
     renamed = patch.name is not None and patch.name.casefold() != group.name.casefold()
     # The name read is the one whose GroupName item we hold: a concurrent rename fails this.
     unchanged_name = Group.name == group.name
@@ -152,10 +165,16 @@ def update(workspace_id: str, group_id: str, patch: GroupPatch) -> tuple[Group, 
                     return_values="ALL_OLD",
                 )
             transaction.update(group, actions, condition=Group.pk.exists() & unchanged_name)
-            if group.rules and "type" in sent and patch.type is not None:
-                # the stream evaluates DYNAMIC rule groups only: its index follows the type
-                rule = RuleGroup(*RuleGroup.key(workspace_id, group_id))
-                transaction.update(rule, [RuleGroup.groupType.set(patch.type.value)])
+            # The workspace's index of rule groups follows the rules and the type (the stream
+            # evaluates DYNAMIC rule groups only).
+            new_rules = rules[0] if rules is not None else group.rules
+            rule = RuleGroup(*RuleGroup.key(workspace_id, group_id), groupId=group_id, groupType=group_type)
+            if new_rules:
+                rule.rules = new_rules
+                if new_rules != group.rules or group_type != group.groupType:
+                    transaction.save(rule)
+            elif group.rules:
+                transaction.delete(rule)
     except TransactWriteError as error:
         if renamed and patch.name is not None:
             _raise_name_taken(error, workspace_id, patch.name, put_index=1)

@@ -68,13 +68,15 @@ class GroupPatch(ApiModel):
     description: str | None = Field(default=None, max_length=2000)
     type: GroupType | None = None
     color: str | None = None
+    # New rules (the members follow as a diff), or null: the group's members are by hand again.
+    rules: FilterNode | None = None
 
     _color = field_validator("color")(normalise_color)
 
     @model_validator(mode="after")
     def _something_to_change(self) -> GroupPatch:
         if not self.model_fields_set:
-            raise ValueError("send at least one of name, description, type, color")
+            raise ValueError("send at least one of name, description, type, color, rules")
         if "name" in self.model_fields_set and self.name is None:
             raise ValueError("name cannot be null")
         if "type" in self.model_fields_set and self.type is None:

@@ -111,3 +111,33 @@ def test_bad_rules_are_a_422_at_their_path_and_make_no_group(api: Api) -> None:
         assert (reply.status, reply.error_code) == (422, "validation_error"), reply.json
         assert path in [d["field"] for d in reply.json["error"]["details"]], reply.json
     assert [g["name"] for g in api.get("/api/v1/groups").json["items"]] == ["G"]
+
+
+def test_new_rules_apply_as_a_diff_and_no_rules_give_the_members_back_to_the_client(api: Api, pump) -> None:
+    # GIVEN a DYNAMIC rule group on vip with a running campaign, and contacts vip, web, both
+    verify_sender(api)
+    vip = contact(api, "vip@example.com", tags=["vip"])
+    web = contact(api, "web@example.com", tags=["web"])
+    both = contact(api, "both@example.com", tags=["vip", "web"])
+    group = rule_group(api, VIP)["id"]
+    pump.drain()
+    campaign = running_campaign(api, [group], steps=ONE_EMAIL)
+    pump.drain()
+    assert sorted(member_ids(api, group)) == sorted([vip, both])
+    # WHEN its rules become web
+    reply = api.patch(f"/api/v1/groups/{group}", {"rules": {"field": "tags", "op": "has", "value": "web"}})
+    assert reply.status == 200 and reply.json["membershipStatus"] == "BUILDING", reply.json
+    assert all(call.ok for call in pump.drain())
+    # THEN vip left, web joined, and both stayed a member: enrolled once, never left and rejoined
+    assert api.get(f"/api/v1/groups/{group}").json["membershipStatus"] == "READY"
+    assert sorted(member_ids(api, group)) == sorted([web, both])
+    enrolled = [e["contactId"] for e in enrollments(api, campaign)]
+    assert sorted(enrolled) == sorted([vip, web, both]) and len(enrolled) == 3
+    # WHEN the rules are taken off
+    reply = api.patch(f"/api/v1/groups/{group}", {"rules": None})
+    assert reply.status == 200 and reply.json["rules"] is None and reply.json["membershipStatus"] is None
+    # THEN the members stay, changes no longer move them, and the client may add by hand
+    api.patch(f"/api/v1/contacts/{web}", {"tags": []})
+    pump.drain()
+    assert sorted(member_ids(api, group)) == sorted([web, both])
+    assert api.post(f"/api/v1/groups/{group}/members", {"contactIds": [vip]}).status == 200
