@@ -23,6 +23,7 @@ class Ineligible(StrEnum):
     INVALID_EMAIL = "invalidEmail"
     EXCLUDED = "excluded"  # a member of one of the campaign's excluded groups
     ALREADY_ENROLLED = "alreadyEnrolled"
+    LEFT_GROUP = "leftGroup"  # left the group it came through (a campaign's stopWhenLeaving)
     # and the suppression list's verdicts (chalicelib.deliverability.suppression):
     # excludedAddress, excludedDomain, erased
 

@@ -244,7 +244,12 @@ def enroll_contacts(
 
 
 def on_membership(change: Change, batch: Batch) -> None:
-    """A contact joined a DYNAMIC group: enroll it in the RUNNING campaigns that include it."""
+    """A contact joined a DYNAMIC group: enroll it in the RUNNING campaigns that include it.
+    It left a group: stop its enrollments that came through it in campaigns that say
+    `stopWhenLeaving`."""
+    if change.event_name == "REMOVE" and change.old:
+        _left(change.old)
+        return
     member = change.new
     if change.event_name != "INSERT" or not member or member.get("groupType") != "DYNAMIC":
         return
@@ -311,6 +316,34 @@ def on_contact(change: Change, batch: Batch) -> None:
 
 def _stop_reason(change: Change) -> str | None:
     return eligibility.stop_on_change(change.event_name, change.old, change.new)
+
+
+def _left(member: dict[str, Any]) -> None:
+    """Stop (leftGroup) the contact's ACTIVE enrollments through this group whose campaign
+    says stopWhenLeaving: one Query of its enrollments, one BatchGetItem of their campaigns."""
+    ws, group_id, contact_id = str(member["workspaceId"]), str(member["groupId"]), str(member["contactId"])
+    through = [e for e in _active_enrollments(ws, contact_id) if getattr(e, "viaGroupId", None) == group_id]
+    if not through:
+        return
+    found = Campaign.batch_get([Campaign.key(ws, cid) for cid in {e.campaignId for e in through}])
+    stopping = {c.id for c in found if c.stopWhenLeaving}
+    now = clock.now_iso()
+    for item in through:
+        if item.campaignId not in stopping:
+            continue
+        try:
+            item.update(
+                actions=[
+                    Enrollment.status.set("STOPPED"),
+                    Enrollment.stopReason.set(Ineligible.LEFT_GROUP.value),
+                    Enrollment.endedAt.set(now),
+                    Enrollment.nextStepAt.remove(),
+                ],
+                condition=Enrollment.status == "ACTIVE",
+            )
+        except UpdateError as error:
+            if not is_conditional_failure(error):
+                raise
 
 
 def stop_all(ws: str, contact_id: str, reason: str) -> int:

@@ -57,6 +57,7 @@ EDITABLE: dict[str, frozenset[str]] = {
     "include_group_ids": frozenset({DRAFT}),
     "exclude_group_ids": frozenset({DRAFT}),
     "reenrollment": frozenset({DRAFT}),
+    "stop_when_leaving": frozenset({DRAFT, RUNNING, PAUSED}),
 }
 
 
@@ -98,6 +99,7 @@ def view(campaign: Campaign) -> dict[str, Any]:
         "includeGroupIds": list(campaign.includeGroupIds),
         "excludeGroupIds": list(campaign.excludeGroupIds),
         "reenrollment": campaign.reenrollment,
+        "stopWhenLeaving": bool(campaign.stopWhenLeaving),
         "createdAt": campaign.createdAt,
         "updatedAt": campaign.updatedAt,
         "launchedAt": campaign.launchedAt,
@@ -122,6 +124,7 @@ def create(ws: str, body: CampaignCreate) -> Campaign:
         includeGroupIds=body.include_group_ids,
         excludeGroupIds=body.exclude_group_ids,
         reenrollment=body.reenrollment,
+        stopWhenLeaving=body.stop_when_leaving,
         createdAt=now,
         updatedAt=now,
     )
@@ -152,6 +155,8 @@ def update(ws: str, campaign_id: str, patch: CampaignPatch) -> Campaign:
         campaign.fromEmail = patch.from_email
     if "reenrollment" in given:
         campaign.reenrollment = patch.reenrollment
+    if "stop_when_leaving" in given and patch.stop_when_leaving is not None:
+        campaign.stopWhenLeaving = patch.stop_when_leaving
     if "steps" in given:
         campaign.steps = campaign_steps.to_stored(patch.steps or [], known_ids={s.id for s in campaign.steps})
     if patch.status == COMPLETED:

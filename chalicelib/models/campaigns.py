@@ -7,6 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from pynamodb.attributes import (
+    BooleanAttribute,
     ListAttribute,
     MapAttribute,
     NumberAttribute,
@@ -47,6 +48,8 @@ class Campaign(Item, discriminator="Campaign"):
     includeGroupIds: ListAttribute[str] = ListAttribute(of=UnicodeAttribute, default=list)  # type: ignore[arg-type]
     excludeGroupIds: ListAttribute[str] = ListAttribute(of=UnicodeAttribute, default=list)  # type: ignore[arg-type]
     reenrollment = UnicodeAttribute(default="never")  # never | afterExit
+    # An enrollment stops (stopReason leftGroup) when its contact leaves the group it came through.
+    stopWhenLeaving = BooleanAttribute(default=False)
     createdAt = UnicodeAttribute()
     updatedAt = UnicodeAttribute()
     launchedAt = UnicodeAttribute(null=True)

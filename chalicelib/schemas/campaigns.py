@@ -60,6 +60,7 @@ class CampaignCreate(_GroupsCheck):
     include_group_ids: Annotated[GroupIds, AfterValidator(_distinct)] = Field(default_factory=list)
     exclude_group_ids: Annotated[GroupIds, AfterValidator(_distinct)] = Field(default_factory=list)
     reenrollment: Reenrollment = "never"
+    stop_when_leaving: bool = False
 
     @field_validator("from_email")
     @classmethod
@@ -77,6 +78,7 @@ class CampaignPatch(_GroupsCheck):
     include_group_ids: Annotated[GroupIds, AfterValidator(_distinct)] | None = None
     exclude_group_ids: Annotated[GroupIds, AfterValidator(_distinct)] | None = None
     reenrollment: Reenrollment | None = None
+    stop_when_leaving: bool | None = None
     status: Literal["COMPLETED"] | None = None
 
     @field_validator("from_email")
@@ -101,6 +103,7 @@ class CampaignView(ApiModel):
     include_group_ids: list[str]
     exclude_group_ids: list[str]
     reenrollment: Reenrollment
+    stop_when_leaving: bool = False
     created_at: str
     updated_at: str
     launched_at: str | None = None

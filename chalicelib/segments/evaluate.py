@@ -57,6 +57,8 @@ def value_of(contact: Mapping[str, Any], name: str, context: Context) -> Any:
         return context.groups_of(str(contact.get("id")))
     if name.startswith(CUSTOM_PREFIX):
         custom = contact.get("customFields") or {}
+        if not isinstance(custom, Mapping) and hasattr(custom, "as_dict"):
+            custom = custom.as_dict()  # an item's MapAttribute (a stream image has a dict)
         return custom.get(name[len(CUSTOM_PREFIX) :]) if isinstance(custom, Mapping) else None
     return contact.get(name)
 

@@ -141,3 +141,25 @@ def test_new_rules_apply_as_a_diff_and_no_rules_give_the_members_back_to_the_cli
     pump.drain()
     assert sorted(member_ids(api, group)) == sorted([web, both])
     assert api.post(f"/api/v1/groups/{group}/members", {"contactIds": [vip]}).status == 200
+
+
+def test_a_campaign_that_stops_when_leaving_stops_whoever_leaves_its_group(api: Api, pump) -> None:
+    # GIVEN a DYNAMIC rule group on vip, a campaign of two emails a day apart that stops when
+    # leaving, and one that does not
+    verify_sender(api)
+    group = rule_group(api, VIP)["id"]
+    pump.drain()
+    steps = [*ONE_EMAIL, {"type": "wait", "days": 1}, *ONE_EMAIL]
+    stopping = running_campaign(api, [group], steps=steps, stopWhenLeaving=True)
+    staying = running_campaign(api, [group], steps=steps)
+    ada = contact(api, "ada@example.com", firstName="Ada", tags=["vip"])
+    pump.drain()
+    assert api.get(f"/api/v1/campaigns/{stopping}").json["stopWhenLeaving"] is True
+    # WHEN she stops matching (and so leaves the group)
+    api.patch(f"/api/v1/contacts/{ada}", {"tags": []})
+    assert all(call.ok for call in pump.drain())
+    # THEN her enrollment through it stops, with why, in that campaign only
+    [stopped] = enrollments(api, stopping)
+    [going_on] = enrollments(api, staying)
+    assert (stopped["status"], stopped["stopReason"]) == ("STOPPED", "leftGroup")
+    assert (going_on["status"], going_on["stopReason"]) == ("ACTIVE", None)
