@@ -18,12 +18,11 @@ to 100 actions; a cancelled transaction is redone row by row.
 from __future__ import annotations
 
 import copy
-import json
-from collections.abc import Collection, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.contacts import fields
+from chalicelib.contacts import fields, salvage
 from chalicelib.contacts.input import ContactInput, parse
 from chalicelib.contacts.matching import Match, decide, kept_phone_warning
 from chalicelib.contacts.service import (
@@ -116,87 +115,6 @@ def sync_one(
         contact=canonical(state),
         warnings=(*refused, *left_out(given, state)),
     )
-
-
-_IDENTITY = ("email", "phone")
-
-
-def parse_salvaging(
-    data: Any, region_of: Any, extra_tags: Sequence[str] = (), only: Collection[str] | None = None
-) -> tuple[ContactInput, tuple[dict[str, str], ...]]:
-    """`parse` for imports and lead forms: a value it refuses (a bad phone beside a valid
-    email, a name too long, an unknown status, a bad custom field...) is left out and
-    returned as a warning {"field", "value", "reason"}, as long as a usable identity (a
-    valid email or a valid phone) remains. Without one, the input fails as `parse` fails
-    (ValidationFailed naming every bad field); so does a refused field outside `only`."""
-    body = copy.deepcopy(data)
-    warnings: list[dict[str, str]] = []
-    while True:
-        try:
-            given = parse(body, ContactCreate, region_of)
-            require_identity(given.email, given.phone)
-            merged_tags(given.tags, extra_tags)
-            return given, tuple(warnings)
-        except ValidationFailed as error:
-            named = {str(detail.get("field") or "").partition(".")[0] for detail in error.details}
-            if only is not None and not named <= set(only):
-                raise
-            if not isinstance(body, dict) or not _leave_out(body, error.details, warnings):
-                raise
-
-
-def _leave_out(
-    body: dict[str, Any], details: Sequence[dict[str, Any]], warnings: list[dict[str, str]]
-) -> bool:
-    """Remove from `body` the values `details` name, noting each in `warnings`; False when
-    nothing can be left out (an identity would be gone, or a detail names no value)."""
-    named = [str(detail.get("field") or "") for detail in details]
-    bad_identity = {name for name in named if name in _IDENTITY}
-    if not {name for name in _IDENTITY if body.get(name)} - bad_identity:
-        return False  # no usable identity would remain: the row fails with its reasons
-    removed = False
-    for name, detail in zip(named, details, strict=True):
-        top, _, rest = name.partition(".")
-        custom = body.get("customFields")
-        key = rest.split(".")[0]
-        if top == "customFields" and key and isinstance(custom, dict) and key in custom:
-            value, name = custom.pop(key), f"customFields.{key}"
-        elif top in body and top != "body" and not (top == "customFields" and rest):
-            value, name = body.pop(top), top
-        else:
-            continue
-        warnings.append(_warning(name, value, str(detail.get("message") or "refused")))
-        removed = True
-    return removed
-
-
-def _warning(field: str, value: Any, reason: str) -> dict[str, str]:
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
-    return {"field": field, "value": text[:200], "reason": reason}
-
-
-def check_custom_salvaging(
-    values: dict[str, Any], definitions: Any
-) -> tuple[dict[str, Any], tuple[dict[str, str], ...]]:
-    """`fields.check` that leaves out each refused custom field (a wrong type, an unknown
-    select option, a malformed date, an undefined key) with a warning instead of failing."""
-    remaining = dict(values)
-    warnings: list[dict[str, str]] = []
-    while True:
-        try:
-            return fields.check(remaining, definitions), tuple(warnings)
-        except ValidationFailed as error:
-            dropped = False
-            for detail in error.details:
-                name = str(detail.get("field") or "")
-                key = name.removeprefix("customFields.") if name.startswith("customFields.") else None
-                keys = [key] if key in remaining else (list(remaining) if name == "customFields" else [])
-                for each in keys:
-                    reason = str(detail.get("message") or "refused")
-                    warnings.append(_warning(f"customFields.{each}", remaining.pop(each), reason))
-                    dropped = True
-            if not dropped:
-                raise
 
 
 def left_out(given: ContactInput, state: State) -> tuple[dict[str, str], ...]:
@@ -448,7 +366,7 @@ def _parse_rows(run: _Run, region: str) -> list[_Row]:
         refused: tuple[dict[str, str], ...] = ()
         try:
             if run.salvage:
-                given, refused = parse_salvaging(data, lambda: region, run.tags)
+                given, refused = salvage.parse_salvaging(data, lambda: region, run.tags)
             else:
                 given = parse(data, ContactCreate, lambda: region)
                 require_identity(given.email, given.phone)
@@ -481,7 +399,7 @@ def _with_custom_fields(
     for row in rows:
         try:
             if row.given.custom_fields and run.salvage:
-                row.custom, refused = check_custom_salvaging(row.given.custom_fields, definitions)
+                row.custom, refused = salvage.check_custom_salvaging(row.given.custom_fields, definitions)
                 row.given.custom_fields = dict(row.custom)  # what a redo (`_one_row`) checks again
                 row.warnings += refused
             elif row.given.custom_fields:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Collection, Sequence
 from typing import Any
 
+from chalicelib.contacts import salvage
 from chalicelib.contacts import service as contacts
 from chalicelib.contacts import sync as contact_sync
 from chalicelib.groups import memberships
@@ -54,7 +55,7 @@ def sync(
     beside a usable identity, is left out and reported in `warnings` instead of a 422."""
     if leave_out:
         region = lambda: contacts.workspace_region(workspace_id)  # noqa: E731
-        given, refused = contact_sync.parse_salvaging(data, region, extra_tags, only=leave_out)
+        given, refused = salvage.parse_salvaging(data, region, extra_tags, only=leave_out)
     else:
         given, refused = contacts.parse_new(workspace_id, data), ()
     joining = _groups(workspace_id, [*given.group_ids, *group_ids])
