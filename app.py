@@ -102,9 +102,9 @@ def recount_groups(event: Any) -> None:
 
 @app.schedule(Rate(1, unit=Rate.MINUTES))
 def due_steps(event: Any) -> None:
-    from chalicelib.campaigns import due_steps  # cold start: this schedule only
+    from chalicelib.timers import due  # cold start: this schedule only
 
-    due_steps.release_due()
+    due.release_due()
 
 
 # SES publishes bounces, complaints, deliveries and received mail to this topic

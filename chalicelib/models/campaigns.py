@@ -1,5 +1,5 @@
 """Campaign items, their links to groups, enrollments, and the items the enrollment engine
-keeps beside them (counters, parked and due steps). docs/data-model.md has the
+keeps beside them (counters, parked steps; due ones are timers, models/timers.py). docs/data-model.md has the
 table of keys."""
 
 from __future__ import annotations
@@ -153,25 +153,3 @@ class ParkedStep(Item, discriminator="ParkedStep"):
     @staticmethod
     def key(ws: str, campaign_id: str, contact_id: str) -> tuple[str, str]:
         return keys.campaign_partition(ws, campaign_id), f"{PARKED_PREFIX}{contact_id}"
-
-
-class DueStep(Item, discriminator="DueStep"):
-    """pk DUE#<yyyy-mm-ddThh:mm>#<shard>, sk <ws>#<campaign>#<contact>#<run>#<step>: a step
-    due later than SQS can delay (15 min). The every-minute schedule Queries the buckets it
-    has not done yet and sends them; TTL removes them afterwards (no delete requests)."""
-
-    body = UnicodeAttribute()  # the step message, JSON
-    dueAt = UnicodeAttribute()
-
-
-class DueCheckpoint(Item, discriminator="DueCheckpoint"):
-    """pk DUE#CHECKPOINT, sk #META: the last minute bucket the schedule finished, and how far
-    it got into the next one when a run stopped half way (`partial`: JSON of minute, shard,
-    the key to resume after)."""
-
-    minute = UnicodeAttribute()
-    partial = UnicodeAttribute(null=True)
-
-    @staticmethod
-    def key() -> tuple[str, str]:
-        return "DUE#CHECKPOINT", "#META"

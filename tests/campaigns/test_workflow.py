@@ -97,8 +97,8 @@ def test_a_short_wait_is_an_sqs_delay(api: Api, pump, fake_clock) -> None:
 
 
 def test_a_long_wait_is_a_due_item_released_by_the_schedule(api: Api, pump, requests, fake_clock) -> None:
-    from chalicelib.campaigns import due_steps
     from chalicelib.platform import clock
+    from chalicelib.timers import due as due_steps
 
     steps = [QUICK[0], {"type": "wait", "minutes": 10}, {"type": "wait", "minutes": 10}, QUICK[2]]
     campaign, _ = start(api, pump, steps, members=3)
@@ -123,10 +123,10 @@ def test_a_bucket_too_big_for_one_run_is_finished_by_the_next_runs(
 ) -> None:
     """A big launch's long wait puts thousands in one minute's bucket: each run sends about
     its budget, a page at a time, and the next run resumes where it stopped; nothing twice."""
-    from chalicelib.campaigns import due_steps
     from chalicelib.platform import clock
+    from chalicelib.timers import due as due_steps
 
-    monkeypatch.setattr(due_steps, "DUE_PAGE", 2)
+    monkeypatch.setattr(due_steps, "PAGE", 2)
     steps = [QUICK[0], {"type": "wait", "minutes": 10}, {"type": "wait", "minutes": 10}, QUICK[2]]
     start(api, pump, steps, members=7)
     pump.drain()

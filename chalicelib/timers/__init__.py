@@ -1,0 +1,1 @@
+"""Timers: messages due at a moment (chalicelib/timers/due.py)."""
