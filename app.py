@@ -20,6 +20,7 @@ from chalicelib.api.routes import (
     jobs,
     keys,
     previews,
+    scoring,
     senders,
     system,
     tags,
@@ -51,6 +52,7 @@ for blueprint in (
     tracking.bp,
     imports.bp,
     webhooks.bp,
+    scoring.bp,
 ):
     app.register_blueprint(blueprint)
 

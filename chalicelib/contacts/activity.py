@@ -30,6 +30,15 @@ CLICKED = "clicked"
 BOUNCED = "bounced"
 UNSUBSCRIBED = "unsubscribed"
 REPLIED = "replied"
+# Recorded for scoring, off the timeline (no gsi1): chalicelib.scoring reads them from the stream
+# and, for a recompute, from the contact's partition.
+TAG_ADDED = "tagAdded"
+STATUS_CHANGED = "statusChanged"
+FORM_SUBMITTED = "formSubmitted"
+# Score awards and their ends (chalicelib.scoring), on the timeline.
+SCORE_AWARDED = "scoreAwarded"
+SCORE_EXPIRED = "scoreExpired"
+SCORE_REMOVED = "scoreRemoved"
 
 # Attributes shown under "details" in the API, when set.
 _DETAILS = (
@@ -40,6 +49,10 @@ _DETAILS = (
     "deliveredAt",
     "bouncedAt",
     "complainedAt",
+    "ruleId",
+    "points",
+    "expiresAt",
+    "expiredAt",
 )
 
 
@@ -69,6 +82,19 @@ def item(ws: str, contact_id: str, kind: str, sk: str, at: str | None = None, **
     )
 
 
+def record(ws: str, contact_id: str, kind: str, sk: str, at: str | None = None, **fields: Any) -> Activity:
+    """An event kept for scoring but not shown on the timeline (no gsi1); not saved."""
+    found = item(ws, contact_id, kind, sk, at, **fields)
+    found.gsi1pk = found.gsi1sk = None
+    return found
+
+
+def form_submitted(ws: str, contact_id: str, form_id: str) -> None:
+    """A form post, recorded (a post is a contact sync: nothing else says which form it was)."""
+    moment = clock.now_iso()
+    record(ws, contact_id, FORM_SUBMITTED, f"FORM#{form_id}#{moment}", moment, formId=form_id).save()
+
+
 # ---- reading ----------------------------------------------------------------------------
 
 
@@ -90,7 +116,7 @@ def timeline(ws: str, contact_id: str, limit: int, cursor: str | None) -> dict[s
 
 
 def view(found: Activity) -> dict[str, Any]:
-    details = {name: getattr(found, name) for name in _DETAILS if getattr(found, name) is not None}
+    details = {name: _plain(getattr(found, name)) for name in _DETAILS if getattr(found, name) is not None}
     return {
         "type": found.kind,
         "at": found.at,
@@ -99,6 +125,10 @@ def view(found: Activity) -> dict[str, Any]:
         "stepId": found.stepId,
         "details": details,
     }
+
+
+def _plain(value: Any) -> Any:
+    return int(value) if isinstance(value, float) and value.is_integer() else value
 
 
 # ---- erasing ----------------------------------------------------------------------------
@@ -174,6 +204,8 @@ def on_contact(change: Change, batch: Batch) -> None:
         and change.changed("anonymizedAt")
         and (change.new or {}).get("anonymizedAt")
     )
+    if change.event_name != "REMOVE" and not erased:
+        _record_changes(change, batch)
     if change.event_name == "REMOVE" or erased:
         image = change.image
         ws, contact_id = str(image["workspaceId"]), str(image["id"])
@@ -182,3 +214,18 @@ def on_contact(change: Change, batch: Batch) -> None:
             del pending[key]  # this batch's items of the contact must not outlive the erasure
         removed = erase(ws, contact_id)
         logger.info("contact timeline erased", extra={"contact_id": image["id"], "items": removed})
+
+
+def _record_changes(change: Change, batch: Batch) -> None:
+    """Tags added and a status changed, as events scoring can count (INSERT: its tags)."""
+    old, new = change.old or {}, change.new or {}
+    if not new:
+        return
+    ws, contact_id = str(new["workspaceId"]), str(new["id"])
+    revision = int(new.get("revision") or 0)
+    at = str(new.get("updatedAt") or clock.now_iso())
+    for tag in sorted(set(new.get("tags") or ()) - set(old.get("tags") or ())):
+        _later(batch, record(ws, contact_id, TAG_ADDED, f"TAGGED#{tag}#{revision}", at, tag=tag))
+    if old and old.get("status") != new.get("status") and new.get("status"):
+        status = str(new["status"])
+        _later(batch, record(ws, contact_id, STATUS_CHANGED, f"STATUS#{revision}", at, status=status))

@@ -111,6 +111,7 @@ def view(contact: ContactData | State) -> dict[str, Any]:
         "createdAt": state["createdAt"],
         "updatedAt": state["updatedAt"],
         "anonymizedAt": state.get("anonymizedAt"),
+        "score": int(state.get("score") or 0),
     }
 
 
@@ -201,6 +202,7 @@ def new_state(
         "createdAt": moment,
         "updatedAt": moment,
         "anonymizedAt": None,
+        "score": 0,
         "revision": 0,
     }
 

@@ -64,6 +64,7 @@ STATE_FIELDS = (
     "createdAt",
     "updatedAt",
     "anonymizedAt",
+    "score",
     "revision",
 )
 
@@ -77,6 +78,7 @@ def state_of(item: ContactData) -> State:
     state["customFields"] = dict(custom.as_dict() if hasattr(custom, "as_dict") else custom or {})
     state["tags"] = list(state["tags"] or [])
     state["revision"] = int(state["revision"] or 0)
+    state["score"] = int(state["score"] or 0)
     return state
 
 

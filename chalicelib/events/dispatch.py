@@ -28,6 +28,7 @@ def stream_reactions() -> Reactions:
     from chalicelib.campaigns import enrollment, launch
     from chalicelib.contacts import activity
     from chalicelib.groups import memberships, stats
+    from chalicelib.scoring import events as scoring
     from chalicelib.segments import membership as rule_groups
     from chalicelib.webhooks import events as webhooks
 
@@ -44,13 +45,14 @@ def stream_reactions() -> Reactions:
         "Contact": (
             memberships.contact_changed,
             rule_groups.contact_changed,
+            scoring.on_contact,
             enrollment.on_contact,
             activity.on_contact,
             webhooks.on_change,
         ),
         "Campaign": (launch.on_campaign,),
         "Enrollment": (activity.on_enrollment, webhooks.on_change),
-        "Activity": (webhooks.on_change,),
+        "Activity": (scoring.on_activity, webhooks.on_change),
         "Import": (webhooks.on_change,),
         "Webhook": (webhooks.on_change,),
     }
@@ -71,10 +73,13 @@ def jobs_routes() -> Routes:
     # cold start: the jobs Lambda only
     from chalicelib.campaigns import launch
     from chalicelib.groups import jobs, upkeep
+    from chalicelib.scoring import awards, recompute
     from chalicelib.segments import membership as rule_groups
 
     return {
         rule_groups.BUILD_KIND: Route(rule_groups.on_build_message),
+        awards.EXPIRE_KIND: Route(awards.on_expire_message),
+        recompute.RECOMPUTE_KIND: Route(recompute.on_message),
         jobs.MESSAGE_KIND: Route(partial(_job_page, kinds=job_kinds()), on_last_failure=jobs.page_failed),
         upkeep.CONFIRM_KIND: Route(upkeep.confirm_repair),
         launch.RELEASE_KIND: Route(launch.release_parked),

@@ -23,6 +23,7 @@ from urllib.parse import parse_qsl
 
 from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
 
+from chalicelib.contacts import activity
 from chalicelib.contacts.matching import KEPT_PHONE
 from chalicelib.flows import contacts as contact_flows
 from chalicelib.groups import memberships
@@ -220,6 +221,7 @@ def submit_reporting(form: Form, submission: FormSubmission) -> tuple[str, list[
         raise Conflict("this submission could not be recorded") from None
     except NotFound:  # the workspace is gone
         raise NotFound("form not found") from None
+    activity.form_submitted(form.workspaceId, synced.contact.id, form.id)
     _join_groups(form, synced.contact)
     return synced.result, [dict(w) for w in synced.warnings if w["reason"] != KEPT_PHONE]
 

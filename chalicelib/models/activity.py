@@ -38,6 +38,17 @@ class Activity(Item, discriminator="Activity"):
     bouncedAt = UnicodeAttribute(null=True)
     complainedAt = UnicodeAttribute(null=True)
     repliedAt = UnicodeAttribute(null=True)  # the first reply: `replied` counts emails, not replies
+    # The events scoring reads that no email carries (tagAdded, statusChanged, formSubmitted):
+    # recorded without gsi1 (kept off the timeline, which they would flood), so scoring can
+    # apply a rule to past events.
+    tag = UnicodeAttribute(null=True)
+    status = UnicodeAttribute(null=True)
+    formId = UnicodeAttribute(null=True)
+    # A score award (kind scoreAwarded, sk AWARD#<rule>#<the event's sk>) and its end.
+    ruleId = UnicodeAttribute(null=True)
+    points = NumberAttribute(null=True)
+    expiresAt = UnicodeAttribute(null=True)
+    expiredAt = UnicodeAttribute(null=True)
 
     @staticmethod
     def partition(ws: str, contact_id: str) -> str:

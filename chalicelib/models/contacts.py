@@ -51,6 +51,10 @@ class ContactData(Item):
     updatedAt = UnicodeAttribute()
     # Set by GDPR anonymisation: personal fields are gone, only keyed hashes remain.
     anonymizedAt = UnicodeAttribute(null=True)
+    # The sum of the contact's live score awards (chalicelib.scoring): only ever moved by an ADD
+    # in the award's own transaction, which also bumps `revision` (a sync that read the contact
+    # before then fails its condition and reads again, so it never writes an old score back).
+    score = NumberAttribute(default=0)
     # +1 on every write; writes are conditioned on it, so concurrent updates never lose one.
     revision = NumberAttribute(default=0)
 

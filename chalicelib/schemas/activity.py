@@ -9,7 +9,17 @@ from pydantic import Field
 from chalicelib.schemas.common import ApiModel
 
 ActivityType = Literal[
-    "joinedGroup", "enrolled", "emailSent", "opened", "clicked", "bounced", "unsubscribed", "replied"
+    "joinedGroup",
+    "enrolled",
+    "emailSent",
+    "opened",
+    "clicked",
+    "bounced",
+    "unsubscribed",
+    "replied",
+    "scoreAwarded",
+    "scoreExpired",
+    "scoreRemoved",
 ]
 
 
@@ -21,7 +31,8 @@ class ActivityView(ApiModel):
     step_id: str | None = None
     details: dict[str, Any] = Field(
         default_factory=dict,
-        description="subject (emailSent), url (clicked), reason, source (enrolled), deliveredAt...",
+        description="subject (emailSent), url (clicked), reason, source (enrolled), deliveredAt..., "
+        "ruleId, points, expiresAt, expiredAt (score awards)",
     )
 
 

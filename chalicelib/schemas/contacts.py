@@ -124,6 +124,7 @@ class ContactView(ApiModel):
     created_at: str
     updated_at: str
     anonymized_at: str | None = None
+    score: int = Field(default=0, description="the sum of the live score awards (read-only)")
 
 
 class LeftOut(ApiModel):
