@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from chalicelib.schemas.common import ApiModel, ListQuery
 from chalicelib.schemas.contacts import Tag
@@ -65,10 +65,30 @@ class RuleCreate(ApiModel):
     expires_after: Expiry | None = None
     active: bool = True
 
-    @model_validator(mode="after")
-    def _coherent(self) -> RuleCreate:
-        _check(self.points, self.repeat, self.max_per_contact, self.when)
-        return self
+    @field_validator("points")
+    @classmethod
+    def _not_zero(cls, value: int) -> int:
+        return _points(value)
+
+    @field_validator("repeat")
+    @classmethod
+    def _repeat_fits(cls, value: str, info: ValidationInfo) -> str:
+        when = info.data.get("when")
+        problem = problem_of(value, None, when.matches is not None if when else False)
+        if problem and problem[0] == "repeat":
+            raise ValueError(problem[1])
+        return value
+
+    @field_validator("max_per_contact")
+    @classmethod
+    def _limit_fits(cls, value: int | None, info: ValidationInfo) -> int | None:
+        when = info.data.get("when")
+        problem = problem_of(
+            info.data.get("repeat", "everyTime"), value, when.matches is not None if when else False
+        )
+        if problem and problem[0] == "maxPerContact":
+            raise ValueError(problem[1])
+        return value
 
 
 class RulePatch(ApiModel):
@@ -82,27 +102,33 @@ class RulePatch(ApiModel):
     expires_after: Expiry | None = None
     active: bool | None = None
 
+    @field_validator("points")
+    @classmethod
+    def _not_zero(cls, value: int | None) -> int | None:
+        return None if value is None else _points(value)
+
     @model_validator(mode="after")
     def _something(self) -> RulePatch:
         if not self.model_fields_set:
             raise ValueError("send at least one field to change")
-        if self.points == 0:
-            raise ValueError("points cannot be 0")
         return self
 
 
-def _check(points: int, repeat: str, max_per_contact: int | None, when: RuleWhen) -> None:
-    if points == 0:
+def _points(value: int) -> int:
+    if value == 0:
         raise ValueError("points cannot be 0")
+    return value
+
+
+def problem_of(repeat: str, max_per_contact: int | None, matches: bool) -> tuple[str, str] | None:
+    """What is wrong with this combination, as (field, message), or None."""
+    if matches and repeat != "everyTime":
+        return "repeat", "a matches rule holds its points while matching: repeat is everyTime"
+    if matches and max_per_contact is not None:
+        return "maxPerContact", "a matches rule holds its points while matching: no maxPerContact"
     if max_per_contact is not None and repeat == "once":
-        raise ValueError("maxPerContact goes with repeat everyTime (once is at most one)")
-    if when.matches is not None and (repeat != "everyTime" or max_per_contact is not None):
-        raise ValueError("a matches rule holds its points while matching: no repeat or maxPerContact")
-
-
-def check_merged(points: int, repeat: str, max_per_contact: int | None, when: RuleWhen) -> None:
-    """A patch's result, checked as a creation is (ValueError says what is wrong)."""
-    _check(points, repeat, max_per_contact, when)
+        return "maxPerContact", "maxPerContact goes with repeat everyTime (once is at most one)"
+    return None
 
 
 class RuleView(ApiModel):

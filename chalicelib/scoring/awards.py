@@ -176,11 +176,12 @@ def on_expire_message(message: dict[str, Any], attempt: int = 1) -> None:
         points=-points,
     )
     reasons = _transact(
+        # The scoreExpired entry is the once-only guard: a second delivery finds it.
         puts=[ended.get_save_kwargs_from_instance(condition=Activity.pk.does_not_exist())],
         updates=[
             found.get_update_kwargs_from_instance(
                 actions=[Activity.expiredAt.set(found.expiresAt)],
-                condition=Activity.expiredAt.does_not_exist() & Activity.pk.exists(),
+                condition=Activity.pk.exists(),  # not put back if the timeline was erased
             ),
             Contact(*Contact.key(ws, contact_id)).get_update_kwargs_from_instance(
                 actions=[Contact.score.add(-points), Contact.revision.add(1)],

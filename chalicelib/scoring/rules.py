@@ -24,7 +24,7 @@ from chalicelib.platform.db import Item, is_conditional_failure
 from chalicelib.platform.errors import Conflict, NotFound, ValidationFailed
 from chalicelib.platform.streams import Batch
 from chalicelib.schemas.filters import FieldCondition, FilterNode
-from chalicelib.schemas.scoring import RuleCreate, RulePatch, RuleWhen, check_merged
+from chalicelib.schemas.scoring import RuleCreate, RulePatch, RuleWhen, problem_of
 from chalicelib.segments import rules as filters
 
 _MEMO = "scoring.rules"
@@ -204,10 +204,9 @@ def update(workspace_id: str, rule_id: str, patch: RulePatch) -> dict[str, Any]:
     )
     if "repeat" in given and patch.repeat == "once" and "max_per_contact" not in given:
         limit = None  # once is at most one: a limit set for everyTime no longer applies
-    try:
-        check_merged(points, repeat, limit, when)
-    except ValueError as error:
-        raise ValidationFailed(str(error), [{"field": "", "message": str(error)}]) from None
+    problem = problem_of(repeat, limit, when.matches is not None)
+    if problem:
+        raise ValidationFailed(f"{problem[0]}: {problem[1]}", [{"field": problem[0], "message": problem[1]}])
     if patch.when is not None:
         item.when = _when_json(workspace_id, patch.when)
     if patch.name is not None:
