@@ -53,6 +53,7 @@ STANDARD_COLUMNS = (
     "source",
     "createdAt",
     "updatedAt",
+    "score",
 )
 INLINE_ROWS = 5000  # ~1 MB of CSV: well under Lambda's 6 MB answer
 PAGE = 1000

@@ -43,7 +43,7 @@ from chalicelib.platform import clock, pagination
 from chalicelib.platform.db import Item
 from chalicelib.schemas.filters import AllNode, FieldCondition, FilterNode
 from chalicelib.segments.evaluate import Context, matches
-from chalicelib.segments.rules import Checked
+from chalicelib.segments.rules import Checked, conditions
 
 READ_LIMIT = 200  # items a page reads at most (plus DynamoDB's own 1 MB)
 COUNT_READ_LIMIT = 20_000  # items a count reads at most before it says `exact: false`
@@ -83,13 +83,16 @@ def plan(workspace_id: str, node: FilterNode) -> Plan:
             Membership.sk.startswith("MEMBER#"),
             members=True,
         )
-    if (tag := first("tags", "has")) is not None:
+    # The score moves on the Contact item alone (its award's transaction): a filter naming it
+    # never reads the contact's copies (tag links, search tokens), whose score may be behind.
+    copies_fresh = not any(isinstance(c, FieldCondition) and c.field == "score" for c in conditions(node))
+    if (tag := first("tags", "has")) is not None and copies_fresh:
         return Plan(ContactTag.partition(workspace_id, str(tag.value)))
     if (status := first("status", "eq")) is not None:
         return Plan(Contact.status_partition(workspace_id, str(status.value)), index="gsi1")
     if (stage := first("pipelineStage", "eq")) is not None:
         return Plan(Contact.stage_partition(workspace_id, str(stage.value)), index="gsi2")
-    for field in _TOKEN_FIELDS:
+    for field in _TOKEN_FIELDS if copies_fresh else ():
         prefix = first(field, "startsWith")
         if prefix is not None and fold(str(prefix.value)):
             folded = fold(str(prefix.value))
