@@ -28,12 +28,14 @@ from chalicelib.models.scoring import AwardCount
 from chalicelib.platform import clock
 from chalicelib.platform.db import cancellation_reasons, connection
 from chalicelib.platform.logs import logger
+from chalicelib.platform.streams import Batch
 from chalicelib.scoring.rules import Rule
 from chalicelib.timers import due
 
 EXPIRE_KIND = "scoring.expire"
 MATCH = "MATCH"  # the event sk of a matches rule's award: one held award per (contact, rule)
 PREFIX = "AWARD#"
+_TIMERS = "scoring.timers"
 _ATTEMPTS = 6  # a TransactionConflict (another transaction on the contact) is tried again
 
 Outcome = Literal["awarded", "duplicate", "limit", "noContact"]
@@ -47,7 +49,7 @@ def _instant(value: str) -> datetime:
     return datetime.fromisoformat(value.replace("Z", "+00:00"))
 
 
-def give(ws: str, contact_id: str, rule: Rule, event_sk: str, at: str) -> Outcome:
+def give(ws: str, contact_id: str, rule: Rule, event_sk: str, at: str, batch: Batch | None = None) -> Outcome:
     """The rule's points for the event `event_sk` of the contact, happened at `at`: once.
 
     An award whose expiry is already past (a recompute over old events) is recorded expired
@@ -86,13 +88,13 @@ def give(ws: str, contact_id: str, rule: Rule, event_sk: str, at: str) -> Outcom
     reasons = _transact(puts=puts, updates=updates)
     if reasons is None:
         if expires and not lapsed:
-            _schedule_expiry(ws, contact_id, sk, expires, now)
+            _schedule_expiry(ws, contact_id, sk, expires, now, batch)
         return "awarded"
     if reasons[0] == "ConditionalCheckFailed":
         # Given before: a crash may have come between that award and its timer, so the timer
         # is set again (the same key: one timer).
         if expires and not lapsed:
-            _schedule_expiry(ws, contact_id, sk, expires, now)
+            _schedule_expiry(ws, contact_id, sk, expires, now, batch)
         return "duplicate"
     if not lapsed and reasons[1] == "ConditionalCheckFailed":
         return "noContact"
@@ -135,20 +137,24 @@ def _expiry_message(ws: str, contact_id: str, sk: str) -> dict[str, Any]:
     return {"kind": EXPIRE_KIND, "workspaceId": ws, "contactId": contact_id, "sk": sk}
 
 
-def _schedule_expiry(ws: str, contact_id: str, sk: str, expires: datetime, now: datetime) -> None:
-    wait = max(0, int((expires - now).total_seconds()) + 1)
-    due.schedule(
-        [
-            due.Due(
-                queue=due.JOBS,
-                key=f"SCORE#{ws}#{contact_id}#{sk}",
-                spread=contact_id,
-                message=_expiry_message(ws, contact_id, sk),
-                wait=wait,
-            )
-        ],
-        now,
+def _schedule_expiry(
+    ws: str, contact_id: str, sk: str, expires: datetime, now: datetime, batch: Batch | None = None
+) -> None:
+    """The award's timer. In a stream batch, the batch's timers are written together at its
+    end (BatchWriteItem, 25 a request); a batch that fails comes again and sets them again."""
+    timer = due.Due(
+        queue=due.JOBS,
+        key=f"SCORE#{ws}#{contact_id}#{sk}",
+        spread=contact_id,
+        message=_expiry_message(ws, contact_id, sk),
+        wait=max(0, int((expires - now).total_seconds()) + 1),
     )
+    if batch is None:
+        due.schedule([timer], now)
+        return
+    pending: list[due.Due] = batch.data.setdefault(_TIMERS, [])
+    pending.append(timer)
+    batch.defer(_TIMERS, lambda: due.schedule(pending, now))
 
 
 def on_expire_message(message: dict[str, Any], attempt: int = 1) -> None:

@@ -53,7 +53,7 @@ def on_activity(change: Change, batch: Batch) -> None:
     ws = str(new["workspaceId"])
     rules = [r for r in active_rules(ws, batch) if fits(r, new)]
     for rule in rules:
-        awards.give(ws, str(new["contactId"]), rule, str(new["sk"]), str(new["at"]))
+        awards.give(ws, str(new["contactId"]), rule, str(new["sk"]), str(new["at"]), batch)
 
 
 def context() -> Context:
@@ -76,6 +76,6 @@ def on_contact(change: Change, batch: Batch) -> None:
         after = change.new is not None and matches(rule.checked, change.new, now)
         if after and not before:
             at = str((change.new or {}).get("updatedAt") or clock.now_iso())
-            awards.give(str(ws), str(contact_id), rule, awards.MATCH, at)
+            awards.give(str(ws), str(contact_id), rule, awards.MATCH, at, batch)
         elif before and not after:
             awards.take_back(str(ws), str(contact_id), rule.id)
