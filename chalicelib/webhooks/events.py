@@ -42,6 +42,7 @@ CONTACT_FIELDS = (
     "source",
     "createdAt",
     "updatedAt",
+    "score",
 )
 MEMBERSHIP_FIELDS = ("groupId", "contactId", "groupName", "email", "firstName", "lastName", "joinedAt")
 ENROLLMENT_FIELDS = (

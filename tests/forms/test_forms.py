@@ -469,11 +469,13 @@ def test_request_budget_of_a_post(api, requests) -> None:
     plain, grouped = make_form(api), make_form(api, groupIds=[group_id])
     requests.reset()
     assert browser_post(api, plain["id"], {"email": "ann@example.com"}).status == 200
-    # The form (GetItem), then the sync's one read and one transactional write.
+    # The form (GetItem), then the sync's one read and one transactional write, and the post
+    # recorded as an event (PutItem: what scoring's formSubmitted rules read).
     assert requests.snapshot() == {
         "dynamodb.GetItem": 1,
         "dynamodb.BatchGetItem": 1,
         "dynamodb.TransactWriteItems": 1,
+        "dynamodb.PutItem": 1,
     }
     requests.reset()
     assert browser_post(api, grouped["id"], {"email": "bob@example.com"}).status == 200
@@ -483,7 +485,8 @@ def test_request_budget_of_a_post(api, requests) -> None:
         "dynamodb.GetItem": 1,
         "dynamodb.BatchGetItem": 3,
         "dynamodb.TransactWriteItems": 1,
-        "dynamodb.PutItem": 1,  # the membership, conditional (tests/groups/test_membership_races.py)
+        # the post's event, and the membership, conditional (tests/groups/test_membership_races.py)
+        "dynamodb.PutItem": 2,
     }
 
 
