@@ -16,6 +16,7 @@ transaction conditioned on it not being expired yet (a message that comes twice 
 from __future__ import annotations
 
 import time
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any, Literal
 
@@ -102,9 +103,9 @@ def give(ws: str, contact_id: str, rule: Rule, event_sk: str, at: str, batch: Ba
 
 
 def _transact(
-    puts: list[dict[str, Any]] = (),  # type: ignore[assignment]
-    updates: list[dict[str, Any]] = (),  # type: ignore[assignment]
-    deletes: list[dict[str, Any]] = (),  # type: ignore[assignment]
+    puts: Sequence[dict[str, Any]] = (),
+    updates: Sequence[dict[str, Any]] = (),
+    deletes: Sequence[dict[str, Any]] = (),
 ) -> list[str | None] | None:
     """One TransactWriteItems; None when it went through, else the per-item reasons (in the
     order deletes, puts, updates). Retried while DynamoDB reports a TransactionConflict."""

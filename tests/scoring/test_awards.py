@@ -221,6 +221,12 @@ def test_a_matches_rule_holds_its_points_while_the_contact_matches(api: Api, pum
 
 def test_the_score_is_read_only_through_the_contact_routes(api: Api) -> None:
     person = new_contact(api, "ada@example.com")
+    # WHEN an edit sets the score THEN it is refused
     reply = api.patch(f"/api/v1/contacts/{person}", {"score": 100})
     assert reply.status == 422
+    # WHEN a sync sets it with other fields THEN the rest is kept and the score left out, said so
+    reply = api.post("/api/v1/contacts/sync", {"email": "ada@example.com", "company": "Acme", "score": 100})
+    assert reply.status == 200, reply.json
+    assert [w["field"] for w in reply.json["warnings"]] == ["score"]
+    assert (reply.json["contact"]["company"], reply.json["contact"]["score"]) == ("Acme", 0)
     assert api.get(f"/api/v1/contacts/{person}").json["score"] == 0

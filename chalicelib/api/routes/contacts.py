@@ -23,6 +23,19 @@ def _body() -> dict[str, Any]:
     return data
 
 
+# Kept by Cohort, never written by a client: a sync leaves it out with a warning (the other
+# contact routes refuse it as any unknown field, 422).
+_READ_ONLY = {"score": "read-only: the sum of the scoring rules' awards"}
+
+
+def _left_out_read_only(data: dict[str, Any]) -> list[dict[str, str]]:
+    return [
+        {"field": name, "value": str(data.pop(name)), "reason": reason}
+        for name, reason in _READ_ONLY.items()
+        if name in data
+    ]
+
+
 @route(
     bp,
     "/api/v1/contacts",
@@ -66,10 +79,12 @@ def sync_contact() -> Response:
     ws = workspace_id(request)
 
     def produce() -> tuple[int, dict[str, Any]]:
-        synced = contact_flows.sync(ws, _body(), source="api")
+        body = _body()
+        refused = _left_out_read_only(body)
+        synced = contact_flows.sync(ws, body, source="api")
         status = 201 if synced.result == "created" else 200
         answer = {"contact": contacts.view(synced.contact), "result": synced.result}
-        return status, {**answer, "warnings": list(synced.warnings)}
+        return status, {**answer, "warnings": [*refused, *synced.warnings]}
 
     return idempotency.respond(request, ws, "contacts.sync", produce)
 
