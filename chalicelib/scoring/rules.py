@@ -19,9 +19,10 @@ from chalicelib.models.campaigns import Campaign
 from chalicelib.models.forms import Form
 from chalicelib.models.groups import Group
 from chalicelib.models.scoring import ScoringRule
-from chalicelib.platform import clock, ids, pagination
+from chalicelib.platform import clock, ids
 from chalicelib.platform.db import Item, is_conditional_failure
 from chalicelib.platform.errors import Conflict, NotFound, ValidationFailed
+from chalicelib.platform.paged_query import cursor_page
 from chalicelib.platform.streams import Batch
 from chalicelib.schemas.filters import FieldCondition, FilterNode
 from chalicelib.schemas.scoring import RuleCreate, RulePatch, RuleWhen, problem_of
@@ -177,16 +178,14 @@ def get(workspace_id: str, rule_id: str) -> dict[str, Any]:
 
 
 def page(workspace_id: str, limit: int, cursor: str | None) -> dict[str, Any]:
-    scope = f"scoring-rules:{workspace_id}"
-    results = ScoringRule.query(
+    items, next_cursor = cursor_page(
+        ScoringRule,
         ScoringRule.partition(workspace_id),
+        scope=f"scoring-rules:{workspace_id}",
         limit=limit,
-        page_size=limit,
-        last_evaluated_key=pagination.decode(cursor, scope),
+        cursor=cursor,
     )
-    items = [view(found) for found in results if isinstance(found, ScoringRule)]
-    last_key = results.last_evaluated_key if len(items) >= limit else None
-    return {"items": items, "nextCursor": pagination.encode(last_key, scope)}
+    return {"items": [view(found) for found in items], "nextCursor": next_cursor}
 
 
 def update(workspace_id: str, rule_id: str, patch: RulePatch) -> dict[str, Any]:

@@ -42,3 +42,33 @@ def competitor_before(
     finally:
         for operation in operations:
             events.unregister(f"before-call.dynamodb.{operation}", unique_id=f"race-{operation}")
+
+
+@contextmanager
+def atomic_moto_transactions() -> Iterator[None]:
+    """DynamoDB runs a transaction atomically: its conditions and its writes as one step that no
+    other request sees half done. moto checks, then writes, and another thread may run between:
+    a thread test of conditions inside a transaction needs moto made atomic as DynamoDB is
+    (a lock around its transact_write_items and update_item; the requests of the threads still
+    interleave freely between them)."""
+    import threading
+
+    from moto.dynamodb.models import DynamoDBBackend
+
+    lock = threading.RLock()
+    originals = {name: getattr(DynamoDBBackend, name) for name in ("transact_write_items", "update_item")}
+
+    def guarded(original: Callable[..., Any]) -> Callable[..., Any]:
+        def run(*args: Any, **kwargs: Any) -> Any:
+            with lock:
+                return original(*args, **kwargs)
+
+        return run
+
+    for name, original in originals.items():
+        setattr(DynamoDBBackend, name, guarded(original))
+    try:
+        yield
+    finally:
+        for name, original in originals.items():
+            setattr(DynamoDBBackend, name, original)
