@@ -46,10 +46,13 @@ def victim(new_workspace: Any, pump: Any) -> tuple[Api, dict[str, str]]:
     key = a.post("/api/v1/keys", {"name": "CI", "scope": "full"}).json["id"]
     hook = {"url": "http://127.0.0.1:9/", "events": ["import.completed"]}
     webhook = a.post("/api/v1/webhooks", hook).json["id"]
+    rule = a.post("/api/v1/scoring/rules", {"name": "Opens", "points": 5, "when": {"event": "opened"}}).json[
+        "id"
+    ]
     pump.drain()
     ids = {"contacts": contact, "groups": group, "campaigns": campaign, "forms": form, "keys": key}
     ids["senders"] = sender
-    return a, {**ids, "jobs": job, "imports": upload, "exports": upload, "webhooks": webhook}
+    return a, {**ids, "jobs": job, "imports": upload, "exports": upload, "webhooks": webhook, "scoring": rule}
 
 
 def snapshot(a: Api, ids: dict[str, str]) -> dict[str, Any]:
@@ -62,6 +65,7 @@ def snapshot(a: Api, ids: dict[str, str]) -> dict[str, Any]:
         f"/api/v1/campaigns/{ids['campaigns']}",
         f"/api/v1/campaigns/{ids['campaigns']}/enrollments",
         f"/api/v1/forms/{ids['forms']}",
+        f"/api/v1/scoring/rules/{ids['scoring']}",
         "/api/v1/contacts",
         "/api/v1/tags",
     ]
