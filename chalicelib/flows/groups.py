@@ -41,7 +41,8 @@ def update_group(workspace_id: str, group_id: str, patch: GroupPatch) -> Group:
     client's again, as they are."""
     rules = None
     if "rules" in patch.model_fields_set:
-        rules = (membership.checked_rules(workspace_id, patch.rules) if patch.rules is not None else None,)
+        new = patch.rules
+        rules = (membership.checked_rules(workspace_id, new, group_id) if new is not None else None,)
     before, updated = groups.update(workspace_id, group_id, patch, rules)
     if rules is not None and rules[0]:
         membership.start_build(updated)  # joins and leaves, never emptied then refilled
