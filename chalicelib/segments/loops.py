@@ -1,6 +1,11 @@
 """Rule groups whose rules name groups: refused when a group's rules would reach the group
 itself through the rules of the groups they name (directly included), since each join would
-then make the next one for ever. One Query of the workspace's rule groups answers it."""
+then make the next one for ever. One Query of the workspace's rule groups answers it.
+
+Two changes of rules at once could each pass and close a loop between them (A names B while
+B is changed to name A): the groups a change's rules reach are returned with their rules as
+read, and the change's transaction checks they are still so (chalicelib.groups.service.update),
+else 409."""
 
 from __future__ import annotations
 
@@ -13,25 +18,27 @@ from chalicelib.platform.errors import ValidationFailed
 from chalicelib.schemas.filters import AllNode, AnyNode, FieldCondition, FilterNode, NotNode
 from chalicelib.segments import rules
 
+MAX_CHECKED = 90
 _NODE: TypeAdapter[FilterNode] = TypeAdapter(FilterNode)
 
 
-def named_by_rule_groups(workspace_id: str) -> dict[str, frozenset[str]]:
-    """Each rule group of the workspace -> the groups its rules name (one Query)."""
-    return {
-        item.groupId: rules.named_groups(_NODE.validate_python(json.loads(item.rules)))
+# (group id, its rules as stored, None for a group without rules): what a change relied on.
+Reached = tuple[tuple[str, str | None], ...]
+
+
+def refuse_loop(workspace_id: str, group_id: str | None, node: FilterNode, path: str = "rules") -> Reached:
+    """422 naming the loop (`G → A → B → G`) when the rules `node` of group `group_id` reach
+    it again; else the groups they reach, as read. A group being created (`group_id` None)
+    cannot be in a loop: no rules name it yet."""
+    named = rules.named_groups(node)
+    if group_id is None or not named:
+        return ()
+    stored = {
+        item.groupId: item.rules
         for item in RuleGroup.query(RuleGroup.partition(workspace_id))
         if isinstance(item, RuleGroup)
     }
-
-
-def refuse_loop(workspace_id: str, group_id: str | None, node: FilterNode, path: str = "rules") -> None:
-    """422 naming the loop (`G → A → B → G`) when the rules `node` of group `group_id` reach
-    it again. A group being created (`group_id` None) cannot: no rules name it yet."""
-    named = rules.named_groups(node)
-    if group_id is None or not named:
-        return
-    graph = dict(named_by_rule_groups(workspace_id))
+    graph = {gid: rules.named_groups(_NODE.validate_python(json.loads(text))) for gid, text in stored.items()}
     graph[group_id] = named
     for where, first in _naming(node, path):
         loop = _path_back(graph, first, group_id)
@@ -41,6 +48,19 @@ def refuse_loop(workspace_id: str, group_id: str | None, node: FilterNode, path:
                 f"{where}: a loop of rule groups: {shown}",
                 [{"field": where, "message": f"a loop of rule groups: {shown}", "loop": [group_id, *loop]}],
             )
+    reached = [(gid, stored.get(gid)) for gid in sorted(_reachable(graph, named)) if gid != group_id]
+    # A transaction holds 100 actions: the change's own writes and at most this many checks.
+    return tuple(reached[:MAX_CHECKED])
+
+
+def _reachable(graph: dict[str, frozenset[str]], start: frozenset[str]) -> set[str]:
+    seen, frontier = set(start), list(start)
+    while frontier:
+        for there in graph.get(frontier.pop(), ()):
+            if there not in seen:
+                seen.add(there)
+                frontier.append(there)
+    return seen
 
 
 def _path_back(graph: dict[str, frozenset[str]], start: str, target: str) -> list[str] | None:

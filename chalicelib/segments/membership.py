@@ -29,7 +29,7 @@ from pynamodb.exceptions import DoesNotExist, UpdateError
 
 from chalicelib.contacts.service import read_items
 from chalicelib.groups import memberships
-from chalicelib.groups.snapshots import contact_values
+from chalicelib.groups.snapshots import contact_values, new_membership
 from chalicelib.models import keys
 from chalicelib.models.contacts import Contact
 from chalicelib.models.groups import Group, Membership
@@ -50,12 +50,15 @@ BUILD_PAGE = 200
 _MEMO = "segments.ruleGroups"
 
 
-def checked_rules(workspace_id: str, node: FilterNode, group_id: str | None = None) -> str:
+def checked_rules(
+    workspace_id: str, node: FilterNode, group_id: str | None = None
+) -> tuple[str, loops.Reached]:
     """The rules as stored (JSON), once they passed rules.check and, naming groups, reach no
-    loop of rule groups back to `group_id` (422 at `rules...`)."""
+    loop of rule groups back to `group_id` (422 at `rules...`); with the groups they reach as
+    read, for the change's transaction to check they did not change meanwhile."""
     checked = rules.check(workspace_id, node, path="rules")
-    loops.refuse_loop(workspace_id, group_id, checked.node)
-    return json.dumps(checked.node.model_dump(by_alias=True, mode="json", exclude_none=True))
+    reached = loops.refuse_loop(workspace_id, group_id, checked.node)
+    return json.dumps(checked.node.model_dump(by_alias=True, mode="json", exclude_none=True)), reached
 
 
 def _checked(workspace_id: str, rules_json: str) -> rules.Checked:
@@ -70,11 +73,12 @@ def _context(now: datetime, groups: frozenset[str] = frozenset()) -> Context:
 # ---- the build ----------------------------------------------------------------------------
 
 
-def start_build(group: Group) -> None:
-    _send(group.workspaceId, group.id, str(group.rulesBuild), None)
+def start_build(group: Group, first: bool = False) -> None:
+    """`first`: the group was just created, so it has no members for the build to read."""
+    _send(group.workspaceId, group.id, str(group.rulesBuild), None, first)
 
 
-def _send(workspace_id: str, group_id: str, build: str, cursor: dict[str, Any] | None) -> None:
+def _send(workspace_id: str, group_id: str, build: str, cursor: dict[str, Any] | None, first: bool) -> None:
     message: dict[str, Any] = {
         "kind": BUILD_KIND,
         "workspaceId": workspace_id,
@@ -83,6 +87,8 @@ def _send(workspace_id: str, group_id: str, build: str, cursor: dict[str, Any] |
     }
     if cursor:
         message["cursor"] = cursor
+    if first:
+        message["first"] = True
     queues.send(config.jobs_queue_url(), [message])
 
 
@@ -91,6 +97,7 @@ def on_build_message(message: dict[str, Any], attempt: int = 1) -> None:
     conditional puts, leaves deletes). A DYNAMIC group's time-relative rules get each
     contact's next crossing timed (one timer a contact, keyed by its crossing)."""
     ws, group_id, build = str(message["workspaceId"]), str(message["groupId"]), str(message["build"])
+    first = bool(message.get("first"))
     try:
         group = Group.get(*Group.key(ws, group_id), consistent_read=True)
     except DoesNotExist:
@@ -106,10 +113,12 @@ def on_build_message(message: dict[str, Any], attempt: int = 1) -> None:
     )
     contacts = [Item.from_raw_data(raw) for raw in page.get("Items", [])]
     found = [c for c in contacts if isinstance(c, Contact)]
-    # One BatchGetItem: the page's memberships of this group and of the groups its rules name.
-    involved = sorted(checked.group_ids | {group_id})
+    # One BatchGetItem: the page's memberships of this group (none to read in a new group's
+    # first build: a contact the stream joined meanwhile makes its conditional put a no-op)
+    # and of the groups its rules name.
+    involved = sorted(checked.group_ids | (set() if first else {group_id}))
     in_groups: dict[str, set[str]] = {}
-    if found:
+    if found and involved:
         wanted = [Membership.key(ws, g, c.id) for c in found for g in involved]
         for m in Membership.batch_get(wanted, consistent_read=True):
             in_groups.setdefault(m.contactId, set()).add(m.groupId)
@@ -125,17 +134,23 @@ def on_build_message(message: dict[str, Any], attempt: int = 1) -> None:
         if crossing is not None:
             timers.append(due_for(ws, group_id, contact.id, crossing, now))
     present = {cid for cid, groups in in_groups.items() if group_id in groups}
-    memberships.add_pairs(
-        ws, [(group, contact_values(c)) for cid, c in matching.items() if cid not in present]
+    joined_at = clock.iso(now)
+    memberships.put_new_memberships(
+        [
+            new_membership(ws, group, contact_values(c), joined_at)
+            for cid, c in matching.items()
+            if cid not in present
+        ]
     )
-    with Membership.batch_write() as batch:
-        for contact_id in present - set(matching):
-            batch.delete(Membership(*Membership.key(ws, group_id, contact_id)))
+    if present - set(matching):
+        with Membership.batch_write() as batch:
+            for contact_id in present - set(matching):
+                batch.delete(Membership(*Membership.key(ws, group_id, contact_id)))
     if timers:
         due.schedule(timers, now)
     last = page.get("LastEvaluatedKey")
     if last:
-        _send(ws, group_id, build, last)
+        _send(ws, group_id, build, last, first)
         return
     try:
         group.update([Group.membershipStatus.set("READY")], condition=Group.rulesBuild == build)

@@ -1,11 +1,13 @@
 """The workspace's DYNAMIC rule groups as the stream evaluates them: one Query of their index
-(`WS#<ws>#RULEGROUPS`) and one BatchGetItem of the custom fields they name (none when they
-name none), whatever their number and sizes."""
+(`WS#<ws>#RULEGROUPS`), whatever their number and sizes. The custom fields they name are read
+once a container: a field's definition never changes once made (there is no route to change
+or delete one), so what was read stays true."""
 
 from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from typing import Any
 
 from pydantic import TypeAdapter
 
@@ -16,6 +18,8 @@ from chalicelib.segments import rules
 from chalicelib.segments.crossing import is_time_relative
 
 NODE: TypeAdapter[FilterNode] = TypeAdapter(FilterNode)
+_DEFINITIONS: dict[tuple[str, str], Any] = {}  # field definitions read, by key
+_MAX_DEFINITIONS = 10_000  # then forgotten all at once: a container's memory stays bounded
 
 
 @dataclass(frozen=True)
@@ -36,9 +40,18 @@ def dynamic_rules(workspace_id: str) -> list[DynamicRule]:
         if isinstance(g, RuleGroup) and g.groupType == "DYNAMIC"
     ]
     nodes = [parse(g.rules) for g in found]
-    definitions = read_items(rules.stored_keys(workspace_id, nodes))
+    definitions = _definitions(rules.stored_keys(workspace_id, nodes))
     result = []
     for group, node in zip(found, nodes, strict=True):
         checked = rules.stored(workspace_id, node, definitions)
         result.append(DynamicRule(group.groupId, checked, is_time_relative(checked)))
     return result
+
+
+def _definitions(wanted: list[tuple[str, str]]) -> dict[tuple[str, str], Any]:
+    missing = [key for key in wanted if key not in _DEFINITIONS]
+    if missing:
+        if len(_DEFINITIONS) > _MAX_DEFINITIONS:
+            _DEFINITIONS.clear()
+        _DEFINITIONS.update(read_items(missing))
+    return {key: _DEFINITIONS[key] for key in wanted if key in _DEFINITIONS}

@@ -99,3 +99,27 @@ def test_a_membership_change_of_a_group_no_rules_name_costs_no_read(api: Api, pu
     # THEN the stream read the workspace's rule groups (one Query) and no contact for it
     # (the one BatchGetItem is the membership's other reactions'; rule groups read no contact)
     assert requests.of("dynamodb", "GetItem") == 0 and requests.of("dynamodb", "BatchGetItem") == 1
+
+
+def test_two_changes_at_once_cannot_close_a_loop(api: Api, pump) -> None:
+    from tests.support.races import competitor_before
+
+    # GIVEN A and B, rule groups naming no group
+    a = rule_group(api, "A", VIP)
+    b = rule_group(api, "B", VIP)
+    pump.drain()
+    replies = []
+    # WHEN A's rules are changed to name B, and B's to name A just before A's change is written
+    # (each checked the other's rules before the other wrote them)
+    with competitor_before(
+        ["TransactWriteItems"],
+        "gold",
+        lambda: replies.append(api.patch(f"/api/v1/groups/{b}", {"rules": in_group(a)})),
+    ) as race:
+        gold = {"any": [{"field": "tags", "op": "has", "value": "gold"}, in_group(b)]}
+        replies.append(api.patch(f"/api/v1/groups/{a}", {"rules": gold}))
+    # THEN the second to write is refused (409: B changed meanwhile), so no loop exists
+    assert race["ran"]
+    assert [r.status for r in replies] == [200, 409], [r.json for r in replies]
+    assert api.get(f"/api/v1/groups/{a}").json["rules"] == VIP
+    assert api.get(f"/api/v1/groups/{b}").json["rules"] == in_group(a)
