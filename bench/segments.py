@@ -94,7 +94,33 @@ def requests_per_change(changes: int, counter: Any, pump: Any, client: Any) -> l
                 f"{groups:>2} rule groups, a change that {label}: the PATCH {own / changes:.2f} requests, "
                 f"the stream and queues after it {stream / changes:.2f}  [{shown}]"
             )
+    lines.append(_manual_join(changes, counter, pump, client))
     return lines
+
+
+def _manual_join(changes: int, counter: Any, pump: Any, client: Any) -> str:
+    """For comparison: what a join by hand to a DYNAMIC group costs the stream (its counters,
+    enrollment, activity, the rule groups' Query): a rule group's join adds its GetItem + put."""
+    from bench.api_client import BenchApi
+
+    api = BenchApi(client)
+    api.workspace(name="By hand")
+    group = api.call("post", "/api/v1/groups", {"name": "Hand", "type": "DYNAMIC"}, 201)["id"]
+    ids = [
+        api.call("post", "/api/v1/contacts", {"email": f"h{n}@bench.example"}, 201)["id"]
+        for n in range(changes)
+    ]
+    pump.drain()
+    ops: dict[str, int] = {}
+    for contact_id in ids:
+        api.call("post", f"/api/v1/groups/{group}/members", {"contactIds": [contact_id]}, 200)
+        counter.reset()
+        pump.drain()
+        for op, n in counter.snapshot().items():
+            ops[op] = ops.get(op, 0) + n
+    shown = ", ".join(f"{op} {n / changes:.2f}" for op, n in sorted(ops.items()))
+    total = sum(ops.values()) / changes
+    return f"a join by hand (POST members), the stream and queues after it: {total:.2f}  [{shown}]"
 
 
 # ---- 2. change -> join -> first email on the local stack -----------------------------------
