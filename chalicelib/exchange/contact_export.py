@@ -35,7 +35,7 @@ from pydantic import TypeAdapter
 from pynamodb.exceptions import UpdateError
 
 from chalicelib.contacts.search import ContactFilters, search
-from chalicelib.exchange import stored
+from chalicelib.exchange import steps, stored
 from chalicelib.exchange.column_mapping import CUSTOM_PREFIX, normalise, standard_headers
 from chalicelib.groups import service as groups
 from chalicelib.models.contacts import PERSONAL_FIELDS
@@ -252,13 +252,7 @@ def run_step(workspace_id: str, export_id: str, step: int, attempt: int = 1) -> 
     """One part of the file (or, after the last, the completion); late or duplicate messages
     do nothing but re-send the next step when its sender may have died before sending."""
     item = stored.load(Export, workspace_id, export_id)
-    if item is None or item.status != "RUNNING":
-        return
-    done = int(item.step)
-    if done == step + 1:
-        send_step(item, done)
-        return
-    if done != step:
+    if item is None or not steps.due(item, step, send_step):
         return
     try:
         if item.exhausted:

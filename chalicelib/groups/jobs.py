@@ -229,7 +229,7 @@ def run(job: Job, page_number: int, kinds: Kinds) -> None:
             return
         raise
     if last:
-        _finish(job, registered)
+        _finish(job, registered, new_errors=len(result.errors))
     else:
         _send(job, page_number + 1)
 
@@ -240,10 +240,11 @@ def _members(job: Job, limit: int, start_key: dict[str, Any] | None, consistent:
     )
 
 
-def _finish(job: Job, registered: Kind) -> None:
+def _finish(job: Job, registered: Kind, new_errors: int = 0) -> None:
     if registered.finish is not None:
         registered.finish(job)
-    job_report.join(job)
+    if int(job.errorCount or 0) or new_errors:  # `job` as read before its last page's record
+        job_report.join(job)
     now = clock.now_iso()
     try:
         job.update(
