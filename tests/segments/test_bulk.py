@@ -288,3 +288,18 @@ def test_a_bulk_job_is_its_workspaces_only(api: Api, new_workspace: Any) -> None
     job_id = _start(api, {"filter": VIP, "action": "addTags", "tags": ["x"]})
     assert new_workspace(name="Other").get(f"/api/v1/jobs/{job_id}").status == 404
     assert new_workspace(name="Third").get(f"/api/v1/jobs/{job_id}/errors.csv").status == 404
+
+
+def test_a_large_errors_report_is_a_redirect_to_its_download(api: Api, pump: Any, monkeypatch: Any) -> None:
+    from chalicelib.groups import job_report
+
+    # GIVEN a finished job with failures, and a report larger than the inline limit
+    monkeypatch.setattr(job_report, "INLINE_BYTES", 10)
+    matching, _ = _people(api)
+    assert api.patch(f"/api/v1/contacts/{matching[3]}", {"status": "BLOCKED"}).status == 200
+    job_id = _start(api, {"filter": VIP, "action": "setStatus", "status": "BOUNCED"})
+    assert all(call.ok for call in pump.drain())
+    # WHEN its report is asked for
+    reply = api.get(f"/api/v1/jobs/{job_id}/errors.csv")
+    # THEN it is a 303 to the report's download
+    assert reply.status == 303 and f"{job_id}" in reply.headers["Location"]
