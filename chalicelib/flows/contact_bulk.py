@@ -23,49 +23,24 @@ above all) is an operator's act on one contact, PATCH /contacts/{id}.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable
-from typing import Any
+from typing import Any, get_args
 
 from pydantic import TypeAdapter
 
-from chalicelib.campaigns import enrollment
 from chalicelib.campaigns import service as campaigns
-from chalicelib.contacts import fields as custom_fields
-from chalicelib.contacts.changes import change_many
-from chalicelib.contacts.input import parse
-from chalicelib.contacts.service import (
-    definitions_in,
-    merged_custom,
-    merged_tags,
-    read_items,
-    workspace_region,
-)
 from chalicelib.contacts.status import RANK
-from chalicelib.contacts.store import State
-from chalicelib.flows import contacts as contact_flows
-from chalicelib.groups import jobs, memberships
+from chalicelib.flows import bulk_actions
+from chalicelib.groups import jobs
 from chalicelib.groups import service as groups
-from chalicelib.groups.snapshots import contact_values
 from chalicelib.models.contacts import ContactData
 from chalicelib.models.jobs import Job
-from chalicelib.platform.errors import ApiError, Conflict, NotFound, ValidationFailed, field_error
-from chalicelib.schemas.contacts import ContactPatch
-from chalicelib.schemas.filters import BulkBody, FilterNode
+from chalicelib.platform.errors import Conflict, ValidationFailed, field_error
+from chalicelib.schemas.filters import BulkAction, BulkBody, FilterNode
 from chalicelib.segments import rules, search
 
 PAGE_SIZE = 200  # contacts a page acts on at most (= the search's read limit: one Query)
 KIND_PREFIX = "bulk."
-ACTIONS = (
-    "addTags",
-    "removeTags",
-    "setFields",
-    "setStatus",
-    "setPipelineStage",
-    "addToGroup",
-    "removeFromGroup",
-    "addToCampaign",
-    "delete",
-)
+ACTIONS: tuple[str, ...] = get_args(BulkAction)
 # What setFields may set: a contact's profile. Identity, tags, status and stage have their own
 # actions or routes (an email set on many contacts would collide).
 SETTABLE = ("firstName", "lastName", "company", "title", "source", "customFields")
@@ -139,22 +114,8 @@ def _fields(workspace_id: str, given: dict[str, Any] | None) -> dict[str, Any]:
     ]
     if refused:
         raise ValidationFailed(f"{refused[0]['field']}: {refused[0]['message']}", refused)
-    _patch(workspace_id, given)
+    bulk_actions.fields_patch(workspace_id, given)
     return given
-
-
-def _patch(workspace_id: str, given: dict[str, Any]) -> tuple[dict[str, Any], dict[str, Any] | None, bool]:
-    """(profile fields, checked custom fields, customFields cleared): 422 at `fields.<path>`."""
-    try:
-        parsed = parse(given, ContactPatch, lambda: workspace_region(workspace_id))
-        custom = None
-        if parsed.custom_fields:
-            found = read_items(custom_fields.keys_for(workspace_id, parsed.custom_fields))
-            custom = custom_fields.check(parsed.custom_fields, definitions_in(found))
-    except ValidationFailed as error:
-        details = [{**d, "field": f"fields.{d.get('field', '')}"} for d in error.details or []]
-        raise ValidationFailed(f"fields: {error.message}", details) from None
-    return parsed.given, custom, "customFields" in parsed.cleared
 
 
 # ---- the job's pages ------------------------------------------------------------------------
@@ -175,19 +136,7 @@ def run_page(job: Job, contacts: list[ContactData]) -> jobs.PageResult:
     params = jobs.params(job)
     action, args = str(params["action"]), json.loads(str(params["args"]))
     ids = list(dict.fromkeys(c.id for c in contacts))
-    emails = {c.id: str(c.email or "") for c in contacts}
-    try:
-        if action in _CHANGES:
-            outcome = change_many(job.workspaceId, ids, _CHANGES[action](job, args))
-            changed, errors = len(outcome.changed), outcome.errors
-        else:
-            changed, errors = _OTHERS[action](job, args, contacts)
-    except ApiError as error:
-        # What the action names went or changed while the job ran (a group deleted or given
-        # rules, a custom field deleted): this page's contacts are reported, the job goes on.
-        changed, errors = 0, [_error(cid, emails[cid], error.message) for cid in ids]
-    for error_ in errors:
-        error_.setdefault("email", emails.get(error_["contactId"], ""))
+    changed, errors = bulk_actions.apply(job.workspaceId, action, args, contacts)
     return _result(len(ids), changed, errors)
 
 
@@ -195,136 +144,5 @@ def _result(matched: int, changed: int, errors: list[dict[str, str]]) -> jobs.Pa
     counts = {"changed": changed, "unchanged": matched - changed - len(errors), "failed": len(errors)}
     return jobs.PageResult(processed=matched, errors=errors, counts=counts)
 
-
-def _error(contact_id: str, email: str, reason: str) -> dict[str, str]:
-    return {"contactId": contact_id, "email": email, "reason": reason}
-
-
-def _changeable(before: State) -> None:
-    if before.get("anonymizedAt"):
-        raise Conflict("this contact was anonymised; it cannot be changed")
-
-
-def _add_tags(job: Job, args: dict[str, Any]) -> Callable[[State], State | None]:
-    tags = [str(t) for t in args["tags"]]
-
-    def change(before: State) -> State | None:
-        if set(tags) <= set(before["tags"]):
-            return None
-        _changeable(before)
-        return {**before, "tags": merged_tags(before["tags"], tags)}  # 422 past the tags' limit
-
-    return change
-
-
-def _remove_tags(job: Job, args: dict[str, Any]) -> Callable[[State], State | None]:
-    tags = {str(t) for t in args["tags"]}
-
-    def change(before: State) -> State | None:
-        if not tags & set(before["tags"]):
-            return None
-        _changeable(before)
-        return {**before, "tags": [t for t in before["tags"] if t not in tags]}
-
-    return change
-
-
-def _set_fields(job: Job, args: dict[str, Any]) -> Callable[[State], State | None]:
-    given, custom, cleared = _patch(job.workspaceId, dict(args["fields"]))  # once a page
-
-    def change(before: State) -> State | None:
-        kept = {} if cleared else before["customFields"]
-        after = {**before, **given, "customFields": merged_custom(kept, custom, nulls_remove=True)}
-        _changeable(before)
-        return after
-
-    return change
-
-
-def _set_status(job: Job, args: dict[str, Any]) -> Callable[[State], State | None]:
-    status = str(args["status"])
-
-    def change(before: State) -> State | None:
-        current = str(before["status"])
-        if current == status:
-            return None
-        _changeable(before)
-        if RANK.get(current, 0) > RANK[status]:
-            raise Conflict(f"statusNotLowered: {current} is never lowered to {status} by bulk work")
-        return {**before, "status": status, "statusReason": "bulk action"}
-
-    return change
-
-
-def _set_stage(job: Job, args: dict[str, Any]) -> Callable[[State], State | None]:
-    stage = str(args["pipelineStage"])
-
-    def change(before: State) -> State | None:
-        if before["pipelineStage"] == stage:
-            return None
-        _changeable(before)
-        return {**before, "pipelineStage": stage}
-
-    return change
-
-
-Outcome = tuple[int, list[dict[str, str]]]
-
-
-def _add_to_group(job: Job, args: dict[str, Any], contacts: list[ContactData]) -> Outcome:
-    group = groups.get(job.workspaceId, str(args["groupId"]))
-    groups.require_manual(group)
-    added, _ = memberships.add_pairs(job.workspaceId, [(group, contact_values(c)) for c in contacts])
-    return added, []
-
-
-def _remove_from_group(job: Job, args: dict[str, Any], contacts: list[ContactData]) -> Outcome:
-    group = groups.get(job.workspaceId, str(args["groupId"]))
-    groups.require_manual(group)
-    removed, _ = memberships.remove_members(job.workspaceId, group.id, [c.id for c in contacts])
-    return removed, []
-
-
-def _add_to_campaign(job: Job, args: dict[str, Any], contacts: list[ContactData]) -> Outcome:
-    # Eligibility (status, email, suppression, excluded groups) is the enrollment's own
-    # (campaigns.eligibility): each contact left out is reported with its reason code; one
-    # enrolled already is not a failure (a page run again enrolls nobody twice).
-    return enrollment.enroll_counted(
-        job.workspaceId,
-        str(args["campaignId"]),
-        [c.id for c in contacts],
-        source="manual",
-        via_group_id=None,
-        emails={c.id: c.email for c in contacts},
-    )
-
-
-def _delete(job: Job, args: dict[str, Any], contacts: list[ContactData]) -> Outcome:
-    deleted, errors = 0, []
-    for contact in contacts:
-        try:
-            contact_flows.delete(job.workspaceId, contact.id)
-        except NotFound:
-            continue  # deleted already (a page run again, or by someone else)
-        except ApiError as error:
-            errors.append(_error(contact.id, str(contact.email or ""), error.message))
-            continue
-        deleted += 1
-    return deleted, errors
-
-
-_CHANGES: dict[str, Callable[[Job, dict[str, Any]], Callable[[State], State | None]]] = {
-    "addTags": _add_tags,
-    "removeTags": _remove_tags,
-    "setFields": _set_fields,
-    "setStatus": _set_status,
-    "setPipelineStage": _set_stage,
-}
-_OTHERS: dict[str, Callable[[Job, dict[str, Any], list[ContactData]], Outcome]] = {
-    "addToGroup": _add_to_group,
-    "removeFromGroup": _remove_from_group,
-    "addToCampaign": _add_to_campaign,
-    "delete": _delete,
-}
 
 KIND = jobs.Kind(run_page, page_size=PAGE_SIZE, read_page=read_matches)
