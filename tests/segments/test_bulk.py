@@ -303,3 +303,24 @@ def test_a_large_errors_report_is_a_redirect_to_its_download(api: Api, pump: Any
     reply = api.get(f"/api/v1/jobs/{job_id}/errors.csv")
     # THEN it is a 303 to the report's download
     assert reply.status == 303 and f"{job_id}" in reply.headers["Location"]
+
+
+def test_a_page_served_by_an_index_reads_one_query_and_one_batch_of_contacts(
+    api: Api, pump: Any, requests: Any
+) -> None:
+    # GIVEN a job over a tag's contacts
+    _people(api)
+    job_id = _start(api, {"filter": VIP, "action": "setFields", "fields": {"company": "Acme"}})
+    job = jobs.get(workspace_of(api), job_id)
+    # WHEN its first page runs
+    requests.reset()
+    jobs.run(job, 0, dispatch.job_kinds())
+    # THEN it read the tag's partition once and its contacts in one batch, wrote them in one
+    # transaction, recorded the page and sent the next
+    counted = requests.snapshot()
+    assert {k: v for k, v in counted.items() if k.startswith("dynamodb")} == {
+        "dynamodb.Query": 1,
+        "dynamodb.BatchGetItem": 1,
+        "dynamodb.TransactWriteItems": 1,
+        "dynamodb.UpdateItem": 1,
+    }, counted
