@@ -3,6 +3,7 @@ color and type) and the campaigns that name it."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from pynamodb.transactions import TransactWrite
@@ -39,15 +40,14 @@ def update_group(workspace_id: str, group_id: str, patch: GroupPatch) -> Group:
     memberships (a job: a contact's groups are listed from them). New rules are checked (422,
     nothing written) and applied by a new build as a diff; null rules make the members the
     client's again, as they are."""
-    rules, reached = None, None
-    if "rules" in patch.model_fields_set:
-        text, reached = (
-            membership.checked_rules(workspace_id, new, group_id)
-            if (new := patch.rules) is not None
-            else (None, ())
-        )
+    rules: tuple[str | None] | None = None
+    reached: Sequence[tuple[str, str | None]] = ()  # the groups new rules reach, as read
+    if "rules" in patch.model_fields_set and patch.rules is not None:
+        text, reached = membership.checked_rules(workspace_id, patch.rules, group_id)
         rules = (text,)
-    before, updated = groups.update(workspace_id, group_id, patch, rules, reached or ())
+    elif "rules" in patch.model_fields_set:
+        rules = (None,)
+    before, updated = groups.update(workspace_id, group_id, patch, rules, reached)
     if rules is not None and rules[0]:
         membership.start_build(updated)  # joins and leaves, never emptied then refilled
     if (updated.name, updated.color, updated.groupType) != (before.name, before.color, before.groupType):
