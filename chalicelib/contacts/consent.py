@@ -101,7 +101,9 @@ def reconciled(before: State | None, after: State, source: str) -> State:
         and consent.get("status") != WITHDRAWN
     ):
         return {**after, "consent": withdrawn(source, after.get("updatedAt"))}
-    newly_withdrawn = consent.get("status") == WITHDRAWN and (old.get("consent") or {}).get("status") != WITHDRAWN
+    newly_withdrawn = (
+        consent.get("status") == WITHDRAWN and (old.get("consent") or {}).get("status") != WITHDRAWN
+    )
     if newly_withdrawn and after.get("status") not in _AT_LEAST_UNSUBSCRIBED:
         return {**after, "status": "UNSUBSCRIBED", "statusReason": "consent withdrawn"}
     return after

@@ -25,10 +25,10 @@ from typing import Any
 from pynamodb.exceptions import DoesNotExist
 
 from chalicelib.contacts import consent, fields
-from chalicelib.contacts.identity import erased_digest
+from chalicelib.contacts.identity import IdentityError, erased_digest, normalise_email
 from chalicelib.contacts.input import ContactInput, parse
 from chalicelib.contacts.store import State, WriteRejected, canonical, commit, plan, state_of
-from chalicelib.models.contacts import Contact, ContactData
+from chalicelib.models.contacts import Contact, ContactData, ContactEmail
 from chalicelib.models.fields import FieldDefinition
 from chalicelib.models.workspaces import Workspace
 from chalicelib.platform import clock, ids
@@ -81,6 +81,19 @@ def get_many(workspace_id: str, contact_ids: Sequence[str]) -> dict[str, Contact
         if isinstance(item, Contact):
             found[item.id] = item
     return found
+
+
+def find_by_email(workspace_id: str, email: str) -> State | None:
+    """The contact that has this email (as typed: normalised here), or None (also for an
+    address that is not one). One GetItem of its lookup, which carries the whole contact."""
+    try:
+        address = normalise_email(email)
+    except IdentityError:
+        return None
+    try:
+        return state_of(ContactEmail.get(*ContactEmail.key(workspace_id, address), consistent_read=True))
+    except DoesNotExist:
+        return None
 
 
 def read_items(keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Item]:

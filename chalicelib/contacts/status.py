@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from chalicelib.contacts import consent
 from chalicelib.contacts.service import attempts, get
-from chalicelib.contacts.store import State, WriteRejected, commit, plan, state_of
+from chalicelib.contacts.store import WriteRejected, canonical, commit, plan, state_of
+from chalicelib.models.contacts import Contact
 from chalicelib.platform import clock
 from chalicelib.platform.errors import Conflict, NotFound
 from chalicelib.platform.logs import logger
@@ -50,7 +51,7 @@ def raise_status(workspace_id: str, contact_id: str, status: str, reason: str | 
     raise Conflict("the contact kept changing while its status was being set; try again")
 
 
-def confirm(workspace_id: str, contact_id: str, source: str, ip: str | None) -> State | None:
+def confirm(workspace_id: str, contact_id: str, source: str, ip: str | None) -> Contact | None:
     """The person clicked a double opt-in's confirmation button: an UNCONFIRMED contact
     becomes ACTIVE and its consent GRANTED (from `source`, keeping the text it agreed to on
     the form, with the IP of the click). Any other status is left as it is (a contact that
@@ -63,7 +64,7 @@ def confirm(workspace_id: str, contact_id: str, source: str, ip: str | None) -> 
         except NotFound:
             return None
         if before["status"] != "UNCONFIRMED" or before.get("anonymizedAt"):
-            return before
+            return canonical(before)
         now = clock.now_iso()
         granted = {"status": consent.GRANTED, "at": now, "source": source}
         text = (before.get("consent") or {}).get("text")
@@ -76,5 +77,5 @@ def confirm(workspace_id: str, contact_id: str, source: str, ip: str | None) -> 
             commit(workspace_id, [plan(before, after)])
         except WriteRejected:
             continue
-        return after
+        return canonical(after)
     raise Conflict("the contact kept changing while it was being confirmed; try again")

@@ -78,7 +78,9 @@ def state_of(item: ContactData) -> State:
     state["customFields"] = dict(custom.as_dict() if hasattr(custom, "as_dict") else custom or {})
     state["tags"] = list(state["tags"] or [])
     consent = state["consent"]
-    state["consent"] = dict(consent.as_dict() if hasattr(consent, "as_dict") else consent) if consent else None
+    state["consent"] = (
+        dict(consent.as_dict() if hasattr(consent, "as_dict") else consent) if consent else None
+    )
     state["revision"] = int(state["revision"] or 0)
     return state
 

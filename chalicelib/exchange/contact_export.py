@@ -54,6 +54,9 @@ STANDARD_COLUMNS = (
     "createdAt",
     "updatedAt",
 )
+# The contact's consent (docs/consent.md), one column per part: proof of who agreed to what.
+CONSENT_COLUMNS = ("consentStatus", "consentAt", "consentSource", "consentText", "consentIp")
+HEADER = (*STANDARD_COLUMNS, *CONSENT_COLUMNS)
 INLINE_ROWS = 5000  # ~1 MB of CSV: well under Lambda's 6 MB answer
 PAGE = 1000
 PART_BYTES = 6 * 1024 * 1024  # S3 wants parts of 5 MiB at least (but the last)
@@ -93,7 +96,7 @@ def export(workspace_id: str, filters: Mapping[str, Any]) -> Inline | Export:
             return _start(workspace_id, filters, keys, headers)
         if cursor is None:
             break
-    text = _lines([[*STANDARD_COLUMNS, *headers], *(row(c, keys) for c in contacts)])
+    text = _lines([[*HEADER, *headers], *(row(c, keys) for c in contacts)])
     return Inline("\ufeff" + text, file_name())
 
 
@@ -128,7 +131,7 @@ def custom_columns(workspace_id: str) -> tuple[list[str], list[str]]:
     # A label is the header only when the importer cannot read it as anything else: a
     # standard column or one of its synonyms ("Role" is a title), another field's key or
     # label. Otherwise `customFields.<key>`, which the importer maps to that field first.
-    taken = {normalise(name) for name in STANDARD_COLUMNS} | set(standard_headers())
+    taken = {normalise(name) for name in HEADER} | set(standard_headers())
     keys = [normalise(d.key_name) for d in definitions]
     labels = [normalise(d.label) for d in definitions]
     headers = []
@@ -145,6 +148,15 @@ def row(contact: Any, custom_keys: Iterable[str]) -> list[str]:
     values = {name: getattr(contact, name, None) for name in STANDARD_COLUMNS}
     values["tags"] = ";".join(contact.tags or [])
     cells = [_text(values[name]) for name in STANDARD_COLUMNS]
+    consent = contact.consent
+    consent = (consent.as_dict() if hasattr(consent, "as_dict") else dict(consent)) if consent else {}
+    cells += [
+        _text(consent.get("status") or "NONE"),
+        _text(consent.get("at") or contact.createdAt),
+        _text(consent.get("source") or contact.source),
+        _text(consent.get("text")),
+        _text(consent.get("ip")),
+    ]
     cells += [_text(custom.get(key)) for key in custom_keys]
     return [spreadsheet_safe(cell) for cell in cells]
 
@@ -253,7 +265,7 @@ def _write_part(item: Export) -> None:
     writer = csv.writer(buffer, lineterminator="\r\n")
     if step == 0:
         buffer.write("\ufeff")
-        writer.writerow([*STANDARD_COLUMNS, *(item.customHeaders or [])])
+        writer.writerow([*HEADER, *(item.customHeaders or [])])
     cursor: str | None
     cursor, rows = item.cursor, 0
     while buffer.tell() < PART_BYTES:  # characters, a lower bound of the bytes

@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-from enum import StrEnum
-from typing import Annotated, Any, Literal
-
 import ipaddress
 from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Annotated, Any, Literal
 
 from pydantic import AfterValidator, Field, field_validator
 

@@ -28,7 +28,14 @@ class WorkspaceView(ApiModel):
     contact_limit: int | None
     contact_count: int
     default_region: str
+    require_consent: bool = Field(description="campaigns enroll only contacts whose consent is GRANTED")
     created_at: str
+
+
+class WorkspacePatch(ApiModel):
+    """PATCH /api/v1/workspace: the settings sent change."""
+
+    require_consent: bool = Field(description="campaigns enroll only contacts whose consent is GRANTED")
 
 
 class Health(ApiModel):
