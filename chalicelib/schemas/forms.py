@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from pydantic import AfterValidator, Field, HttpUrl, TypeAdapter, field_validator, model_validator
+from pydantic import AfterValidator, Field, HttpUrl, StrictBool, TypeAdapter, field_validator, model_validator
 
 from chalicelib.schemas.common import ApiModel, ListQuery, Page
 from chalicelib.schemas.contacts import MAX_GROUPS, MAX_TAGS_PER_CONTACT, Tag
@@ -53,7 +53,7 @@ class FormCreate(ApiModel):
     tags: list[Tag] = Field(default_factory=list, max_length=MAX_TAGS_PER_CONTACT)
     redirect_url: RedirectUrl | None = None
     consent_text: ConsentText | None = None
-    double_opt_in: bool = False
+    double_opt_in: StrictBool = False
     from_email: FromEmail | None = None
     confirm_subject: Subject | None = None
     confirm_body_text: BodyText | None = None
@@ -76,7 +76,7 @@ class FormPatch(ApiModel):
     tags: list[Tag] | None = Field(default=None, max_length=MAX_TAGS_PER_CONTACT)
     redirect_url: RedirectUrl | None = None
     consent_text: ConsentText | None = None
-    double_opt_in: bool | None = None
+    double_opt_in: StrictBool | None = None
     from_email: FromEmail | None = None
     confirm_subject: Subject | None = None
     confirm_body_text: BodyText | None = None
