@@ -263,3 +263,29 @@ def test_a_single_opt_in_form_grants_consent_at_once(api) -> None:
         "ip": "127.0.0.1",
     }
     assert sent_emails() == []
+
+
+def test_request_budget_of_a_double_opt_in(api, requests) -> None:
+    group = new_group(api, "Leads")
+    form = double_opt_in_form(api, groupIds=[group])
+    requests.reset()
+    assert browser_post(api, form["id"], {"email": "ann@example.com"}).status == 200
+    # The form and the address's lookup (new or unconfirmed?), the sync's read and write, the
+    # suppression check, the conditional claim of the send, and the email.
+    assert requests.snapshot() == {
+        "dynamodb.GetItem": 2,
+        "dynamodb.BatchGetItem": 2,
+        "dynamodb.TransactWriteItems": 1,
+        "dynamodb.PutItem": 1,
+        "sesv2.SendEmail": 1,
+    }
+    token = token_in(confirmation_emails()[0])
+    requests.reset()
+    assert confirm(api, token).status == 200
+    # The contact, its confirmation (one transaction), the form, then its groups as any post.
+    assert requests.snapshot() == {
+        "dynamodb.GetItem": 2,
+        "dynamodb.TransactWriteItems": 1,
+        "dynamodb.BatchGetItem": 2,
+        "dynamodb.PutItem": 1,
+    }
