@@ -55,6 +55,8 @@ def read(token: str) -> Confirmation | None:
         raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
     except (ValueError, TypeError):
         return None
+    if base64.urlsafe_b64encode(raw).decode().rstrip("=") != token:
+        return None  # the same bytes spelt otherwise (padding bits): only the minted spelling
     payload, signature = raw[:-_SIG_BYTES], raw[-_SIG_BYTES:]
     if len(payload) != _PAYLOAD_BYTES or not hmac.compare_digest(signature, _sign(payload)):
         return None
