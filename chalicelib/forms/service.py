@@ -3,7 +3,9 @@
 A post is the same upsert as POST /contacts/sync (chalicelib.flows.contacts.sync, source
 "form:<id>", the form's tags added), then the contact joins the form's groups through
 chalicelib.groups.memberships, whose membership write is what enrolls it in the campaigns of a
-dynamic group. Public functions:
+dynamic group. The lead's consent records the form, its consentText and the visitor's IP; a
+double opt-in form's new lead waits UNCONFIRMED for its confirmation instead
+(chalicelib.forms.confirmation, docs/consent.md). Public functions:
 
 - `create(workspace_id, body: FormCreate) -> Form` (404 for an unknown group)
 - `get(workspace_id, form_id) -> Form` (404 also for another workspace's form)
@@ -13,7 +15,7 @@ dynamic group. Public functions:
 - `delete(workspace_id, form_id) -> None`
 - `view(form) -> dict` (the API JSON, with the public `url`)
 - `read_form_encoded(raw: bytes) -> dict[str, str]` (a browser's body, 400/422 when unusable)
-- `submit(form, submission: FormSubmission) -> str` ("created" | "updated")
+- `submit(form, submission: FormSubmission, ip) -> str` ("created" | "updated")
 """
 
 from __future__ import annotations

@@ -11,6 +11,7 @@ import pytest
 
 from tests.support.db import table
 from tests.support.forms import contact_by_email
+from tests.support.imports import import_body
 
 
 def _kinds(api, contact_id: str) -> list[str]:
@@ -166,3 +167,17 @@ def test_erasure_keeps_the_consents_proof_without_personal_data(api) -> None:
     assert erased.status == 200, erased.json
     consent = api.get(f"/api/v1/contacts/{ann['id']}").json["consent"]
     assert consent == {"status": "GRANTED", "at": ann["consent"]["at"], "source": "api"}
+
+
+def test_an_import_records_its_id_and_never_undoes_a_withdrawal(api, pump) -> None:
+    # GIVEN a contact that withdrew its consent
+    api.post("/api/v1/contacts", {"email": "ann@example.com", "consent": {"status": "WITHDRAWN"}})
+    # WHEN a file names it and a new person
+    csv_file = b"email,firstName\r\nann@example.com,Ann\r\nbob@example.com,Bob\r\n"
+    view = import_body(api, pump, csv_file, updateExisting="true")
+    # THEN the new one records the import, and the withdrawal stays
+    assert (view["created"], view["updated"]) == (1, 1), view
+    bob = contact_by_email(api, "bob@example.com")
+    assert (bob["consent"]["status"], bob["consent"]["source"]) == ("NONE", f"import:{view['id']}")
+    ann = contact_by_email(api, "ann@example.com")
+    assert (ann["firstName"], ann["status"], ann["consent"]["status"]) == ("Ann", "UNSUBSCRIBED", "WITHDRAWN")

@@ -195,6 +195,14 @@ def test_two_posts_at_once_send_one_email(api) -> None:
     assert len(confirmation_emails()) == 1
 
 
+def test_a_suppressed_address_gets_no_confirmation(api) -> None:
+    form = double_opt_in_form(api)
+    assert api.post("/api/v1/exclusions", {"value": "@example.com"}).status == 201
+    assert browser_post(api, form["id"], {"email": "ann@example.com"}).status == 200
+    assert sent_emails() == []
+    assert contact_by_email(api, "ann@example.com")["status"] == "UNCONFIRMED"
+
+
 # ---- bad links ---------------------------------------------------------------------------------
 
 
