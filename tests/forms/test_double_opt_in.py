@@ -195,6 +195,37 @@ def test_two_posts_at_once_send_one_email(api) -> None:
     assert len(confirmation_emails()) == 1
 
 
+class _RefusingOnce:
+    """SES refusing the first email (MessageRejected), then sending as moto does."""
+
+    def __init__(self, real: Any) -> None:
+        self.real = real
+        self.refused = 0
+
+    def send_email(self, **request: Any) -> Any:
+        from botocore.exceptions import ClientError
+
+        if not self.refused:
+            self.refused += 1
+            raise ClientError({"Error": {"Code": "MessageRejected", "Message": "refused"}}, "SendEmail")
+        return self.real.send_email(**request)
+
+
+def test_an_email_ses_refused_can_be_asked_for_again_at_once(api) -> None:
+    from chalicelib.platform import mailer
+
+    # GIVEN a form whose first confirmation SES refuses
+    form = double_opt_in_form(api)
+    ses = _RefusingOnce(mailer._boto_client())
+    with mailer.use_client(ses):
+        assert browser_post(api, form["id"], {"email": "ann@example.com"}).status == 200
+        assert (ses.refused, sent_emails()) == (1, [])
+        # WHEN the visitor posts again at once
+        assert browser_post(api, form["id"], {"email": "ann@example.com"}).status == 200
+    # THEN the email goes: nothing went the first time, so the hour's limit was not used
+    assert [m.to for m in confirmation_emails()] == ["ann@example.com"]
+
+
 def test_a_suppressed_address_gets_no_confirmation(api) -> None:
     form = double_opt_in_form(api)
     assert api.post("/api/v1/exclusions", {"value": "@example.com"}).status == 201
