@@ -1,9 +1,11 @@
 """A contact's timeline: joined a group, enrolled, each email sent, opened, clicked, bounced,
-unsubscribed, replied. `GET /api/v1/contacts/{id}/activity` reads it newest first, one Query.
+unsubscribed, replied, and its consent given, requested, confirmed or withdrawn.
+`GET /api/v1/contacts/{id}/activity` reads it newest first, one Query.
 
 The items are written where the event happens: tracking, unsubscribe and the SES handlers
 write theirs in the same transaction as the counters they move; joining a group and being
-enrolled are copied from the Membership and Enrollment stream records (reactions below).
+enrolled are copied from the Membership and Enrollment stream records, consent from the
+Contact's (reactions below).
 An erased (anonymised) or deleted contact loses its timeline.
 
 Public:
@@ -39,6 +41,10 @@ FORM_SUBMITTED = "formSubmitted"
 SCORE_AWARDED = "scoreAwarded"
 SCORE_EXPIRED = "scoreExpired"
 SCORE_REMOVED = "scoreRemoved"
+CONSENT_GIVEN = "consentGiven"
+CONSENT_REQUESTED = "consentRequested"  # a double opt-in's confirmation email is on its way
+CONSENT_CONFIRMED = "consentConfirmed"
+CONSENT_WITHDRAWN = "consentWithdrawn"
 
 # Attributes shown under "details" in the API, when set.
 _DETAILS = (
@@ -53,6 +59,8 @@ _DETAILS = (
     "points",
     "expiresAt",
     "expiredAt",
+    "text",
+    "ip",
 )
 
 
@@ -198,7 +206,9 @@ def on_enrollment(change: Change, batch: Batch) -> None:
 
 
 def on_contact(change: Change, batch: Batch) -> None:
-    """Erasure (anonymizedAt newly set) and deletion take the timeline with them."""
+    """Erasure (anonymizedAt newly set) and deletion take the timeline with them; a change
+    of the consent's status is an entry."""
+    _consent(change, batch)
     erased = (
         change.event_name == "MODIFY"
         and change.changed("anonymizedAt")
@@ -229,3 +239,34 @@ def _record_changes(change: Change, batch: Batch) -> None:
     if old and old.get("status") != new.get("status") and new.get("status"):
         status = str(new["status"])
         _later(batch, record(ws, contact_id, STATUS_CHANGED, f"STATUS#{revision}", at, status=status))
+
+
+_CONSENT_KINDS = {"GRANTED": CONSENT_GIVEN, "PENDING": CONSENT_REQUESTED, "WITHDRAWN": CONSENT_WITHDRAWN}
+
+
+def _consent(change: Change, batch: Batch) -> None:
+    if change.event_name not in ("INSERT", "MODIFY") or not change.new or change.new.get("anonymizedAt"):
+        return
+    new = change.new.get("consent") or {}
+    old = (change.old or {}).get("consent") or {}
+    status = new.get("status")
+    if status == old.get("status") or status not in _CONSENT_KINDS:
+        return
+    kind = (
+        CONSENT_CONFIRMED
+        if status == "GRANTED" and old.get("status") == "PENDING"
+        else _CONSENT_KINDS[status]
+    )
+    at = str(new.get("at") or change.new.get("updatedAt") or clock.now_iso())
+    ws, contact_id = str(change.new["workspaceId"]), str(change.new["id"])
+    entry = item(
+        ws,
+        contact_id,
+        kind,
+        f"CONSENT#{at}#{status}",
+        at,
+        source=new.get("source"),
+        text=new.get("text"),
+        ip=new.get("ip"),
+    )
+    _later(batch, entry)

@@ -22,7 +22,7 @@ class Activity(Item, discriminator="Activity"):
 
     workspaceId = UnicodeAttribute()
     contactId = UnicodeAttribute()
-    kind = UnicodeAttribute()  # joinedGroup | enrolled | emailSent | opened | clicked | ...
+    kind = UnicodeAttribute()  # joinedGroup | enrolled | emailSent | ... | consentGiven | ...
     at = UnicodeAttribute()
     campaignId = UnicodeAttribute(null=True)
     groupId = UnicodeAttribute(null=True)
@@ -49,6 +49,8 @@ class Activity(Item, discriminator="Activity"):
     points = NumberAttribute(null=True)
     expiresAt = UnicodeAttribute(null=True)
     expiredAt = UnicodeAttribute(null=True)
+    text = UnicodeAttribute(null=True)  # consent entries: what the person agreed to
+    ip = UnicodeAttribute(null=True)  # consent entries: where from
 
     @staticmethod
     def partition(ws: str, contact_id: str) -> str:

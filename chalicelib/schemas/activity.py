@@ -20,6 +20,10 @@ ActivityType = Literal[
     "scoreAwarded",
     "scoreExpired",
     "scoreRemoved",
+    "consentGiven",
+    "consentRequested",
+    "consentConfirmed",
+    "consentWithdrawn",
 ]
 
 
@@ -31,8 +35,8 @@ class ActivityView(ApiModel):
     step_id: str | None = None
     details: dict[str, Any] = Field(
         default_factory=dict,
-        description="subject (emailSent), url (clicked), reason, source (enrolled), deliveredAt..., "
-        "ruleId, points, expiresAt, expiredAt (score awards)",
+        description="subject (emailSent), url (clicked), reason, source (enrolled, consent*), "
+        "text and ip (consent*), deliveredAt..., ruleId, points, expiresAt, expiredAt (score awards)",
     )
 
 

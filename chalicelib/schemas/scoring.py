@@ -7,7 +7,7 @@ from typing import Any, Literal
 from pydantic import Field, ValidationInfo, field_validator, model_validator
 
 from chalicelib.schemas.common import ApiModel, ListQuery
-from chalicelib.schemas.contacts import Tag
+from chalicelib.schemas.contacts import StatusName, Tag
 from chalicelib.schemas.filters import FilterNode
 
 ScoreEvent = Literal[
@@ -36,7 +36,7 @@ class RuleWhen(ApiModel):
     group_id: str | None = Field(default=None, min_length=1, max_length=26)
     form_id: str | None = Field(default=None, min_length=1, max_length=26)
     tag: Tag | None = None
-    status: Literal["ACTIVE", "UNSUBSCRIBED", "BOUNCED", "REPLIED", "BLOCKED"] | None = None
+    status: StatusName | None = None
     matches: FilterNode | None = None
 
     @model_validator(mode="after")
