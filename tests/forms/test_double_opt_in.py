@@ -310,12 +310,13 @@ def test_request_budget_of_a_double_opt_in(api, requests) -> None:
     requests.reset()
     assert browser_post(api, form["id"], {"email": "ann@example.com"}).status == 200
     # The form and the address's lookup (new or unconfirmed?), the sync's read and write, the
-    # suppression check, the conditional claim of the send, and the email.
+    # suppression check, the post recorded as a formSubmitted event (scoring) and the
+    # conditional claim of the send, and the email.
     assert requests.snapshot() == {
         "dynamodb.GetItem": 2,
         "dynamodb.BatchGetItem": 2,
         "dynamodb.TransactWriteItems": 1,
-        "dynamodb.PutItem": 1,
+        "dynamodb.PutItem": 2,
         "sesv2.SendEmail": 1,
     }
     token = token_in(confirmation_emails()[0])
