@@ -221,7 +221,10 @@ def submit_reporting(form: Form, submission: FormSubmission) -> tuple[str, list[
     except NotFound:  # the workspace is gone
         raise NotFound("form not found") from None
     _join_groups(form, synced.contact)
-    return synced.result, [dict(w) for w in synced.warnings if w["reason"] != KEPT_PHONE]
+    warnings = [dict(w) for w in synced.warnings if w["reason"] != KEPT_PHONE]
+    if synced.unarchived:  # the visitor's own address, as a 200 "updated" already tells
+        warnings.append({"field": "contact", "value": "archived", "reason": "archived contact unarchived"})
+    return synced.result, warnings
 
 
 def _join_groups(form: Form, contact: Any) -> None:
