@@ -143,6 +143,10 @@ def test_campaigns_are_re_pointed_and_sources_deleted_on_request(api: Api, pump)
     assert sorted(member_ids(api, target)) == sorted(people)
     assert all(api.get(f"/api/v1/contacts/{p}").status == 200 for p in people)
     assert stats(api, target)["linkedRunningCampaigns"] == 1
+    # AND a finish run again (its message delivered twice) changes nothing
+    group_merge.finish(Job.get(*Job.key(workspace_of(api), job_id)))
+    assert api.get(f"/api/v1/campaigns/{including}").json["includeGroupIds"] == [target]
+    assert stats(api, target)["linkedRunningCampaigns"] == 1
 
 
 def test_bad_merges_are_4xx_and_write_nothing(api: Api, new_workspace, pump) -> None:
