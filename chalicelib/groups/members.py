@@ -15,7 +15,7 @@ from chalicelib.models import keys
 from chalicelib.models.groups import Membership
 from chalicelib.platform import ids, pagination
 from chalicelib.platform.errors import NotFound
-from chalicelib.platform.paged_query import FILTERED_READ, Page, query_page
+from chalicelib.platform.paged_query import Page, query_page
 
 
 def contacts_by_id(workspace_id: str, contact_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
@@ -94,11 +94,9 @@ def member_page(
     filter_condition: Any = None
     if q:
         filter_condition = Membership.search.contains(SEARCH_SEPARATOR + fold(q))
-    filtered = bool(q)
     if unarchived and not status:
         live = Membership.archivedAt.does_not_exist()
         filter_condition = live if filter_condition is None else filter_condition & live
-        filtered = True
     if status:
         return query_page(
             Membership,
@@ -106,7 +104,6 @@ def member_page(
             Membership.gsi2sk.startswith("MEMBER#"),
             index="gsi2",
             limit=limit,
-            read_limit=FILTERED_READ if q else None,
             filter_condition=filter_condition,
             start_key=start_key,
         )
@@ -115,7 +112,6 @@ def member_page(
         keys.group_partition(workspace_id, group_id),
         Membership.sk.startswith("MEMBER#"),
         limit=limit,
-        read_limit=FILTERED_READ if filtered else None,
         filter_condition=filter_condition,
         start_key=start_key,
         consistent=consistent,
