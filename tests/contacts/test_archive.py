@@ -110,6 +110,19 @@ def test_archived_contacts_leave_every_list_and_pages_stay_full(api: Api, five) 
     assert flat(listed(api, "archived=true&status=BOUNCED")) == set()
 
 
+def test_a_list_page_is_one_query_and_full_with_archived_contacts_about(api: Api, five, requests) -> None:
+    # GIVEN five contacts, the three newest archived
+    for contact in five[2:]:
+        archive(api, contact["id"])
+    api.get("/api/v1/contacts?limit=1")  # warms the key cache: the next calls are the route alone
+    # WHEN the first page of two is read
+    requests.reset()
+    reply = api.get("/api/v1/contacts?limit=2")
+    # THEN it is full, with the two live contacts, for one Query
+    assert [item["id"] for item in reply.json["items"]] == [five[1]["id"], five[0]["id"]]
+    assert requests.snapshot() == {"dynamodb.Query": 1}
+
+
 def test_archived_contacts_leave_searches_counts_and_tag_counts(api: Api, five) -> None:
     # GIVEN two archived contacts among five
     archive(api, five[0]["id"])
