@@ -1,5 +1,6 @@
 """A contact's timeline: joined a group, enrolled, each email sent, opened, clicked, bounced,
-unsubscribed, replied. `GET /api/v1/contacts/{id}/activity` reads it newest first, one Query.
+unsubscribed, replied, archived, unarchived. `GET /api/v1/contacts/{id}/activity` reads it
+newest first, one Query.
 
 The items are written where the event happens: tracking, unsubscribe and the SES handlers
 write theirs in the same transaction as the counters they move; joining a group and being
@@ -30,6 +31,8 @@ CLICKED = "clicked"
 BOUNCED = "bounced"
 UNSUBSCRIBED = "unsubscribed"
 REPLIED = "replied"
+ARCHIVED = "archived"
+UNARCHIVED = "unarchived"
 
 # Attributes shown under "details" in the API, when set.
 _DETAILS = (
@@ -168,7 +171,13 @@ def on_enrollment(change: Change, batch: Batch) -> None:
 
 
 def on_contact(change: Change, batch: Batch) -> None:
-    """Erasure (anonymizedAt newly set) and deletion take the timeline with them."""
+    """Erasure (anonymizedAt newly set) and deletion take the timeline with them; archiving
+    and unarchiving are events of it (keyed by their moment: a replay writes the same item)."""
+    if change.event_name == "MODIFY" and change.changed("archivedAt"):
+        new = change.new or {}
+        at = str(new.get("archivedAt") or new.get("updatedAt") or clock.now_iso())
+        kind = ARCHIVED if new.get("archivedAt") else UNARCHIVED
+        _later(batch, item(str(new["workspaceId"]), str(new["id"]), kind, f"{kind.upper()}#{at}", at))
     erased = (
         change.event_name == "MODIFY"
         and change.changed("anonymizedAt")

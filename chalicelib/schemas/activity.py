@@ -9,7 +9,16 @@ from pydantic import Field
 from chalicelib.schemas.common import ApiModel
 
 ActivityType = Literal[
-    "joinedGroup", "enrolled", "emailSent", "opened", "clicked", "bounced", "unsubscribed", "replied"
+    "joinedGroup",
+    "enrolled",
+    "emailSent",
+    "opened",
+    "clicked",
+    "bounced",
+    "unsubscribed",
+    "replied",
+    "archived",
+    "unarchived",
 ]
 
 

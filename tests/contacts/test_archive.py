@@ -7,8 +7,10 @@ from typing import Any
 
 import pytest
 
+from app import table_changes
 from tests.support.api import Api
 from tests.support.contacts import count_as_if
+from tests.support.events import LambdaContext
 from tests.support.races import competitor_before
 from tests.support.workspaces import workspace_of
 
@@ -234,3 +236,20 @@ def test_an_archive_racing_a_sync_leaves_no_copy_to_find_it_by(api: Api, five) -
     assert flat(listed(api, "q=zorro")) == set()
     assert flat(listed(api, "q=paula")) == {c["id"] for c in five} - {contact}
     assert flat(listed(api, "archived=true&q=zorro")) == {contact}
+
+
+def test_archiving_and_unarchiving_are_on_the_timeline_once(api: Api, five, pump, fake_clock) -> None:
+    # GIVEN a contact archived, then unarchived a minute later
+    contact = five[0]["id"]
+    archive(api, contact)
+    calls = pump.drain()
+    fake_clock.advance(60)
+    unarchive(api, contact)
+    pump.drain()
+    # WHEN the archive's stream records come again
+    for call in calls:
+        if call.kind == "stream":
+            table_changes(call.event, LambdaContext("cohort-local-table_changes"))
+    # THEN the timeline shows each once, newest first
+    items = api.get(f"/api/v1/contacts/{contact}/activity").json["items"]
+    assert [item["type"] for item in items] == ["unarchived", "archived"]
