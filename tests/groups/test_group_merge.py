@@ -200,3 +200,21 @@ def test_an_archived_member_of_a_source_joins_the_target_uncounted(api: Api, pum
     assert [g["id"] for g in api.get(f"/api/v1/contacts/{gone}/groups").json["items"]] == sorted(
         [target, source]
     )
+
+
+def test_enrollments_through_a_deleted_source_do_not_stop_when_leaving(api: Api, pump) -> None:
+    verify_sender(api)
+    # GIVEN a running campaign that stops when its contacts leave their group, on the source
+    target, source = new_group(api, "All", "DYNAMIC"), new_group(api, "Fair", "DYNAMIC")
+    steps = [*ONE_EMAIL, {"type": "wait", "days": 2}, *ONE_EMAIL]
+    campaign = running_campaign(api, [source], steps=steps, stopWhenLeaving=True)
+    contacts = make_contacts(api, 2)
+    add(api, source, contacts)
+    pump.drain()
+    assert [e["status"] for e in enrollments(api, campaign)] == ["ACTIVE", "ACTIVE"]
+    # WHEN the source is merged into the target and deleted
+    merge(api, target, [source], deleteSources=True)
+    assert all(call.ok for call in pump.drain())
+    # THEN its members moved with it: their enrollments go on, not enrolled twice
+    assert api.get(f"/api/v1/campaigns/{campaign}").json["includeGroupIds"] == [target]
+    assert [e["status"] for e in enrollments(api, campaign)] == ["ACTIVE", "ACTIVE"]
