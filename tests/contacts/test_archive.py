@@ -65,8 +65,10 @@ def five(api: Api) -> list[dict[str, Any]]:
 def test_archiving_keeps_the_contact_and_is_idempotent(api: Api, five, requests) -> None:
     # GIVEN a contact
     contact = five[0]
-    # WHEN it is archived, then archived again
+    # WHEN it is archived (one read, one transaction), then archived again
+    requests.reset()
     first = archive(api, contact["id"])
+    assert requests.snapshot() == {"dynamodb.GetItem": 1, "dynamodb.TransactWriteItems": 1}
     requests.reset()
     second = archive(api, contact["id"])
     # THEN it keeps its data, says it is archived, and the second call wrote nothing

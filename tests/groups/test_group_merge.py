@@ -4,6 +4,7 @@ deleted on request; every bad request a 4xx with nothing written."""
 
 from __future__ import annotations
 
+import dataclasses
 from typing import Any
 
 from chalicelib.events import dispatch
@@ -61,9 +62,7 @@ def test_a_merge_of_hundreds_across_pages_survives_a_failed_page(api: Api, pump,
     assert all(call.ok for call in pump.drain())
     # AND pages of 40 members, the fourth of which fails once, half written
     page = FailingOnce(fail_on=4)
-    kind = jobs.Kind(
-        page, page_size=40, consistent=True, finish=group_merge.finish, groups=group_merge._sources
-    )
+    kind = dataclasses.replace(group_merge.MERGE_KIND, run_page=page, page_size=40)
     monkeypatch.setitem(dispatch.job_kinds(), group_merge.MERGE, kind)  # type: ignore[index]
     # WHEN both are merged into the target
     job_id = merge(api, target, [first, second])
