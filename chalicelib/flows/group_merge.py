@@ -92,9 +92,8 @@ def merge_page(job: Job, members: list[Membership]) -> jobs.PageResult:
     try:
         target = Group.get(*Group.key(job.workspaceId, job.groupId))
     except DoesNotExist:
-        return jobs.PageResult(
-            processed=len(members), errors=[{"groupId": job.groupId, "reason": "target deleted"}]
-        )
+        errors = [{"contactId": m.contactId, "reason": "the target group was deleted"} for m in members]
+        return jobs.PageResult(processed=len(members), errors=errors)
     contacts = get_many(job.workspaceId, [m.contactId for m in members])
     added, already = memberships.add_pairs(
         job.workspaceId, [(target, contact_values(contact)) for contact in contacts.values()]
