@@ -126,6 +126,8 @@ def view(contact: ContactData | State) -> dict[str, Any]:
         "updatedAt": state["updatedAt"],
         "anonymizedAt": state.get("anonymizedAt"),
         "score": int(state.get("score") or 0),
+        "archived": bool(state.get("archivedAt")),
+        "archivedAt": state.get("archivedAt"),
     }
 
 
@@ -218,6 +220,7 @@ def new_state(
         "updatedAt": moment,
         "anonymizedAt": None,
         "score": 0,
+        "archivedAt": None,
         "revision": 0,
     }
     return consent.reconciled(None, state, source)

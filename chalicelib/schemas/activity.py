@@ -24,6 +24,8 @@ ActivityType = Literal[
     "consentRequested",
     "consentConfirmed",
     "consentWithdrawn",
+    "archived",
+    "unarchived",
 ]
 
 
