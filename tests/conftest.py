@@ -30,7 +30,7 @@ from tests.support.api import Api
 
 # The `pump` fixture (devstack's pollers run synchronously) and the `fake_clock` fixture are
 # available to every test module.
-pytest_plugins = ["tests.support.pump", "tests.support.clock"]
+pytest_plugins = ["tests.support.pump", "tests.support.clock", "tests.support.databases"]
 
 COUNTER = install()
 moto_patches.install()
