@@ -201,7 +201,9 @@ def _mysql(source: Source) -> Iterator[_Session]:
             host=source.host,
             port=source.port,
             user=source.user,
-            password=source.password,
+            # PyMySQL would encode a str as Latin-1; the mysql client sends UTF-8 (a password
+            # with an accent set with CREATE USER ... IDENTIFIED BY would never match).
+            password=source.password.encode("utf-8"),
             database=source.database,
             charset="utf8mb4",
             connect_timeout=CONNECT_SECONDS,

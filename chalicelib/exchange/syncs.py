@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
 
-from chalicelib.exchange import column_mapping, import_rows, stored, sync_query
+from chalicelib.exchange import column_mapping, import_rows, stored, sync_query, sync_sources
 from chalicelib.exchange.sync_sources import SAMPLE_ROWS, Source, SourceError, cell_text
 from chalicelib.groups import service as groups
 from chalicelib.models.imports import Import, plain
@@ -156,14 +156,14 @@ def update(workspace_id: str, sync_id: str, patch: SyncPatch) -> Sync:
             value = getattr(scheduled, name)
             attribute = getattr(Sync, name)
             actions.append(attribute.set(value) if value else attribute.remove())
-    if password is not None:
-        secrets.put(item.secretName, password)
     try:
         item.update(actions, condition=Sync.pk.exists() & _same_run(item.activeRunId))
     except UpdateError as error:
         if is_conditional_failure(error):
             raise Conflict("the sync changed meanwhile (deleted, or a run started); try again") from None
         raise
+    if password is not None:  # after the checks and the write: a refused PATCH keeps the old one
+        secrets.put(item.secretName, password)
     return item
 
 
@@ -287,9 +287,6 @@ def test(workspace_id: str, sync_id: str) -> dict[str, Any]:
 
 
 def _sample(item: Sync) -> tuple[list[str], list[tuple[Any, ...]]]:
-    # cold start: the drivers' module, loaded by a sync's test only
-    from chalicelib.exchange import sync_sources
-
     return sync_sources.sample(source(item), item.sql, SAMPLE_ROWS)
 
 

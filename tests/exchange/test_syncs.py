@@ -168,3 +168,15 @@ def _workspace(api: Api, sync_id: str) -> str:
 def _key(api: Api, sync_id: str) -> dict[str, Any]:
     pk, sk = Sync.key(_workspace(api, sync_id), sync_id)
     return {"pk": {"S": pk}, "sk": {"S": sk}}
+
+
+def test_changing_the_schedule_moves_the_sync_in_and_out_of_the_due_index(api: Api) -> None:
+    sync_id = api.post("/api/v1/syncs", body()).json["id"]
+
+    daily = api.patch(f"/api/v1/syncs/{sync_id}", {"schedule": "daily"}).json
+    in_index = [s.id for s in Sync.gsi1.query(sync_schedule.DUE_PARTITION)]
+    manual = api.patch(f"/api/v1/syncs/{sync_id}", {"schedule": "manual"}).json
+    after = [s.id for s in Sync.gsi1.query(sync_schedule.DUE_PARTITION)]
+
+    assert daily["nextRunAt"] is not None and in_index == [sync_id]
+    assert manual["nextRunAt"] is None and after == []

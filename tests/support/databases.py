@@ -5,7 +5,8 @@ Each session fixture starts its server on a free local port in a temporary folde
 initdb + pg_ctl, as the `postgres` user when the tests run as root; MariaDB:
 mariadb-install-db + mariadbd with its own socket, as `mysql` when root), creates a read-only
 user with a password (what docs/sync.md tells a customer to grant), and stops the server at
-the end of the session. `people_table` seeds a fresh table of awkward rows per test.
+the end of the session (bench/sync.py starts them with `running_postgres` and
+`running_mariadb`). `people_table` seeds a fresh table of awkward rows per test.
 
 Without the binaries the tests skip with the install command, except on CI (CI set), where
 they must run and so fail.
@@ -22,6 +23,7 @@ import subprocess
 import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -156,6 +158,18 @@ def _postgres_bin() -> Path | None:
 
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[Server]:
+    with running_postgres() as server:
+        yield server
+
+
+@pytest.fixture(scope="session")
+def mariadb_server() -> Iterator[Server]:
+    with running_mariadb() as server:
+        yield server
+
+
+@contextmanager
+def running_postgres() -> Iterator[Server]:
     bin_dir = _postgres_bin()
     if bin_dir is None or not (bin_dir / "initdb").exists():
         _unavailable("PostgreSQL (initdb, pg_ctl) is not installed")
@@ -218,8 +232,8 @@ def postgres_server() -> Iterator[Server]:
 # ---- MariaDB --------------------------------------------------------------------------------
 
 
-@pytest.fixture(scope="session")
-def mariadb_server() -> Iterator[Server]:
+@contextmanager
+def running_mariadb() -> Iterator[Server]:
     install_db = shutil.which("mariadb-install-db") or "/usr/bin/mariadb-install-db"
     daemon = shutil.which("mariadbd") or "/usr/sbin/mariadbd"
     if not (Path(install_db).exists() and Path(daemon).exists()):
