@@ -212,7 +212,16 @@ def source(item: Sync) -> Source:
     password = secrets.get(item.secretName)
     if password is None:
         raise SourceError("the sync's password is missing from Secrets Manager; send it again with PATCH")
-    return Source(item.engine, item.host, int(item.port), item.database, item.user, password, item.sslmode)
+    return Source(
+        item.engine,
+        item.host,
+        int(item.port),
+        item.database,
+        item.user,
+        password,
+        item.sslmode,
+        statement_seconds=sync_sources.STATEMENT_SECONDS,
+    )
 
 
 def _checked_query(query: str, engine: str) -> str:
