@@ -24,11 +24,11 @@ from chalicelib.exchange.sync_sources import SAMPLE_ROWS, Source, SourceError, c
 from chalicelib.groups import service as groups
 from chalicelib.models.imports import Import, plain
 from chalicelib.models.syncs import DUE_PARTITION, Sync
-from chalicelib.platform import clock, config, ids, pagination, queues, secrets
+from chalicelib.platform import clock, config, ids, queues, secrets
 from chalicelib.platform import files as file_store
 from chalicelib.platform.db import is_conditional_failure
 from chalicelib.platform.errors import Conflict, NotFound, ValidationFailed, field_error
-from chalicelib.platform.paged_query import query_page
+from chalicelib.platform.paged_query import cursor_page
 
 if TYPE_CHECKING:
     from chalicelib.schemas.syncs import SyncCreate, SyncPatch
@@ -96,12 +96,14 @@ def get(workspace_id: str, sync_id: str) -> Sync:
 
 def list_page(workspace_id: str, limit: int, cursor: str | None) -> tuple[list[Sync], str | None]:
     """The workspace's syncs, oldest first (one Query)."""
-    scope = f"{workspace_id}:syncs"
-    pk, _ = Sync.key(workspace_id, "")
-    page = query_page(
-        Sync, pk, Sync.sk.startswith("SYNC#"), limit=limit, start_key=pagination.decode(cursor, scope)
+    return cursor_page(
+        Sync,
+        Sync.key(workspace_id, "")[0],
+        Sync.sk.startswith("SYNC#"),
+        scope=f"{workspace_id}:syncs",
+        limit=limit,
+        cursor=cursor,
     )
-    return page.items, pagination.encode(page.last_key, scope)
 
 
 def update(workspace_id: str, sync_id: str, patch: SyncPatch) -> Sync:
@@ -384,17 +386,16 @@ def runs_page(
 ) -> tuple[list[Import], str | None]:
     """A sync's runs, newest first: one Query on gsi1."""
     get(workspace_id, sync_id)
-    scope = f"{workspace_id}:sync-runs:{sync_id}"
-    page = Import._get_connection().query(
+    return cursor_page(
+        Import,
         Sync.runs_partition(workspace_id, sync_id),
-        range_key_condition=Import.gsi1sk.startswith("RUN#"),
-        index_name="gsi1",
+        Import.gsi1sk.startswith("RUN#"),
+        index="gsi1",
+        scope=f"{workspace_id}:sync-runs:{sync_id}",
         limit=limit,
-        exclusive_start_key=pagination.decode(cursor, scope),
-        scan_index_forward=False,
+        cursor=cursor,
+        forward=False,
     )
-    items = [Import.from_raw_data(raw) for raw in page.get("Items", [])]
-    return items, pagination.encode(page.get("LastEvaluatedKey"), scope)
 
 
 def run_view(run: Import) -> dict[str, Any]:
