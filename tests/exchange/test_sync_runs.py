@@ -192,7 +192,8 @@ def test_a_query_slower_than_the_timeout_fails_with_a_clear_error(
 ) -> None:
     # Given a statement timeout of 1 s and a query that sleeps 3 s
     monkeypatch.setattr(sync_sources, "STATEMENT_SECONDS", 1)
-    sleep = "pg_sleep(3)" if server.engine == "postgresql" else "SLEEP(3)"
+    # pg_sleep returns void, which cannot be sorted (every column is an ORDER BY key): a subquery.
+    sleep = "(SELECT 1 FROM pg_sleep(3))" if server.engine == "postgresql" else "SLEEP(3)"
     table = server.people_table(5)
     sync = create_sync(api, server, table, query=f"SELECT t.*, {sleep} AS pause FROM {table} t")
 
