@@ -6,6 +6,7 @@ from __future__ import annotations
 import pytest
 
 from chalicelib.exchange.sync_query import QueryRefused, check
+from chalicelib.exchange.sync_sources import Source
 
 
 @pytest.mark.parametrize(
@@ -44,3 +45,10 @@ def test_a_single_select_is_accepted_whatever_its_strings_and_comments_hold(quer
 def test_anything_else_is_refused(query: str, engine: str) -> None:
     with pytest.raises(QueryRefused):
         check(query, engine)
+
+
+def test_a_source_never_shows_its_password() -> None:
+    # A traceback's locals or a log line with the source in it must not carry the password.
+    source = Source("mysql", "db.example.com", 3306, "crm", "reader", "hunter2-secret")
+
+    assert "hunter2-secret" not in repr(source) and "hunter2-secret" not in str(source)
