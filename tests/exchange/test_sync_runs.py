@@ -27,7 +27,7 @@ COUNTS = ("processedRows", "created", "updated", "skipped", "failed", "warnings"
 
 
 @pytest.fixture(params=["postgresql", "mysql"])
-def server(request: pytest.FixtureRequest) -> Server:
+def database(request: pytest.FixtureRequest) -> Server:
     name = "postgres_server" if request.param == "postgresql" else "mariadb_server"
     found: Server = request.getfixturevalue(name)
     return found
@@ -38,11 +38,11 @@ def small_pages(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(sync_steps, "PAGE_ROWS", 250)  # several pages per run
 
 
-def create_sync(api: Api, server: Server, table: str, **changes: Any) -> dict[str, Any]:
+def create_sync(api: Api, database: Server, table: str, **changes: Any) -> dict[str, Any]:
     body = {
-        "name": f"{table} of {server.engine}",
-        "engine": server.engine,
-        "connection": server.connection(),
+        "name": f"{table} of {database.engine}",
+        "engine": database.engine,
+        "connection": database.connection(),
         "query": f"SELECT * FROM {table}",
         "mapping": MAPPING,
         "updateExisting": True,
@@ -64,12 +64,12 @@ def run(api: Api, pump: Any, sync_id: str) -> dict[str, Any]:
 
 
 def test_a_full_run_reports_what_a_csv_import_of_the_same_rows_reports(
-    server: Server, new_workspace: Any, pump: Any
+    database: Server, new_workspace: Any, pump: Any
 ) -> None:
     # Given a table of awkward rows, and a workspace that imports the same rows as a CSV file
-    table = server.people_table(ROWS)
+    table = database.people_table(ROWS)
     by_sync, by_csv = new_workspace(), new_workspace()
-    sync = create_sync(by_sync, server, table, cursorColumn="updated_at")
+    sync = create_sync(by_sync, database, table, cursorColumn="updated_at")
     csv_view = import_body(
         by_csv, pump, as_csv(people(ROWS)), mapping='{"id": "ignore", "updated_at": "ignore", '
         '"email": "email", "phone": "phone", "first_name": "firstName", "last_name": "lastName", '
@@ -95,17 +95,17 @@ def test_a_full_run_reports_what_a_csv_import_of_the_same_rows_reports(
     assert by_sync.get(f"/api/v1/syncs/{sync['id']}").json["lastCursor"] == view["cursorHigh"]
 
 
-def test_incremental_runs_read_only_rows_above_the_last_cursor(server: Server, api: Api, pump: Any) -> None:
+def test_incremental_runs_read_only_rows_above_the_last_cursor(database: Server, api: Api, pump: Any) -> None:
     # Given a sync with a cursor column that has run once
-    table = server.people_table(300)
-    sync = create_sync(api, server, table, cursorColumn="updated_at")
+    table = database.people_table(300)
+    sync = create_sync(api, database, table, cursorColumn="updated_at")
     first = run(api, pump, sync["id"])
     assert first["processedRows"] == 300
 
     # When two rows change, three are added, then the sync runs again
-    server.admin(f"UPDATE {table} SET company = 'Nouvelle Société', updated_at = '2026-12-01 10:00:00' "
+    database.admin(f"UPDATE {table} SET company = 'Nouvelle Société', updated_at = '2026-12-01 10:00:00' "
                  "WHERE id IN (1, 2)", None)  # fmt: skip
-    server.insert(table, people(3, start=301))
+    database.insert(table, people(3, start=301))
     second = run(api, pump, sync["id"])
 
     # Then only those five are read: two updated, three created
@@ -118,12 +118,12 @@ def test_incremental_runs_read_only_rows_above_the_last_cursor(server: Server, a
 
 
 def test_a_run_killed_halfway_resumes_with_the_same_result(
-    server: Server, new_workspace: Any, pump: Any, monkeypatch: pytest.MonkeyPatch
+    database: Server, new_workspace: Any, pump: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given the same table synced into two workspaces
-    table = server.people_table(600)
+    table = database.people_table(600)
     clean, killed = new_workspace(), new_workspace()
-    clean_sync, killed_sync = create_sync(clean, server, table), create_sync(killed, server, table)
+    clean_sync, killed_sync = create_sync(clean, database, table), create_sync(killed, database, table)
     expected = run(clean, pump, clean_sync["id"])
 
     # When the second page's handler dies once after its rows were written, before its checkpoint
@@ -149,10 +149,10 @@ def test_a_run_killed_halfway_resumes_with_the_same_result(
 
 
 def test_a_wrong_password_is_a_clear_error_on_test_and_on_the_run(
-    server: Server, api: Api, pump: Any
+    database: Server, api: Api, pump: Any
 ) -> None:
-    table = server.people_table(10)
-    sync = create_sync(api, server, table, connection=server.connection(password="wrong-Secret-123"))
+    table = database.people_table(10)
+    sync = create_sync(api, database, table, connection=database.connection(password="wrong-Secret-123"))
 
     tested = api.post(f"/api/v1/syncs/{sync['id']}/test")
     view = run(api, pump, sync["id"])
@@ -164,8 +164,8 @@ def test_a_wrong_password_is_a_clear_error_on_test_and_on_the_run(
     assert "wrong-Secret-123" not in str(api.get(f"/api/v1/syncs/{sync['id']}").json)
 
 
-def test_a_wrong_host_is_a_clear_error(server: Server, api: Api, pump: Any) -> None:
-    sync = create_sync(api, server, "nowhere", connection=server.connection(port=free_port()))
+def test_a_wrong_host_is_a_clear_error(database: Server, api: Api, pump: Any) -> None:
+    sync = create_sync(api, database, "nowhere", connection=database.connection(port=free_port()))
 
     tested = api.post(f"/api/v1/syncs/{sync['id']}/test").json
     view = run(api, pump, sync["id"])
@@ -174,9 +174,9 @@ def test_a_wrong_host_is_a_clear_error(server: Server, api: Api, pump: Any) -> N
     assert view["status"] == "FAILED" and "could not connect to 127.0.0.1" in view["failureReason"]
 
 
-def test_a_mapped_column_the_query_lacks_fails_before_any_row(server: Server, api: Api, pump: Any) -> None:
-    table = server.people_table(10)
-    sync = create_sync(api, server, table, query=f"SELECT id, phone FROM {table}")
+def test_a_mapped_column_the_query_lacks_fails_before_any_row(database: Server, api: Api, pump: Any) -> None:
+    table = database.people_table(10)
+    sync = create_sync(api, database, table, query=f"SELECT id, phone FROM {table}")
 
     tested = api.post(f"/api/v1/syncs/{sync['id']}/test").json
     view = run(api, pump, sync["id"])
@@ -188,14 +188,14 @@ def test_a_mapped_column_the_query_lacks_fails_before_any_row(server: Server, ap
 
 
 def test_a_query_slower_than_the_timeout_fails_with_a_clear_error(
-    server: Server, api: Api, pump: Any, monkeypatch: pytest.MonkeyPatch
+    database: Server, api: Api, pump: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # Given a statement timeout of 1 s and a query that sleeps 3 s
     monkeypatch.setattr(sync_sources, "STATEMENT_SECONDS", 1)
     # pg_sleep returns void, which cannot be sorted (every column is an ORDER BY key): a subquery.
-    sleep = "(SELECT 1 FROM pg_sleep(3))" if server.engine == "postgresql" else "SLEEP(3)"
-    table = server.people_table(5)
-    sync = create_sync(api, server, table, query=f"SELECT t.*, {sleep} AS pause FROM {table} t")
+    sleep = "(SELECT 1 FROM pg_sleep(3))" if database.engine == "postgresql" else "SLEEP(3)"
+    table = database.people_table(5)
+    sync = create_sync(api, database, table, query=f"SELECT t.*, {sleep} AS pause FROM {table} t")
 
     tested = api.post(f"/api/v1/syncs/{sync['id']}/test").json
     view = run(api, pump, sync["id"])
