@@ -24,7 +24,7 @@ from typing import Any
 
 from pynamodb.exceptions import DoesNotExist, UpdateError
 
-from chalicelib.exchange import column_mapping, import_rows, import_steps, stored, sync_sources, syncs
+from chalicelib.exchange import column_mapping, import_rows, import_steps, steps, stored, sync_sources, syncs
 from chalicelib.exchange.csv_reading import Layout, Record
 from chalicelib.exchange.sync_sources import Page, SourceError, cell_text, cursor_text
 from chalicelib.models.imports import Import, plain
@@ -63,11 +63,7 @@ def run_step(workspace_id: str, run_id: str, step: int) -> None:
     if run.status != "RUNNING":
         _release(run)
         return
-    done = int(run.step)
-    if done == step + 1:
-        syncs.send_step(run, done)
-        return
-    if done != step:
+    if not steps.due(run, step, syncs.send_step):
         return
     sync = _sync(run)
     if sync is None:
