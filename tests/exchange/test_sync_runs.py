@@ -120,8 +120,9 @@ def test_incremental_runs_read_only_rows_above_the_last_cursor(database: Server,
 def test_a_run_killed_halfway_resumes_with_the_same_result(
     database: Server, new_workspace: Any, pump: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    # Given the same table synced into two workspaces
-    table = database.people_table(600)
+    # Given the same table synced into two workspaces, in pages of 100 rows
+    monkeypatch.setattr(sync_steps, "PAGE_ROWS", 100)
+    table = database.people_table(300)
     clean, killed = new_workspace(), new_workspace()
     clean_sync, killed_sync = create_sync(clean, database, table), create_sync(killed, database, table)
     expected = run(clean, pump, clean_sync["id"])
