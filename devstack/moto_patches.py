@@ -11,7 +11,8 @@ those items back and drops the stream records the failed transaction appended.
 `install()` also installs devstack.moto_index (sorted indexes: a Query at O(log n + page)), and
 makes moto server keep the body of a PUT whatever its Content-Type (`_put_bodies_are_bytes`), and
 keeps moto's memory bounded by its data, not by its age (`_bounded_memory`), and writes the
-answers of DynamoDB's item operations and of GetRecords with `json` (`_fast_json_results`).
+answers of DynamoDB's item operations and of GetRecords with `json` (`_fast_json_results`), and
+parses their requests with a compiled walker (devstack.moto_requests).
 """
 
 from __future__ import annotations
@@ -43,9 +44,10 @@ def install() -> None:
     from moto.dynamodb import models
     from moto.dynamodb.models import DynamoDBBackend
 
-    from devstack import moto_index
+    from devstack import moto_index, moto_requests
 
     moto_index.install()
+    moto_requests.install()
     models.copy = _NoTableCopies()  # type: ignore[assignment]
     _item_size_checked_once()
     _conditions_parsed_once()
