@@ -52,8 +52,11 @@ def _free_port() -> int:
 
 
 class StackProcess:
-    def __init__(self, state_dir: Path) -> None:
-        self.moto_port, self.port = _free_port(), _free_port()
+    def __init__(
+        self, state_dir: Path, ports: tuple[int, int] | None = None, log_name: str = "stack.log"
+    ) -> None:
+        self.moto_port, self.port = ports or (_free_port(), _free_port())
+        self.started = time.monotonic()
         env = {
             **os.environ,
             "MOTO_PORT": str(self.moto_port),
@@ -62,14 +65,15 @@ class StackProcess:
             "DEVSTACK_STATE_DIR": str(state_dir),
             "PYTHONUNBUFFERED": "1",
         }
-        self.log = (state_dir / "stack.log").open("w")
+        self.log = (state_dir / log_name).open("w")
         self.process = subprocess.Popen(
             [sys.executable, "-m", "devstack"], cwd=ROOT, env=env, stdout=self.log, stderr=subprocess.STDOUT
         )
-        deadline = time.monotonic() + 60
+        deadline = time.monotonic() + 600  # a restart loads the saved state first
         while time.monotonic() < deadline:
             try:
                 with urllib.request.urlopen(f"http://127.0.0.1:{self.port}/api/v1/health", timeout=1):
+                    self.ready_seconds = time.monotonic() - self.started
                     return
             except OSError:
                 time.sleep(0.2)
