@@ -241,9 +241,7 @@ def seed(stack: StackProcess, rows: int, folder: Path) -> dict[str, Any]:
     }
 
 
-def raw_batch_write(stack: StackProcess, items: int) -> float:
-    """Items/s of BatchWriteItem (25 a call) into a table of its own on the same moto."""
-    dynamodb = _dynamodb(stack)
+def _raw_table(dynamodb: Any) -> None:
     dynamodb.create_table(
         TableName="bench-raw",
         BillingMode="PAY_PER_REQUEST",
@@ -253,21 +251,59 @@ def raw_batch_write(stack: StackProcess, items: int) -> float:
             {"AttributeName": "sk", "AttributeType": "S"},
         ],
     )
+
+
+def _raw_item(i: int) -> dict[str, Any]:
     filler = "x" * 150  # about the size of a contact's items
+    return {"pk": {"S": f"W#{i % 1000}"}, "sk": {"S": f"C#{i:08}"}, "v": {"S": filler}}
+
+
+def raw_batch_write(stack: StackProcess, items: int) -> float:
+    """Items/s of BatchWriteItem (25 a call) into a table of its own on the same moto."""
+    dynamodb = _dynamodb(stack)
+    _raw_table(dynamodb)
     started = time.perf_counter()
     for start in range(0, items, 25):
-        batch = [
-            {
-                "PutRequest": {
-                    "Item": {"pk": {"S": f"W#{i % 1000}"}, "sk": {"S": f"C#{i:08}"}, "v": {"S": filler}}
-                }
-            }
-            for i in range(start, min(items, start + 25))
-        ]
+        batch = [{"PutRequest": {"Item": _raw_item(i)}} for i in range(start, min(items, start + 25))]
         dynamodb.batch_write_item(RequestItems={"bench-raw": batch})
     rate = items / (time.perf_counter() - started)
     dynamodb.delete_table(TableName="bench-raw")
     return rate
+
+
+def raw_floors(stack: StackProcess, rows: int, items_per_row: int) -> dict[str, float]:
+    """Items/s of the least any import design keeping uniqueness exact must write, on the same
+    moto, over HTTP, into a table of its own: each row's items
+
+    - "all conditional": every item a conditional put (attribute_not_exists) in
+      TransactWriteItems of up to 100 actions (what the import does, less its reads and counters);
+    - "2 conditional + batch": the contact and its identity lookup as conditional puts in
+      transactions (the two writes uniqueness needs), the other copies in BatchWriteItem.
+    """
+    dynamodb = _dynamodb(stack)
+    found: dict[str, float] = {}
+    per_call = 100 // items_per_row
+    condition = "attribute_not_exists(pk)"
+    for name, conditional in (("all conditional", items_per_row), ("2 conditional + batch", 2)):
+        _raw_table(dynamodb)
+        started = time.perf_counter()
+        for first in range(0, rows, per_call):
+            rows_now = range(first, min(rows, first + per_call))
+            items = [[_raw_item(r * items_per_row + j) for j in range(items_per_row)] for r in rows_now]
+            dynamodb.transact_write_items(
+                TransactItems=[
+                    {"Put": {"TableName": "bench-raw", "Item": item, "ConditionExpression": condition}}
+                    for row in items
+                    for item in row[:conditional]
+                ]
+            )
+            rest = [item for row in items for item in row[conditional:]]
+            for start in range(0, len(rest), 25):
+                batch = [{"PutRequest": {"Item": item}} for item in rest[start : start + 25]]
+                dynamodb.batch_write_item(RequestItems={"bench-raw": batch})
+        found[name] = rows * items_per_row / (time.perf_counter() - started)
+        dynamodb.delete_table(TableName="bench-raw")
+    return found
 
 
 def settle(stack: StackProcess, limit: float = 900.0) -> float:
@@ -341,6 +377,12 @@ def main() -> int:
                 f"raw BatchWriteItem (HTTP, {raw_items:,} items): {raw:,.0f} items/s; "
                 f"import / raw = {import_items / raw:.2f} (target >= 0.5)"
             )
+            per_row = max(2, round(seeded["items_per_row"]))
+            for name, rate in raw_floors(stack, raw_items // per_row, per_row).items():
+                print(
+                    f"raw floor, {name} ({per_row} items a row): {rate:,.0f} items/s = "
+                    f"{rate / raw:.2f} x raw BatchWriteItem; import / this floor = {import_items / rate:.2f}"
+                )
             report(empty, loaded, args.contacts)
             memory = stack.memory()
             print(
