@@ -554,12 +554,13 @@ class Snapshots:
 
     def _loop(self) -> None:
         while not self._stop.wait(self._every):
-            if changes() == self._saved_at:
-                continue
             try:
+                self.store.reap()  # a base written meanwhile: drop the logs it holds
+                if changes() == self._saved_at:
+                    continue
                 seen, tables = changes(), _tables_changed["count"]
                 stack = self._stack()  # first: what a poller has done is in what is saved after
-                if self._base_due() and self.store.reap():
+                if self._base_due() and self.store.reap():  # not while a child still writes
                     if self.store.save_forked(stack):
                         self._saved_at, self._tables_at = seen, tables
                         continue
