@@ -36,12 +36,16 @@ def main() -> int:
     args = parser.parse_args()
 
     with tempfile.TemporaryDirectory(prefix="bench-restart-") as name:
+        print(f"state folder and the stack's console: {name}", flush=True)
         folder = Path(name)
         stack = StackProcess(folder)
         try:
             if args.contacts:
                 seeded = seed(stack, args.contacts, folder)
-                print(f"import: {seeded['rows']:,} rows {seeded['status']} in {seeded['seconds']:.0f} s")
+                print(
+                    f"import: {seeded['rows']:,} rows {seeded['status']} in {seeded['seconds']:.0f} s; "
+                    f"slowest status poll {seeded['slowest_poll']:.1f} s"
+                )
             time.sleep(20)  # the stream handlers catch up
             items = _dynamodb(stack).describe_table(TableName="cohort")["Table"]["ItemCount"]
             print(f"before the kill: {items:,} items; state folder: {folder_sizes(folder)}")

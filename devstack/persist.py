@@ -192,6 +192,7 @@ class Store:
         self.generation = 0  # the log the frames go to: state.<generation>.log
         self.replayed = 0  # frames replayed by the last load()
         self._child: int | None = None  # a forked save still running
+        self.fork_seconds = 0.0  # how long the stack paused for the last fork
         self._child_generation = 0
         self._forked_at = 0.0
         # Stream records already in the log: id(shard) -> the sequence number after the last.
@@ -313,6 +314,7 @@ class Store:
         with LOCK:
             generation = self._rotate()
             child = os.fork()
+        self.fork_seconds = time.monotonic() - started
         if child == 0:  # the child: only this thread exists here
             code = 0
             try:
@@ -563,15 +565,26 @@ class Snapshots:
                 if self._base_due() and self.store.reap():  # not while a child still writes
                     if self.store.save_forked(stack):
                         self._saved_at, self._tables_at = seen, tables
+                        if self.store.fork_seconds > SLOW_FRAME_SECONDS:
+                            print(
+                                f"devstack: state base: fork took {self.store.fork_seconds:.1f} s", flush=True
+                            )
                         continue
                     if not hasattr(os, "fork"):
                         self.save_now()
                         continue
-                self.store.append(stack)
+                size = self.store.append(stack)
                 self._saved_at = seen
+                if self.store.last_frame_seconds > SLOW_FRAME_SECONDS:
+                    print(
+                        f"devstack: state log frame of {size / 1e6:.1f} MB took "
+                        f"{self.store.last_frame_seconds:.1f} s",
+                        flush=True,
+                    )
             except Exception as error:  # a full disk: say it, keep serving
                 print(f"devstack: snapshot failed: {error!r}", file=sys.stderr, flush=True)
 
 
+SLOW_FRAME_SECONDS = 0.5  # a frame slower than this is said on the console
 # The log is replaced by a new base once it is bigger than the base and than this.
 MIN_LOG_BYTES = 8_000_000
