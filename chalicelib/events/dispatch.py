@@ -38,6 +38,7 @@ def stream_reactions() -> Reactions:
             stats.membership_changed,
             memberships.membership_inserted,
             enrollment.on_membership,
+            rule_groups.membership_changed,
             activity.on_membership,
             webhooks.on_change,
         ),
@@ -72,9 +73,11 @@ def jobs_routes() -> Routes:
     from chalicelib.campaigns import launch
     from chalicelib.groups import jobs, upkeep
     from chalicelib.segments import membership as rule_groups
+    from chalicelib.segments import recheck
 
     return {
         rule_groups.BUILD_KIND: Route(rule_groups.on_build_message),
+        recheck.RECHECK_KIND: Route(recheck.on_recheck_message),
         jobs.MESSAGE_KIND: Route(partial(_job_page, kinds=job_kinds()), on_last_failure=jobs.page_failed),
         upkeep.CONFIRM_KIND: Route(upkeep.confirm_repair),
         launch.RELEASE_KIND: Route(launch.release_parked),
@@ -106,10 +109,10 @@ def webhooks_routes() -> Routes:
 
 @cache
 def job_kinds() -> Kinds:
-    """Paged jobs over a group's members: kind -> what each page does."""
+    """Paged jobs over a group's members (or a filter's matches): kind -> what each page does."""
     # cold start: the jobs Lambda only
     from chalicelib.campaigns import launch
-    from chalicelib.flows import group_actions
+    from chalicelib.flows import contact_bulk, group_actions
     from chalicelib.groups import upkeep
 
     return {
@@ -119,6 +122,8 @@ def job_kinds() -> Kinds:
         upkeep.MEMBER_CLEANUP: upkeep.MEMBER_CLEANUP_KIND,
         upkeep.REFRESH_GROUP: upkeep.REFRESH_GROUP_KIND,
         upkeep.RECOUNT: upkeep.RECOUNT_KIND,
+        # bulk work on a filter's matches: one kind per action, all paged by the search
+        **{contact_bulk.kind_name(action): contact_bulk.KIND for action in contact_bulk.ACTIONS},
     }
 
 

@@ -40,6 +40,7 @@ CONTACT_FIELDS = (
     "tags",
     "customFields",
     "source",
+    "consent",  # docs/consent.md
     "createdAt",
     "updatedAt",
 )
