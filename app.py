@@ -21,6 +21,7 @@ from chalicelib.api.routes import (
     keys,
     previews,
     senders,
+    syncs,
     system,
     tags,
     tracking,
@@ -50,6 +51,7 @@ for blueprint in (
     activity.bp,
     tracking.bp,
     imports.bp,
+    syncs.bp,
     webhooks.bp,
 ):
     app.register_blueprint(blueprint)
@@ -105,6 +107,13 @@ def due_steps(event: Any) -> None:
     from chalicelib.timers import due  # cold start: this schedule only
 
     due.release_due()
+
+
+@app.schedule(Rate(5, unit=Rate.MINUTES))
+def due_syncs(event: Any) -> None:
+    from chalicelib.exchange import sync_schedule  # cold start: this schedule only
+
+    sync_schedule.start_due()
 
 
 # SES publishes bounces, complaints, deliveries and received mail to this topic

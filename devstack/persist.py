@@ -39,7 +39,7 @@ from typing import Any
 
 SERVICES = ("dynamodb", "dynamodbstreams", "sqs", "ses", "sesv2", "sns", "s3")
 FILE_NAME = "state.pickle"
-FORMAT = 2  # bump when what is saved changes shape
+FORMAT = 3  # bump when what is saved changes shape (2: the table got gsi4; 3: a base and a log)
 # DynamoDB backend methods that only change items (the log records the items); any other
 # change of DynamoDB (a table created, deleted, updated) makes the next save a new base.
 _ITEM_WRITES = {
