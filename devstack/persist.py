@@ -207,6 +207,7 @@ class Store:
     def load(self) -> dict[str, Any] | None:
         """Put the saved backends into moto; returns what the stack saved beside them (None: empty)."""
         if not self.path.exists():
+            self._drop_logs_before(sys.maxsize)  # logs without their base: never replayed later
             return None
         # Millions of small objects are made here: the cyclic GC, run again and again over all
         # of them as they appear, made a load 6 times slower. Off while loading; what was
@@ -227,6 +228,7 @@ class Store:
             saved = pickle.load(saved_file)
         if saved.get("format") != FORMAT:
             print(f"devstack: {self.path} is from another version; starting empty", file=sys.stderr)
+            self._drop_logs_before(sys.maxsize)
             return None
         stack = dict(saved["stack"])
         with LOCK:

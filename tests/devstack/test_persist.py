@@ -145,3 +145,26 @@ def test_a_new_base_replaces_the_logs_and_a_restart_after_it_misses_nothing(
     restored = persist.Store(store.folder)
     assert restored.load() == {"n": 3}
     assert set(_all_items(table)) == {"S#000001", "S#000002"}
+
+
+def test_a_log_left_without_its_base_is_never_replayed(aws: Provisioned, store: persist.Store) -> None:
+    # Given a base and a log, then the base removed by hand
+    table = aws.table_name
+    store.save({"n": 0})
+    boto3.client("dynamodb").put_item(TableName=table, Item=_item(1, "stale"))
+    store.append({"n": 1})
+    store.path.unlink()
+    _restart(aws)
+
+    # When a stack starts on the folder (empty), provisions again and saves its first base
+    assert persist.Store(store.folder).load() is None
+    from infra.provision import provision
+
+    provision()
+    fresh = persist.Store(store.folder)
+    fresh.save({"n": "fresh"})
+    _restart(aws)
+
+    # Then a restart has the fresh base only, not the stale log's item
+    assert persist.Store(store.folder).load() == {"n": "fresh"}
+    assert _all_items(table) == {}
