@@ -29,8 +29,8 @@ def test_the_local_stack_serves_the_api_and_runs_the_event_handlers(stack: Stack
 
     created = stack.post("/api/v1/workspaces", {"name": "Acme"}, {"X-Admin-Token": token})
     assert created["apiKey"].startswith("ck_")
-    # The workspace's items reach the stream handler (how soon
-    # is bench/enrollment.py's to measure: a loaded machine must not fail this).
+    # The workspace's items reach the stream handler (how soon is bench/enrollment.py's to
+    # measure: a loaded machine must not fail this).
     stack.wait_line(r"\[stream\] table_changes records=[1-9]\d* failures=0", HANDLER_SECONDS)
 
     # Any AWS tool can look inside; a message on a queue reaches its handler. No handler knows
