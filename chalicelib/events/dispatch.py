@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 def stream_reactions() -> Reactions:
     # cold start: the stream Lambda only
     from chalicelib.campaigns import enrollment, launch
-    from chalicelib.contacts import activity
+    from chalicelib.contacts import activity, engagement
     from chalicelib.groups import memberships, stats
     from chalicelib.segments import membership as rule_groups
     from chalicelib.webhooks import events as webhooks
@@ -46,11 +46,12 @@ def stream_reactions() -> Reactions:
             rule_groups.contact_changed,
             enrollment.on_contact,
             activity.on_contact,
+            engagement.on_contact,
             webhooks.on_change,
         ),
         "Campaign": (launch.on_campaign,),
         "Enrollment": (activity.on_enrollment, webhooks.on_change),
-        "Activity": (webhooks.on_change,),
+        "Activity": (engagement.on_activity, webhooks.on_change),
         "Import": (webhooks.on_change,),
         "Webhook": (webhooks.on_change,),
     }

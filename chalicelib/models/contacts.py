@@ -67,7 +67,15 @@ class Contact(ContactData, discriminator="Contact"):
     gsi2 WS#<ws>#CSTAGE#<stage> / <id>: contacts by pipeline stage.
     gsi3 WS#<ws>#CPHONE#<E.164> / <id>: the contacts that have this phone, with or without an
     email (the matching rules' "known phone"; PHONE# copies exist only for phone-only ones).
+
+    `engagement` (this item only, never on a copy): the contact's engagement facts, the last
+    time of each event kind for any campaign and for its 20 latest campaigns
+    (chalicelib.contacts.engagement keeps them from the timeline's stream; the filters'
+    engagement conditions read them, so evaluating a contact stays one read). The contact's
+    own writes (chalicelib.contacts.store) are UpdateItems that never touch it.
     """
+
+    engagement: MapAttribute[str, Any] = MapAttribute(null=True)
 
     @staticmethod
     def key(ws: str, contact_id: str) -> tuple[str, str]:

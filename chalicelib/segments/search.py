@@ -14,9 +14,11 @@ condition (the conditions of a top-level `all`, or the filter itself when it is 
 
 Every item read is then run through the one evaluator (chalicelib.segments.evaluate); a
 filter naming groups other than the partition's costs one more BatchGetItem of the
-memberships a page needs. A page reads at most READ_LIMIT items (and DynamoDB stops a Query
-at 1 MB): it may hold fewer than `limit` contacts while its cursor is set; `scanned` says how
-many it read.
+memberships a page needs. Engagement conditions read the facts kept on the Contact item only
+(never on its copies): on a tag's or the search tokens' partition they cost one more
+BatchGetItem of the page's contacts; elsewhere nothing more. A page reads at most READ_LIMIT
+items (and DynamoDB stops a Query at 1 MB): it may hold fewer than `limit` contacts while its
+cursor is set; `scanned` says how many it read.
 
 A count is exact from a counter written in the contacts' own transactions (`tags has T`: the
 tag's count). A group's member count follows the stream, a moment behind, so it is not used.
@@ -61,6 +63,7 @@ class Plan:
     forward: bool = False
     members: bool = False  # the group's members: their contacts are read after
     prefix: str | None = None  # search tokens: keep a contact under its first matching token
+    copies: bool = False  # the items read are copies of the contacts (no engagement facts)
 
 
 @dataclass(frozen=True)
@@ -84,7 +87,7 @@ def plan(workspace_id: str, node: FilterNode) -> Plan:
             members=True,
         )
     if (tag := first("tags", "has")) is not None:
-        return Plan(ContactTag.partition(workspace_id, str(tag.value)))
+        return Plan(ContactTag.partition(workspace_id, str(tag.value)), copies=True)
     if (status := first("status", "eq")) is not None:
         return Plan(Contact.status_partition(workspace_id, str(status.value)), index="gsi1")
     if (stage := first("pipelineStage", "eq")) is not None:
@@ -98,6 +101,7 @@ def plan(workspace_id: str, node: FilterNode) -> Plan:
                 ContactSearch.sk.startswith(folded),
                 forward=True,
                 prefix=folded,
+                copies=True,
             )
     return Plan(keys.workspace(workspace_id), Contact.sk.startswith("CONTACT#"))
 
@@ -158,7 +162,7 @@ def page(
     )
     raw_items = raw.get("Items", [])
     read = [Item.from_raw_data(item) for item in raw_items]
-    candidates = _contacts_of(workspace_id, read, chosen)
+    candidates = _contacts_of(workspace_id, read, chosen, canonical=checked.engagement)
     context = Context(now=clock.now(), groups_of=_group_facts(workspace_id, checked, candidates))
     kept: list[ContactData] = []
     for position, (item, contact) in enumerate(zip(read, candidates, strict=True)):
@@ -179,8 +183,14 @@ def page(
     return Result(kept, raw.get("LastEvaluatedKey"), len(raw_items))
 
 
-def _contacts_of(workspace_id: str, read: list[Item], chosen: Plan) -> list[ContactData | None]:
-    """The contact of each item read (the items themselves, or the members' contacts)."""
+def _contacts_of(
+    workspace_id: str, read: list[Item], chosen: Plan, *, canonical: bool
+) -> list[ContactData | None]:
+    """The contact of each item read (the items themselves, or the members' contacts; the
+    Contact items of copies when the filter needs what only they hold)."""
+    if chosen.copies and canonical:
+        by_id = contacts.get_many(workspace_id, [i.id for i in read if isinstance(i, ContactData)])
+        return [by_id.get(i.id) if isinstance(i, ContactData) else None for i in read]
     if not chosen.members:
         return [item if isinstance(item, ContactData) else None for item in read]
     ids = [item.contactId for item in read if isinstance(item, Membership)]
