@@ -31,6 +31,9 @@ BAD_FILTERS: list[tuple[dict[str, Any], str]] = [
     ({"field": "status", "op": "eq", "value": "ASLEEP"}, "filter.value"),
     ({"field": "groups", "op": "has", "value": "01M80000000000000000000000"}, "filter.value"),
     ({"event": "opened", "campaignId": "01M80000000000000000000000"}, "filter.campaignId"),
+    ({"any": [{"event": "opened", "withinLast": {"hours": 2}}]}, "filter.any[0].withinLast"),
+    ({"event": "opened", "withinLast": {}}, "filter.withinLast"),
+    ({"event": "forwarded"}, "filter.event"),
     ({"all": [{"field": "email", "op": "exists"}] * 51}, "filter"),
     ({"all": [{"allx": []}]}, "filter.all[0]"),
 ]
