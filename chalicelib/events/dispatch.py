@@ -71,11 +71,13 @@ def jobs_routes() -> Routes:
     """The jobs queue: pages of paged jobs, and the campaigns' and groups' own upkeep."""
     # cold start: the jobs Lambda only
     from chalicelib.campaigns import launch
+    from chalicelib.contacts import engagement_backfill
     from chalicelib.groups import jobs, upkeep
     from chalicelib.segments import membership as rule_groups
 
     return {
         rule_groups.BUILD_KIND: Route(rule_groups.on_build_message),
+        engagement_backfill.KIND: Route(engagement_backfill.on_message),
         jobs.MESSAGE_KIND: Route(partial(_job_page, kinds=job_kinds()), on_last_failure=jobs.page_failed),
         upkeep.CONFIRM_KIND: Route(upkeep.confirm_repair),
         launch.RELEASE_KIND: Route(launch.release_parked),

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.contacts import activity, engagement
+from chalicelib.contacts import activity, engagement, engagement_backfill
 from chalicelib.models.contacts import Contact
 from chalicelib.platform import ids
 from tests.support.api import Api
@@ -182,3 +182,33 @@ def test_an_erased_contact_loses_its_facts(api: Api, pump) -> None:
     assert all(call.ok for call in pump.drain())
     # THEN its facts are gone with its timeline
     assert facts(ws, ada) == {}
+
+
+def test_the_backfill_rebuilds_facts_from_the_timelines_and_a_second_run_writes_nothing(
+    api: Api, pump, requests, monkeypatch
+) -> None:
+    # GIVEN contacts whose events are on their timelines but whose facts are gone (recorded
+    # before the facts were kept)
+    ws = workspace_of(api)
+    people = [new_contact(api, f"p{n}@example.com") for n in range(3)]
+    event_item(ws, people[0], activity.OPENED, T1, "C1").save()
+    event_item(ws, people[0], activity.OPENED, T2, "C2").save()
+    event_item(ws, people[1], activity.BOUNCED, T3, "C1").save()
+    assert all(call.ok for call in pump.drain())
+    for person in people:
+        engagement.forget(ws, person)
+    pump.drain()
+    # WHEN the backfill runs over the workspace (a page smaller than the workspace)
+    monkeypatch.setattr(engagement_backfill, "PAGE", 2)
+    engagement_backfill.start(ws)
+    assert all(call.ok for call in pump.drain())
+    # THEN the facts are back as the stream had made them
+    assert engagement.last_time({"engagement": facts(ws, people[0])}, "opened") == T2
+    assert engagement.last_time({"engagement": facts(ws, people[0])}, "opened", "C1") == T1
+    assert engagement.last_time({"engagement": facts(ws, people[1])}, "bounced", "C1") == T3
+    assert facts(ws, people[2]) == {}
+    # WHEN it runs again, THEN it writes nothing
+    requests.reset()
+    engagement_backfill.start(ws)
+    assert all(call.ok for call in pump.drain())
+    assert requests.snapshot().get("dynamodb.UpdateItem", 0) == 0
