@@ -46,7 +46,7 @@ from chalicelib.platform import clock, pagination
 from chalicelib.platform.db import Item, is_conditional_failure
 from chalicelib.platform.errors import NotFound
 from chalicelib.platform.logs import logger
-from chalicelib.platform.paged_query import FILTERED_READ, query_page
+from chalicelib.platform.paged_query import query_page
 from chalicelib.platform.streams import Batch, Change
 
 # Conditional puts in flight at once: a page of 100 costs the latency of ~7 round trips.
@@ -412,7 +412,6 @@ def campaign_page(
         keys.campaign_partition(ws, campaign_id),
         Enrollment.sk.startswith("ENROLL#"),
         limit=limit,
-        read_limit=FILTERED_READ if status else None,
         filter_condition=(Enrollment.status == status) if status else None,
         start_key=pagination.decode(cursor, scope),
     )

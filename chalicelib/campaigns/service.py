@@ -33,10 +33,10 @@ from chalicelib.deliverability import senders
 from chalicelib.models import keys
 from chalicelib.models.campaigns import Campaign, CampaignLink
 from chalicelib.models.groups import Group, GroupEngagement
-from chalicelib.platform import clock, ids, pagination
+from chalicelib.platform import clock, ids
 from chalicelib.platform.db import cancellation_reasons, connection, is_conditional_failure
 from chalicelib.platform.errors import Conflict, NotFound, ValidationFailed, field_error
-from chalicelib.platform.paged_query import FILTERED_READ, query_page
+from chalicelib.platform.paged_query import cursor_page
 
 if TYPE_CHECKING:
     from chalicelib.schemas.campaigns import CampaignCreate, CampaignPatch
@@ -74,19 +74,17 @@ def get(ws: str, campaign_id: str) -> Campaign:
 def list_page(
     ws: str, limit: int, cursor: str | None, status: str | None
 ) -> tuple[list[Campaign], str | None]:
-    scope = f"campaigns:{ws}:{status or ''}"
     # One Query a page: with a status filter, a page may hold fewer than `limit` (its cursor
     # goes on), never the whole partition read in one request.
-    page = query_page(
+    return cursor_page(
         Campaign,
         keys.workspace(ws),
         Campaign.sk.startswith("CAMPAIGN#"),
         limit=limit,
-        read_limit=FILTERED_READ if status else None,
         filter_condition=(Campaign.status == status) if status else None,
-        start_key=pagination.decode(cursor, scope),
+        scope=f"campaigns:{ws}:{status or ''}",
+        cursor=cursor,
     )
-    return page.items, pagination.encode(page.last_key, scope)
 
 
 def view(campaign: Campaign) -> dict[str, Any]:

@@ -14,9 +14,10 @@ from typing import Any
 
 from chalicelib.models.fields import FieldDefinition
 from chalicelib.models.keys import workspace
-from chalicelib.platform import clock, pagination
+from chalicelib.platform import clock
 from chalicelib.platform.db import is_conditional_failure
 from chalicelib.platform.errors import Conflict, ValidationFailed
+from chalicelib.platform.paged_query import cursor_page
 
 MAX_TEXT = 1000
 MAX_URL = 2048
@@ -45,15 +46,14 @@ def define(
 
 
 def list_page(workspace_id: str, limit: int, cursor: str | None) -> tuple[list[FieldDefinition], str | None]:
-    scope = f"fields:{workspace_id}"
-    page = FieldDefinition._get_connection().query(
+    return cursor_page(
+        FieldDefinition,
         workspace(workspace_id),
-        range_key_condition=FieldDefinition.sk.startswith("FIELD#"),
+        FieldDefinition.sk.startswith("FIELD#"),
+        scope=f"fields:{workspace_id}",
         limit=limit,
-        exclusive_start_key=pagination.decode(cursor, scope),
+        cursor=cursor,
     )
-    items = [FieldDefinition.from_raw_data(raw) for raw in page.get("Items", [])]
-    return items, pagination.encode(page.get("LastEvaluatedKey"), scope)
 
 
 def view(definition: FieldDefinition) -> dict[str, Any]:

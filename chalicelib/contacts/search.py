@@ -38,6 +38,7 @@ from chalicelib.models.groups import Membership
 from chalicelib.platform import pagination
 from chalicelib.platform.db import Item
 from chalicelib.platform.errors import field_error
+from chalicelib.platform.paged_query import query_page
 
 FILTERED_READ = 500
 _ID_LENGTH = 26
@@ -183,28 +184,17 @@ def one_page(
     keep: Callable[[Item], bool] | None = None,
     forward: bool = True,
 ) -> tuple[list[Item], dict[str, Any] | None]:
-    """One Query request: up to `limit` items that pass the filters, and the key to resume
-    after the last one returned (or after the last one read, when fewer passed)."""
-    filtered = filter_condition is not None or keep is not None
-    page = Item._get_connection().query(
+    """One Query request over a partition of several kinds of item (`query_page`)."""
+    page = query_page(
+        Item,
         hash_key,
-        range_key_condition=range_condition,
+        range_condition,
+        limit=limit,
+        read_limit=FILTERED_READ,
         filter_condition=filter_condition,
-        index_name=index,
-        limit=max(limit, FILTERED_READ) if filtered else limit,
-        exclusive_start_key=start,
-        scan_index_forward=forward,
+        keep=keep,
+        index=index,
+        start_key=start,
+        forward=forward,
     )
-    raw_items = page.get("Items", [])
-    items: list[Item] = []
-    for position, raw in enumerate(raw_items):
-        item = Item.from_raw_data(raw)
-        if keep is not None and not keep(item):
-            continue
-        items.append(item)
-        if len(items) == limit:
-            if position < len(raw_items) - 1:
-                names = ("pk", "sk", f"{index}pk", f"{index}sk") if index else ("pk", "sk")
-                return items, {name: raw[name] for name in names}
-            break
-    return items, page.get("LastEvaluatedKey")
+    return page.items, page.last_key

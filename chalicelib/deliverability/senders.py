@@ -18,10 +18,10 @@ from pynamodb.exceptions import TransactWriteError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.models.senders import SenderIdentity
-from chalicelib.platform import clock, ids, mailer, pagination
+from chalicelib.platform import clock, ids, mailer
 from chalicelib.platform.db import cancellation_reasons, connection
 from chalicelib.platform.errors import Conflict, NotFound, ValidationFailed
-from chalicelib.platform.paged_query import query_page
+from chalicelib.platform.paged_query import cursor_page
 
 EMAIL, DOMAIN = "EMAIL_ADDRESS", "DOMAIN"
 _FAILED = "ConditionalCheckFailed"  # a cancelled transaction's code for an unmet condition
@@ -114,16 +114,15 @@ def get(ws: str, sender_id: str) -> SenderIdentity:
 
 def list_page(ws: str, limit: int, cursor: str | None) -> tuple[list[SenderIdentity], str | None]:
     """A page of the workspace's identities, oldest first: one Query on gsi1."""
-    scope = f"{ws}:senders"
-    page = query_page(
+    return cursor_page(
         SenderIdentity,
         SenderIdentity.list_partition(ws),
         SenderIdentity.gsi1sk.startswith("SENDER#"),
         index="gsi1",
         limit=limit,
-        start_key=pagination.decode(cursor, scope),
+        scope=f"{ws}:senders",
+        cursor=cursor,
     )
-    return page.items, pagination.encode(page.last_key, scope)
 
 
 def delete(ws: str, sender_id: str) -> None:

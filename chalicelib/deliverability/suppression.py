@@ -24,9 +24,10 @@ from pynamodb.exceptions import DeleteError, PutError
 from chalicelib.contacts.identity import IdentityError, erased_digest, normalise_email
 from chalicelib.models.contacts import ErasedIdentity
 from chalicelib.models.exclusions import PREFIX, Exclusion
-from chalicelib.platform import clock, pagination
+from chalicelib.platform import clock
 from chalicelib.platform.db import Item, is_conditional_failure
 from chalicelib.platform.errors import NotFound, field_error
+from chalicelib.platform.paged_query import cursor_page
 
 EXCLUDED_ADDRESS = "excludedAddress"
 EXCLUDED_DOMAIN = "excludedDomain"
@@ -85,17 +86,15 @@ def remove(workspace_id: str, value: str) -> None:
 
 def page(workspace_id: str, limit: int, cursor: str | None, prefix: str = "") -> dict[str, Any]:
     """One Query: the exclusions in value order (`prefix` narrows it: "@" lists domains)."""
-    scope = f"exclusions:{workspace_id}:{prefix}"
-    results = Exclusion.query(
+    items, next_cursor = cursor_page(
+        Exclusion,
         Exclusion.key(workspace_id, "")[0],
         Exclusion.sk.startswith(PREFIX + prefix.strip().lower()),
+        scope=f"exclusions:{workspace_id}:{prefix}",
         limit=limit,
-        page_size=limit,
-        last_evaluated_key=pagination.decode(cursor, scope),
+        cursor=cursor,
     )
-    items = [view(found) for found in results if isinstance(found, Exclusion)]
-    last_key = results.last_evaluated_key if len(items) >= limit else None
-    return {"items": items, "nextCursor": pagination.encode(last_key, scope)}
+    return {"items": [view(found) for found in items], "nextCursor": next_cursor}
 
 
 # ---- checking ---------------------------------------------------------------------------

@@ -26,9 +26,10 @@ from typing import Any
 from chalicelib.exchange import column_mapping, import_rows, stored
 from chalicelib.groups import service as groups
 from chalicelib.models.imports import Import, plain
-from chalicelib.platform import clock, ids, pagination
+from chalicelib.platform import clock, ids
 from chalicelib.platform import files as file_store
 from chalicelib.platform.errors import InvalidRequest, PayloadTooLarge, ValidationFailed
+from chalicelib.platform.paged_query import cursor_page
 
 MAX_BODY_BYTES = 5 * 1024 * 1024
 UPLOAD_URL_SECONDS = 3600
@@ -116,16 +117,15 @@ def get(workspace_id: str, import_id: str) -> Import:
 
 def list_page(workspace_id: str, limit: int, cursor: str | None) -> tuple[list[Import], str | None]:
     """The workspace's imports, newest first (one Query)."""
-    scope = f"imports:{workspace_id}"
-    page = Import._get_connection().query(
+    return cursor_page(
+        Import,
         Import.key(workspace_id, "")[0],
-        range_key_condition=Import.sk.startswith("IMPORT#"),
+        Import.sk.startswith("IMPORT#"),
+        scope=f"imports:{workspace_id}",
         limit=limit,
-        exclusive_start_key=pagination.decode(cursor, scope),
-        scan_index_forward=False,
+        cursor=cursor,
+        forward=False,
     )
-    items = [Import.from_raw_data(raw) for raw in page.get("Items", [])]
-    return items, pagination.encode(page.get("LastEvaluatedKey"), scope)
 
 
 def view(item: Import) -> dict[str, Any]:

@@ -28,11 +28,11 @@ from chalicelib.flows import contacts as contact_flows
 from chalicelib.groups import memberships
 from chalicelib.groups import service as groups
 from chalicelib.models.forms import Form
-from chalicelib.platform import clock, config, ids, pagination
+from chalicelib.platform import clock, config, ids
 from chalicelib.platform.db import is_conditional_failure
 from chalicelib.platform.errors import Conflict, InvalidRequest, NotFound, ValidationFailed
 from chalicelib.platform.logs import logger
-from chalicelib.platform.paged_query import query_page
+from chalicelib.platform.paged_query import cursor_page
 
 if TYPE_CHECKING:
     from chalicelib.schemas.forms import FormCreate, FormPatch, FormSubmission
@@ -113,16 +113,15 @@ def create(workspace_id: str, body: FormCreate) -> Form:
 
 def list_page(workspace_id: str, limit: int, cursor: str | None) -> tuple[list[Form], str | None]:
     """A page of the workspace's forms, oldest first: one Query on gsi1."""
-    scope = f"{workspace_id}:forms"
-    page = query_page(
+    return cursor_page(
         Form,
         Form.list_partition(workspace_id),
         Form.gsi1sk.startswith("FORM#"),
         index="gsi1",
         limit=limit,
-        start_key=pagination.decode(cursor, scope),
+        scope=f"{workspace_id}:forms",
+        cursor=cursor,
     )
-    return page.items, pagination.encode(page.last_key, scope)
 
 
 def update(workspace_id: str, form_id: str, patch: FormPatch) -> Form:

@@ -15,7 +15,7 @@ from chalicelib.models import keys
 from chalicelib.models.groups import Membership
 from chalicelib.platform import ids, pagination
 from chalicelib.platform.errors import NotFound
-from chalicelib.platform.paged_query import FILTERED_READ, Page, query_page
+from chalicelib.platform.paged_query import Page, query_page
 
 
 def contacts_by_id(workspace_id: str, contact_ids: Iterable[str]) -> dict[str, dict[str, Any]]:
@@ -98,7 +98,6 @@ def member_page(
             Membership.gsi2sk.startswith("MEMBER#"),
             index="gsi2",
             limit=limit,
-            read_limit=FILTERED_READ if q else None,
             filter_condition=filter_condition,
             start_key=start_key,
         )
@@ -107,7 +106,6 @@ def member_page(
         keys.group_partition(workspace_id, group_id),
         Membership.sk.startswith("MEMBER#"),
         limit=limit,
-        read_limit=FILTERED_READ if q else None,
         filter_condition=filter_condition,
         start_key=start_key,
         consistent=consistent,

@@ -15,10 +15,10 @@ from pynamodb.transactions import TransactWrite
 from chalicelib.models import keys
 from chalicelib.models.campaigns import CampaignLink
 from chalicelib.models.groups import Group, GroupName, RuleGroup
-from chalicelib.platform import clock, ids, pagination
+from chalicelib.platform import clock, ids
 from chalicelib.platform.db import connection
 from chalicelib.platform.errors import Conflict, NotFound
-from chalicelib.platform.paged_query import query_page
+from chalicelib.platform.paged_query import cursor_page
 
 if TYPE_CHECKING:
     from chalicelib.schemas.groups import GroupCreate, GroupPatch
@@ -110,15 +110,14 @@ def create(workspace_id: str, body: GroupCreate, rules: str | None = None) -> Gr
 
 
 def list_page(workspace_id: str, limit: int, cursor: str | None) -> tuple[list[Group], str | None]:
-    scope = f"{workspace_id}:groups"
-    page = query_page(
+    return cursor_page(
         Group,
         keys.workspace(workspace_id),
         Group.sk.startswith("GROUP#"),
         limit=limit,
-        start_key=pagination.decode(cursor, scope),
+        scope=f"{workspace_id}:groups",
+        cursor=cursor,
     )
-    return page.items, pagination.encode(page.last_key, scope)
 
 
 def update(

@@ -18,9 +18,10 @@ from typing import Any
 from pynamodb.exceptions import DeleteError
 
 from chalicelib.models.webhooks import DELIVERY_PREFIX, ENDPOINT_PREFIX, WebhookDelivery, WebhookEndpoint
-from chalicelib.platform import clock, config, ids, pagination, queues
+from chalicelib.platform import clock, config, ids, queues
 from chalicelib.platform.db import is_conditional_failure
 from chalicelib.platform.errors import Conflict, NotFound, field_error
+from chalicelib.platform.paged_query import cursor_page
 from chalicelib.webhooks import addresses
 
 MAX_ENDPOINTS = 20  # a workspace's: bounds what one change costs
@@ -96,17 +97,15 @@ def get(ws: str, endpoint_id: str) -> dict[str, Any]:
 
 
 def page(ws: str, limit: int, cursor: str | None) -> dict[str, Any]:
-    scope = f"webhooks:{ws}"
-    results = WebhookEndpoint.query(
+    items, next_cursor = cursor_page(
+        WebhookEndpoint,
         WebhookEndpoint.key(ws, "")[0],
         WebhookEndpoint.sk.startswith(ENDPOINT_PREFIX),
+        scope=f"webhooks:{ws}",
         limit=limit,
-        page_size=limit,
-        last_evaluated_key=pagination.decode(cursor, scope),
+        cursor=cursor,
     )
-    items = [view(found) for found in results if isinstance(found, WebhookEndpoint)]
-    last_key = results.last_evaluated_key if len(items) >= limit else None
-    return {"items": items, "nextCursor": pagination.encode(last_key, scope)}
+    return {"items": [view(found) for found in items], "nextCursor": next_cursor}
 
 
 def delete(ws: str, endpoint_id: str) -> None:
@@ -123,18 +122,16 @@ def delete(ws: str, endpoint_id: str) -> None:
 def deliveries(ws: str, endpoint_id: str, limit: int, cursor: str | None) -> dict[str, Any]:
     """Newest first: one Query backwards over the endpoint's log."""
     find(ws, endpoint_id)
-    scope = f"webhook-deliveries:{ws}:{endpoint_id}"
-    results = WebhookDelivery.query(
+    items, next_cursor = cursor_page(
+        WebhookDelivery,
         WebhookDelivery.partition(ws, endpoint_id),
         WebhookDelivery.sk.startswith(DELIVERY_PREFIX),
-        scan_index_forward=False,
+        scope=f"webhook-deliveries:{ws}:{endpoint_id}",
         limit=limit,
-        page_size=limit,
-        last_evaluated_key=pagination.decode(cursor, scope),
+        cursor=cursor,
+        forward=False,
     )
-    items = [delivery_view(found) for found in results if isinstance(found, WebhookDelivery)]
-    last_key = results.last_evaluated_key if len(items) >= limit else None
-    return {"items": items, "nextCursor": pagination.encode(last_key, scope)}
+    return {"items": [delivery_view(found) for found in items], "nextCursor": next_cursor}
 
 
 def retry(ws: str, endpoint_id: str, delivery_id: str) -> dict[str, Any]:

@@ -22,11 +22,11 @@ from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.models.workspaces import ApiKey, Workspace
-from chalicelib.platform import clock, ids, pagination
+from chalicelib.platform import clock, ids
 from chalicelib.platform.db import cancellation_reasons, connection, is_conditional_failure
 from chalicelib.platform.errors import Conflict, NotFound, Unauthorized
 from chalicelib.platform.logs import logger
-from chalicelib.platform.paged_query import query_page
+from chalicelib.platform.paged_query import cursor_page
 
 FULL, READ = "full", "read"
 SCOPES = (FULL, READ)
@@ -178,16 +178,15 @@ def get(workspace_id: str, key_id: str) -> ApiKey:
 
 def list_page(workspace_id: str, limit: int, cursor: str | None) -> tuple[list[ApiKey], str | None]:
     """A page of the workspace's keys, revoked ones included, oldest first: one Query on gsi1."""
-    scope = f"{workspace_id}:keys"
-    page = query_page(
+    return cursor_page(
         ApiKey,
         ApiKey.list_partition(workspace_id),
         ApiKey.gsi1sk.startswith("KEY#"),
         index="gsi1",
         limit=limit,
-        start_key=pagination.decode(cursor, scope),
+        scope=f"{workspace_id}:keys",
+        cursor=cursor,
     )
-    return page.items, pagination.encode(page.last_key, scope)
 
 
 def revoke(workspace_id: str, key_id: str) -> ApiKey:
