@@ -127,6 +127,22 @@ def test_a_concurrent_writer_between_the_read_and_the_write_is_not_overwritten(a
     assert [engagement.last_time(found, "replied", c) for c in ("C1", "C2", "C9")] == [T1, T2, T3]
 
 
+def test_a_batch_costs_one_read_and_one_write_a_contact_whatever_its_events(api: Api, requests) -> None:
+    # GIVEN three contacts
+    ws = workspace_of(api)
+    people = [new_contact(api, f"p{n}@example.com") for n in range(3)]
+    requests.reset()
+    # WHEN one stream batch holds 2 events of each (and a replay of one)
+    events = [
+        event_item(ws, p, kind, T1, "C1") for p in people for kind in (activity.EMAIL_SENT, activity.OPENED)
+    ]
+    deliver(*events, events[0])
+    # THEN one BatchGetItem for all of them and one UpdateItem a contact (the one Query is the
+    # webhooks' look-up of the workspace's endpoints)
+    dynamodb = {k: v for k, v in requests.snapshot().items() if k.startswith("dynamodb")}
+    assert dynamodb == {"dynamodb.BatchGetItem": 1, "dynamodb.UpdateItem": 3, "dynamodb.Query": 1}
+
+
 def test_a_contact_keeps_at_most_20_campaigns_a_kind_the_latest(api: Api) -> None:
     # GIVEN a contact sent 25 campaigns, one a day
     ws, ada = workspace_of(api), new_contact(api)
