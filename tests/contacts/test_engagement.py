@@ -162,8 +162,11 @@ def test_a_contact_write_keeps_the_facts(api: Api) -> None:
     # GIVEN a contact with facts
     ws, ada = workspace_of(api), new_contact(api)
     deliver(event_item(ws, ada, activity.OPENED, T1, "C1"))
-    # WHEN the contact is updated through the API (a write that never read the facts)
+    # WHEN the contact is updated through the API, and synced by email (a write that read
+    # the email's copy, which has no facts)
     assert api.patch(f"/api/v1/contacts/{ada}", {"lastName": "Lovelace", "tags": ["vip"]}).status == 200
+    synced = api.post("/api/v1/contacts/sync", {"email": "ada@example.com", "company": "Analytical"})
+    assert synced.status == 200 and synced.json["result"] == "updated", synced.json
     # THEN they are still there
     assert engagement.last_time({"engagement": facts(ws, ada)}, "opened", "C1") == T1
 
