@@ -21,7 +21,7 @@ moves forward (the merge keeps the later of two), so a replayed record or an old
 delivered after a newer one changes nothing.
 
 Bounded: per kind, the 20 campaigns of the latest times (a weekly newsletter's last five
-months; at most ~6 KB for the six kinds). A campaign let go was last engaged with at or before
+months; at most ~6.6 KB for the six kinds). A campaign let go was last engaged with at or before
 `dropped`: a condition on it then reads "no", which is exact for a `withinLast` window that
 starts after `dropped` (docs/segments.md).
 
