@@ -78,7 +78,7 @@ def enroll(
     targets: list[Target],
     *,
     source: str,
-    via_group_id: str,
+    via_group_id: str | None,
     joined_at: str | None = None,
     emails: Mapping[str, str | None] | None = None,
 ) -> Outcome:
@@ -165,7 +165,7 @@ def _new(
     run: int,
     now: str,
     source: str,
-    via_group_id: str,
+    via_group_id: str | None,
 ) -> Enrollment:
     gsi1pk, gsi1sk = Enrollment.contact_key(ws, campaign_id, contact_id)
     return Enrollment(
@@ -216,26 +216,42 @@ def enroll_contacts(
     contact_ids: list[str],
     *,
     source: str,
-    via_group_id: str,
+    via_group_id: str | None,
     emails: Mapping[str, str | None] | None = None,
 ) -> list[dict[str, str]]:
     """Enroll these members of group `via_group_id` (one page of a launch or addToCampaign
     job); returns one {"contactId", "reason"} per contact not enrolled for a reason other
     than already being enrolled (the job's report). Idempotent: a page run again enrolls,
     counts and sends nothing twice, and re-sends only first steps that never ran."""
+    return enroll_counted(
+        workspace_id, campaign_id, contact_ids, source=source, via_group_id=via_group_id, emails=emails
+    )[1]
+
+
+def enroll_counted(
+    workspace_id: str,
+    campaign_id: str,
+    contact_ids: list[str],
+    *,
+    source: str,
+    via_group_id: str | None,
+    emails: Mapping[str, str | None] | None = None,
+) -> tuple[int, list[dict[str, str]]]:
+    """enroll_contacts, with how many it enrolled (none through a group: a bulk action on a
+    filter, counted by no group's row of the campaign's stats)."""
     try:
         campaign = campaigns.get(workspace_id, campaign_id)
     except NotFound:
-        return [{"contactId": c, "reason": "campaignDeleted"} for c in contact_ids]
+        return 0, [{"contactId": c, "reason": "campaignDeleted"} for c in contact_ids]
     if campaign.status not in (campaigns.RUNNING, campaigns.PAUSED):
-        return [{"contactId": c, "reason": f"campaign{campaign.status.title()}"} for c in contact_ids]
+        return 0, [{"contactId": c, "reason": f"campaign{campaign.status.title()}"} for c in contact_ids]
     target = Target(campaign_id, tuple(campaign.excludeGroupIds))
     outcome = enroll(
         workspace_id, contact_ids, [target], source=source, via_group_id=via_group_id, emails=emails
     )
     campaign_stats.add_enrolled(workspace_id, campaign_id, via_group_id, len(outcome.created))
     step_messages.start(outcome.to_start)
-    return [
+    return len(outcome.created), [
         {"contactId": c, "reason": reason} for c, _, reason in outcome.skipped if reason != ALREADY_ENROLLED
     ]
 

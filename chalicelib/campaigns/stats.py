@@ -21,8 +21,10 @@ from chalicelib.models.keys import campaign_partition
 from chalicelib.platform.db import Item
 
 
-def add_enrolled(ws: str, campaign_id: str, group_id: str, count: int) -> None:
-    if count:
+def add_enrolled(ws: str, campaign_id: str, group_id: str | None, count: int) -> None:
+    """`count` more enrolled through `group_id` (none: enrolled by a bulk action on a filter,
+    counted by no group's row)."""
+    if count and group_id:
         _update(
             CampaignGroupStats, CampaignGroupStats.key(ws, campaign_id, group_id), _enrolled(group_id, count)
         )

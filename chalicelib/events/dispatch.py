@@ -109,10 +109,10 @@ def webhooks_routes() -> Routes:
 
 @cache
 def job_kinds() -> Kinds:
-    """Paged jobs over a group's members: kind -> what each page does."""
+    """Paged jobs over a group's members (or a filter's matches): kind -> what each page does."""
     # cold start: the jobs Lambda only
     from chalicelib.campaigns import launch
-    from chalicelib.flows import group_actions
+    from chalicelib.flows import contact_bulk, group_actions
     from chalicelib.groups import upkeep
 
     return {
@@ -122,6 +122,8 @@ def job_kinds() -> Kinds:
         upkeep.MEMBER_CLEANUP: upkeep.MEMBER_CLEANUP_KIND,
         upkeep.REFRESH_GROUP: upkeep.REFRESH_GROUP_KIND,
         upkeep.RECOUNT: upkeep.RECOUNT_KIND,
+        # bulk work on a filter's matches: one kind per action, all paged by the search
+        **{contact_bulk.kind_name(action): contact_bulk.KIND for action in contact_bulk.ACTIONS},
     }
 
 

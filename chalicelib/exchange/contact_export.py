@@ -1,9 +1,12 @@
 """Contact exports as CSV that spreadsheets open right: inline when small, else built in S3.
 
 `export(workspace_id, filters)` reads the contact list (chalicelib.contacts.search, the same
-filters and pages as GET /contacts). Up to INLINE_ROWS contacts, the CSV is the answer
-itself (Chalice answers whole bodies, not streams: the pages are read and joined first, a
-few hundred KB). Beyond that an export job takes over: an Export item and steps on the
+filters and pages as GET /contacts); `export_filter(workspace_id, checked)` reads a filter's
+matches (chalicelib.segments.search, the same pages as POST /contacts/search, so the file holds
+exactly the contacts the one evaluator keeps); both then share everything below. Up to
+INLINE_ROWS contacts (and, for a filter, INLINE_READ items read), the CSV is the answer
+itself (Chalice answers whole bodies, not streams: the pages are read and joined first, a few
+hundred KB). Beyond that an export job takes over: an Export item and steps on the
 imports queue, each appending a part of at least 5 MB to an S3 multipart upload and
 checkpointing the list cursor (condition `step = <its number>`, as imports do), so memory
 stays flat and a crash resumes at the part it was writing. The client polls
@@ -21,16 +24,18 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Any
 
+from pydantic import TypeAdapter
 from pynamodb.exceptions import UpdateError
 
 from chalicelib.contacts.search import ContactFilters, search
-from chalicelib.exchange import stored
+from chalicelib.exchange import steps, stored
 from chalicelib.exchange.column_mapping import CUSTOM_PREFIX, normalise, standard_headers
 from chalicelib.groups import service as groups
 from chalicelib.models.contacts import PERSONAL_FIELDS
@@ -40,8 +45,14 @@ from chalicelib.models.keys import workspace
 from chalicelib.platform import clock, config, ids, queues
 from chalicelib.platform import files as file_store
 from chalicelib.platform.db import is_conditional_failure
+from chalicelib.platform.errors import ValidationFailed
 from chalicelib.platform.logs import logger
 from chalicelib.platform.queues import LAST_ATTEMPT
+from chalicelib.platform.spreadsheet import spreadsheet_safe
+from chalicelib.schemas.filters import FilterNode
+from chalicelib.segments import rules
+from chalicelib.segments.rules import Checked
+from chalicelib.segments.search import search as segment_search
 
 BOM = b"\xef\xbb\xbf"
 STANDARD_COLUMNS = (
@@ -55,18 +66,13 @@ STANDARD_COLUMNS = (
     "updatedAt",
 )
 INLINE_ROWS = 5000  # ~1 MB of CSV: well under Lambda's 6 MB answer
+INLINE_READ = 20_000  # items a filter may read inline (a selective filter over many contacts)
+FILTER_KEY = "filter"  # in an Export's `filters`: the filter, as JSON
 PAGE = 1000
 PART_BYTES = 6 * 1024 * 1024  # S3 wants parts of 5 MiB at least (but the last)
 DOWNLOAD_SECONDS = 900
 STEP_KIND = "export.step"
-# A value starting with a quote gets one too, so that the importer, which removes the quote
-# of an escaped value, gives back "'=x" and "'abc" as they were (column_mapping.unescape).
-_FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r", "'")
-
-
-def spreadsheet_safe(value: str) -> str:
-    """The cell as text a spreadsheet will not evaluate (OWASP's CSV injection advice)."""
-    return "'" + value if value.startswith(_FORMULA_STARTS) else value
+_NODE: TypeAdapter[FilterNode] = TypeAdapter(FilterNode)
 
 
 @dataclass(frozen=True)
@@ -83,18 +89,42 @@ def export(workspace_id: str, filters: Mapping[str, Any]) -> Inline | Export:
     wanted = _filters(filters)
     if wanted.group_id:
         groups.get(workspace_id, wanted.group_id)  # 404 rather than an empty file
+    return _inline_or_job(workspace_id, filters)
+
+
+def export_filter(workspace_id: str, checked: Checked) -> Inline | Export:
+    """The contacts a filter (checked by segments.rules) matches, as export() answers."""
+    node = json.dumps(checked.node.model_dump(by_alias=True, mode="json", exclude_none=True))
+    return _inline_or_job(workspace_id, {FILTER_KEY: node})
+
+
+def _inline_or_job(workspace_id: str, filters: Mapping[str, Any]) -> Inline | Export:
     keys, headers = custom_columns(workspace_id)
     contacts: list[Any] = []
     cursor: str | None = None
+    read = 0
     while True:
-        page, cursor = search(workspace_id, wanted, limit=PAGE, cursor=cursor)
+        page, cursor, scanned = read_page(workspace_id, filters, cursor)
         contacts.extend(page)
-        if len(contacts) > INLINE_ROWS:
+        read += scanned
+        if len(contacts) > INLINE_ROWS or (cursor is not None and read >= INLINE_READ):
             return _start(workspace_id, filters, keys, headers)
         if cursor is None:
             break
     text = _lines([[*STANDARD_COLUMNS, *headers], *(row(c, keys) for c in contacts)])
     return Inline("\ufeff" + text, file_name())
+
+
+def read_page(
+    workspace_id: str, filters: Mapping[str, Any], cursor: str | None
+) -> tuple[list[Any], str | None, int]:
+    """One page of the export's contacts, the next cursor and the items read: the list's
+    pages (GET /contacts) or a filter's (POST /contacts/search), whichever the export has."""
+    if FILTER_KEY in filters:
+        checked = rules.check(workspace_id, _NODE.validate_python(json.loads(str(filters[FILTER_KEY]))))
+        return segment_search(workspace_id, checked, limit=PAGE, cursor=cursor)
+    page, next_cursor = search(workspace_id, _filters(filters), limit=PAGE, cursor=cursor)
+    return page, next_cursor, len(page)
 
 
 def start(workspace_id: str, filters: Mapping[str, Any]) -> Export:
@@ -222,19 +252,17 @@ def run_step(workspace_id: str, export_id: str, step: int, attempt: int = 1) -> 
     """One part of the file (or, after the last, the completion); late or duplicate messages
     do nothing but re-send the next step when its sender may have died before sending."""
     item = stored.load(Export, workspace_id, export_id)
-    if item is None or item.status != "RUNNING":
-        return
-    done = int(item.step)
-    if done == step + 1:
-        send_step(item, done)
-        return
-    if done != step:
+    if item is None or not steps.due(item, step, send_step):
         return
     try:
         if item.exhausted:
             _complete(item)
         else:
             _write_part(item)
+    except ValidationFailed as error:
+        # The filter stopped fitting the workspace (a custom field or group it names deleted).
+        reason = f"the filter no longer fits the workspace: {error.message}"
+        _update(item, [Export.status.set("FAILED"), Export.failureReason.set(reason[:1000])])
     except Exception:
         if attempt < LAST_ATTEMPT:
             raise
@@ -246,7 +274,7 @@ def run_step(workspace_id: str, export_id: str, step: int, attempt: int = 1) -> 
 
 
 def _write_part(item: Export) -> None:
-    wanted = _filters(item.filters.as_dict() if hasattr(item.filters, "as_dict") else dict(item.filters))
+    filters = item.filters.as_dict() if hasattr(item.filters, "as_dict") else dict(item.filters)
     keys = list(item.customKeys or [])
     step = int(item.step)
     buffer = io.StringIO()
@@ -257,7 +285,7 @@ def _write_part(item: Export) -> None:
     cursor: str | None
     cursor, rows = item.cursor, 0
     while buffer.tell() < PART_BYTES:  # characters, a lower bound of the bytes
-        page, cursor = search(item.workspaceId, wanted, limit=PAGE, cursor=cursor)
+        page, cursor, _ = read_page(item.workspaceId, filters, cursor)
         writer.writerows(row(contact, keys) for contact in page)
         rows += len(page)
         if cursor is None:

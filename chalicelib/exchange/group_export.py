@@ -26,6 +26,7 @@ from chalicelib.groups import members
 from chalicelib.groups import service as groups
 from chalicelib.models.contacts import PERSONAL_FIELDS
 from chalicelib.models.imports import Export
+from chalicelib.platform.spreadsheet import spreadsheet_safe
 
 COLUMNS = ("id", *PERSONAL_FIELDS, "status", "joinedAt")
 PAGE = 1000
@@ -37,7 +38,7 @@ def safe_cell(value: Any) -> str:
     """The cell's text, neutralised if a spreadsheet would read it as a formula."""
     if value is None:
         return ""
-    return contact_export.spreadsheet_safe(value if isinstance(value, str) else str(value))
+    return spreadsheet_safe(value if isinstance(value, str) else str(value))
 
 
 def rows(workspace_id: str, group_id: str) -> Iterator[list[str]]:

@@ -10,10 +10,11 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from chalicelib.exchange import import_rows, imports
-from chalicelib.exchange.contact_export import BOM, spreadsheet_safe
+from chalicelib.exchange.contact_export import BOM
 from chalicelib.models.imports import Import
 from chalicelib.platform import files as file_store
 from chalicelib.platform.errors import Conflict, NotFound
+from chalicelib.platform.spreadsheet import spreadsheet_safe
 
 REPORT_COLUMNS = ["row", "line", "result", "reason", "value"]
 REPORT_URL_SECONDS = 900

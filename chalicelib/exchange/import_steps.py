@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any
 
 from pynamodb.exceptions import UpdateError
 
-from chalicelib.exchange import import_report, import_rows, stored
+from chalicelib.exchange import import_report, import_rows, steps, stored
 from chalicelib.exchange.csv_reading import Layout, UnreadableFile, records
 from chalicelib.models.imports import Import, plain
 from chalicelib.platform import clock, config, queues
@@ -74,13 +74,7 @@ def run_step(workspace_id: str, import_id: str, step: int) -> None:
     """Run step `step` of the import if it is the one due; a late or duplicate message does
     nothing, except re-sending the next step when its sender may have died before sending."""
     item = stored.load(Import, workspace_id, import_id)
-    if item is None or item.status != "RUNNING":
-        return
-    done = int(item.step)
-    if done == step + 1:
-        send_step(item, done)
-        return
-    if done != step:
+    if item is None or not steps.due(item, step, send_step):
         return
     try:
         if item.totalRows is None:

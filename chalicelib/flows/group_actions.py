@@ -14,14 +14,14 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from chalicelib.campaigns import launch
-from chalicelib.contacts.service import MAX_ATTEMPTS, get_many, merged_tags
-from chalicelib.contacts.store import WriteRejected, commit, pack, plan, state_of
+from chalicelib.contacts.changes import change_many
+from chalicelib.contacts.service import merged_tags
+from chalicelib.contacts.store import State
 from chalicelib.flows import contacts as contact_flows
 from chalicelib.groups import jobs
 from chalicelib.groups import service as groups
 from chalicelib.models.groups import Membership
 from chalicelib.models.jobs import Job
-from chalicelib.platform import clock
 from chalicelib.platform.errors import ApiError, NotFound, field_error
 
 if TYPE_CHECKING:
@@ -61,32 +61,14 @@ def _tags(given: Sequence[str] | None) -> list[str]:
 
 def apply_tags_page(job: Job, members: list[Membership]) -> jobs.PageResult:
     tags = [str(tag) for tag in jobs.params(job)["tags"]]
-    errors: list[dict[str, str]] = []
-    pending = [m.contactId for m in members]
-    for _ in range(MAX_ATTEMPTS):
-        if not pending:
-            break
-        writes = []
-        for contact in get_many(job.workspaceId, pending).values():
-            before = state_of(contact)
-            if before.get("anonymizedAt") or set(tags) <= set(before["tags"]):
-                continue
-            try:
-                after = {**before, "tags": merged_tags(before["tags"], tags), "updatedAt": clock.now_iso()}
-            except ApiError as error:
-                errors.append({"contactId": contact.id, "reason": error.message})
-                continue
-            writes.append(plan(before, after))
-        retry: list[str] = []
-        for batch in pack(writes):
-            try:
-                commit(job.workspaceId, batch)
-            except WriteRejected:
-                # Someone changed one of these contacts meanwhile: read them again.
-                retry.extend(write.contact_id for write in batch)
-        pending = retry
-    errors.extend({"contactId": cid, "reason": "kept changing; tags not applied"} for cid in pending)
-    return jobs.PageResult(processed=len(members), errors=errors)
+
+    def tagged(before: State) -> State | None:
+        if before.get("anonymizedAt") or set(tags) <= set(before["tags"]):
+            return None
+        return {**before, "tags": merged_tags(before["tags"], tags)}  # 422 past the tags' limit
+
+    outcome = change_many(job.workspaceId, [m.contactId for m in members], tagged)
+    return jobs.PageResult(processed=len(members), errors=outcome.errors)
 
 
 def delete_contacts_page(job: Job, members: list[Membership]) -> jobs.PageResult:

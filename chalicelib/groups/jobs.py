@@ -1,5 +1,6 @@
-"""Background jobs over a group's members: page by page through the jobs queue, resumable,
-with their progress in a Job item (GET /api/v1/jobs/{id}).
+"""Background jobs over a group's members (or, with a kind's own `read_page`, over any paged
+items: a filter's matches, chalicelib.flows.contact_bulk): page by page through the jobs
+queue, resumable, with their progress in a Job item (GET /api/v1/jobs/{id}).
 
 Each SQS message runs one page (up to the kind's page size of members) and then sends the
 message of the next page. Where the next page starts is kept in the Job item, not trusted
@@ -23,12 +24,11 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
-from typing import Any
+from typing import Any, Protocol
 
 from pynamodb.exceptions import DoesNotExist, UpdateError
 
-from chalicelib.groups import members
-from chalicelib.models.groups import Membership
+from chalicelib.groups import job_report, members
 from chalicelib.models.jobs import Job
 from chalicelib.platform import clock, config, ids, queues
 from chalicelib.platform.db import is_conditional_failure
@@ -50,7 +50,16 @@ class PageResult:
     counts: Mapping[str, int] = field(default_factory=dict)
 
 
-RunPage = Callable[[Job, list[Membership]], PageResult]
+# A page's items are memberships (a group's members) or what the kind's read_page gives.
+RunPage = Callable[[Job, list[Any]], PageResult]
+
+
+class ReadPage(Protocol):
+    """Where a kind's pages come from: up to `limit` items after `start_key`, and the key the
+    next page starts after (None at the end). Paging is by position (a key), never by count:
+    an item the job changed out of the partition does not move the others."""
+
+    def __call__(self, job: Job, limit: int, start_key: dict[str, Any] | None, consistent: bool) -> Any: ...
 
 
 @dataclass(frozen=True)
@@ -61,6 +70,7 @@ class Kind:
     page_size: int = 500
     consistent: bool = False
     finish: Callable[[Job], None] | None = None
+    read_page: ReadPage | None = None  # None: the group's members
 
 
 # job kind -> what its pages do (chalicelib.events.dispatch.JOB_KINDS)
@@ -70,7 +80,7 @@ Kinds = Mapping[str, Kind]
 def start(
     workspace_id: str,
     kind_name: str,
-    group_id: str,
+    group_id: str | None,
     *,
     total: int,
     params: Mapping[str, Any] | None = None,
@@ -117,6 +127,7 @@ def view(job: Job) -> dict[str, Any]:
         "total": max(int(job.total or 0), int(job.processed or 0)),
         "errors": [_plain(error) for error in job.errors or []],
         "errorCount": int(job.errorCount or 0),
+        "counts": state(job),
         "createdAt": job.createdAt,
         "updatedAt": job.updatedAt,
         "finishedAt": job.finishedAt,
@@ -182,14 +193,14 @@ def run(job: Job, page_number: int, kinds: Kinds) -> None:
         elif page_number == job.page - 1:
             _send(job, int(job.page))
         return
-    page = members.member_page(
-        job.workspaceId,
-        job.groupId,
-        limit=registered.page_size,
-        start_key=json.loads(job.cursor) if job.cursor else None,
-        consistent=registered.consistent,
+    read = registered.read_page or _members
+    page = read(
+        job, registered.page_size, json.loads(job.cursor) if job.cursor else None, registered.consistent
     )
     result = registered.run_page(job, page.items)
+    if result.errors:
+        # Every failure, in a CSV part of this page (a page run again writes the same key).
+        job_report.write_part(job, page_number, result.errors)
     last = page.last_key is None
     actions: list[Any] = [
         Job.page.set(page_number + 1),
@@ -218,14 +229,22 @@ def run(job: Job, page_number: int, kinds: Kinds) -> None:
             return
         raise
     if last:
-        _finish(job, registered)
+        _finish(job, registered, new_errors=len(result.errors))
     else:
         _send(job, page_number + 1)
 
 
-def _finish(job: Job, registered: Kind) -> None:
+def _members(job: Job, limit: int, start_key: dict[str, Any] | None, consistent: bool) -> Any:
+    return members.member_page(
+        job.workspaceId, str(job.groupId), limit=limit, start_key=start_key, consistent=consistent
+    )
+
+
+def _finish(job: Job, registered: Kind, new_errors: int = 0) -> None:
     if registered.finish is not None:
         registered.finish(job)
+    if int(job.errorCount or 0) or new_errors:  # `job` as read before its last page's record
+        job_report.join(job)
     now = clock.now_iso()
     try:
         job.update(

@@ -111,6 +111,13 @@ def remove(workspace_id: str, group_id: str, contact_ids: Sequence[str]) -> tupl
     groups.require_manual(groups.get(workspace_id, group_id))
     wanted = list(dict.fromkeys(contact_ids))
     require_contacts(workspace_id, wanted)
+    return remove_members(workspace_id, group_id, wanted)
+
+
+def remove_members(workspace_id: str, group_id: str, contact_ids: Sequence[str]) -> tuple[int, int]:
+    """Delete the memberships of those of these contacts who are members: (removed, notMember).
+    The caller checked the group and the contacts."""
+    wanted = list(dict.fromkeys(contact_ids))
     members = existing_members(workspace_id, group_id, wanted)
     with Membership.batch_write() as batch:
         for contact_id in members:

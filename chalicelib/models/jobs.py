@@ -1,4 +1,5 @@
-"""Background jobs: a bulk action over a group's members, run page by page through SQS."""
+"""Background jobs: a bulk action over a group's members or a filter's matches, run page by page
+through SQS."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ class Job(Item, discriminator="Job"):
     id = UnicodeAttribute()
     workspaceId = UnicodeAttribute()
     kind = UnicodeAttribute()
-    groupId = UnicodeAttribute()
+    groupId = UnicodeAttribute(null=True)  # None: a job over a filter's matches (params.filter)
     # the action's own arguments (tags, campaignId...)
     params: MapAttribute[str, Any] = MapAttribute(default=dict)
     status = UnicodeAttribute(default="PENDING")  # PENDING | RUNNING | FINISHING | COMPLETED | FAILED

@@ -14,7 +14,8 @@ from typing import Annotated, Any, Literal
 from pydantic import Discriminator, Field, Tag, model_validator
 
 from chalicelib.schemas.common import ApiModel, Page
-from chalicelib.schemas.contacts import ContactView
+from chalicelib.schemas.contacts import MAX_TAGS_PER_CONTACT, ContactStatus, ContactView, PipelineStage
+from chalicelib.schemas.contacts import Tag as TagValue
 
 # The tags of the union; schemas.validation leaves them out of an error's path.
 TAG_MARK = "·"
@@ -106,6 +107,39 @@ class SearchBody(ApiModel):
 
 class CountBody(ApiModel):
     filter: FilterNode
+
+
+class ExportBody(ApiModel):
+    filter: FilterNode
+
+
+BulkAction = Literal[
+    "addTags",
+    "removeTags",
+    "setFields",
+    "setStatus",
+    "setPipelineStage",
+    "addToGroup",
+    "removeFromGroup",
+    "addToCampaign",
+    "delete",
+]
+
+
+class BulkBody(ApiModel):
+    """POST /contacts/bulk: one model for every action; what each needs is checked by
+    chalicelib.flows.contact_bulk (422 naming the missing or wrong argument)."""
+
+    filter: FilterNode
+    action: BulkAction
+    tags: list[TagValue] | None = Field(default=None, min_length=1, max_length=MAX_TAGS_PER_CONTACT)
+    # setFields: a contact patch's profile fields and customFields (null clears a field)
+    fields: dict[str, Any] | None = None
+    status: ContactStatus | None = None
+    pipeline_stage: PipelineStage | None = None
+    group_id: str | None = Field(default=None, max_length=64)
+    campaign_id: str | None = Field(default=None, max_length=64)
+    confirm: bool | None = None
 
 
 class SearchPage(Page[ContactView]):

@@ -147,6 +147,29 @@ def count_contacts() -> Response:
     return json_response({"count": total, "exact": exact})
 
 
+@route(
+    bp,
+    "/api/v1/contacts/bulk",
+    "POST",
+    summary="Start an action on every contact a filter matches (a job: GET /jobs/{id}, its errors.csv)",
+    body="filters.BulkBody",
+    response="groups.JobAccepted",
+    status=202,
+)
+def bulk_contacts() -> Response:
+    # cold start: loaded on first use, not at the API's import
+    from chalicelib.api import idempotency
+    from chalicelib.flows import contact_bulk
+    from chalicelib.schemas.filters import BulkBody
+
+    request = bp.current_request
+    ws = workspace_id(request)
+    body = parse_body(request, BulkBody)
+    return idempotency.respond(
+        request, ws, "contacts.bulk", lambda: (202, {"jobId": contact_bulk.start(ws, body)})
+    )
+
+
 @route(bp, "/api/v1/contacts/{id}", "GET", summary="A contact", response="contacts.ContactView")
 def get_contact(id: str) -> Response:
     # cold start: loaded on first use, not at the API's import

@@ -1,4 +1,5 @@
-"""Routes of /api/v1/imports, /api/v1/contacts/export and /api/v1/exports (API.md, section
+"""Routes of /api/v1/imports, /api/v1/contacts/export (GET: the list's filters; POST: a filter)
+and /api/v1/exports (API.md, section
 Imports and exports).
 
 Views import the domain inside the function: pydantic, csv and boto3 stay off the cold start.
@@ -188,6 +189,27 @@ def export_contacts() -> Response:
     request = bp.current_request
     query = parse_query(request, ExportQuery)
     return export_answer(contact_export.export(workspace_id(request), query.filters()))
+
+
+@route(
+    bp,
+    "/api/v1/contacts/export",
+    "POST",
+    summary="Contacts matching a filter as CSV (as GET /contacts/export answers: large ones 202 and a job)",
+    body="filters.ExportBody",
+    response_content_type="text/csv",
+)
+def export_contacts_by_filter() -> Response:
+    # cold start: loaded on first use, not at the API's import
+    from chalicelib.api.http import parse_body
+    from chalicelib.exchange import contact_export
+    from chalicelib.schemas.filters import ExportBody
+    from chalicelib.segments import rules
+
+    request = bp.current_request
+    body = parse_body(request, ExportBody)
+    ws = workspace_id(request)
+    return export_answer(contact_export.export_filter(ws, rules.check(ws, body.filter)))
 
 
 def export_answer(result: Any) -> Response:
