@@ -28,9 +28,10 @@ from devstack.requests_count import RequestCounter, install
 from infra.provision import Provisioned, provision
 from tests.support.api import Api
 
-# The `pump` fixture (devstack's pollers run synchronously) and the `fake_clock` fixture are
-# available to every test module.
-pytest_plugins = ["tests.support.pump", "tests.support.clock"]
+# The `pump` fixture (devstack's pollers run synchronously), the `fake_clock` fixture and the
+# `browser` and `server` fixtures (headless Chromium on `chalice local`) are available to
+# every test module.
+pytest_plugins = ["tests.support.pump", "tests.support.clock", "tests.support.browser"]
 
 COUNTER = install()
 moto_patches.install()

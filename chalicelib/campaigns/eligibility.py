@@ -18,7 +18,9 @@ class Ineligible(StrEnum):
     BOUNCED = "bounced"
     REPLIED = "replied"
     BLOCKED = "blocked"
+    UNCONFIRMED = "unconfirmed"  # a double opt-in lead that has not confirmed yet
     NOT_ACTIVE = "notActive"  # any other status that is not ACTIVE
+    NO_CONSENT = "noConsent"  # the workspace requires consent and the contact's is not GRANTED
     NO_EMAIL = "noEmail"
     INVALID_EMAIL = "invalidEmail"
     EXCLUDED = "excluded"  # a member of one of the campaign's excluded groups
@@ -35,14 +37,26 @@ STOP_STATUSES: dict[str, Ineligible] = {
     "REPLIED": Ineligible.REPLIED,
     "BLOCKED": Ineligible.BLOCKED,
 }
+_NOT_ACTIVE = {**STOP_STATUSES, "UNCONFIRMED": Ineligible.UNCONFIRMED}
 
 
-def reason(contact: Mapping[str, Any] | None, *, missing: Ineligible) -> str | None:
+def reason(
+    contact: Mapping[str, Any] | None, *, missing: Ineligible, require_consent: bool = False
+) -> str | None:
     """Why this contact (its attributes) cannot receive campaign email (an Ineligible value,
     a plain string as stored), or None when it can; `missing` is the reason when there is no
-    contact."""
+    contact. `require_consent` (the workspace's requireConsent): only a GRANTED consent will do."""
     found = _reason(contact, missing)
+    if found is None and require_consent and not _granted(contact):
+        found = Ineligible.NO_CONSENT
     return None if found is None else found.value
+
+
+def _granted(contact: Mapping[str, Any] | None) -> bool:
+    consent = (contact or {}).get("consent") or {}
+    if hasattr(consent, "as_dict"):  # a Contact item's MapAttribute; a stream image has a dict
+        consent = consent.as_dict()
+    return bool(consent.get("status") == "GRANTED")
 
 
 def _reason(contact: Mapping[str, Any] | None, missing: Ineligible) -> Ineligible | None:
@@ -52,7 +66,7 @@ def _reason(contact: Mapping[str, Any] | None, missing: Ineligible) -> Ineligibl
         return Ineligible.ANONYMIZED
     status = contact.get("status") or "ACTIVE"
     if status != "ACTIVE":
-        return STOP_STATUSES.get(str(status), Ineligible.NOT_ACTIVE)
+        return _NOT_ACTIVE.get(str(status), Ineligible.NOT_ACTIVE)
     email = contact.get("email")
     if not email:
         return Ineligible.NO_EMAIL

@@ -13,7 +13,8 @@ is all or nothing, so one contact enrolled meanwhile fails the 99 others; it cos
 write units; and moto copies the whole table for each transaction, which makes a launch on
 the local stack slow down as the table grows (10,000 items: 25 s per transaction here).
 
-Eligible = the contact exists, has a valid email, is ACTIVE, is not anonymised, is not on
+Eligible = the contact exists, has a valid email, is ACTIVE, has a GRANTED consent when its
+workspace requires consent (requireConsent), is not anonymised, is not on
 the suppression list (address, domain, erased person: chalicelib.deliverability.suppression), is in none of
 the campaign's excluded groups, and is not already enrolled.
 
@@ -42,6 +43,7 @@ from chalicelib.models import keys
 from chalicelib.models.campaigns import Campaign, CampaignLink, Enrollment
 from chalicelib.models.contacts import Contact
 from chalicelib.models.groups import Membership
+from chalicelib.models.workspaces import Workspace
 from chalicelib.platform import clock, pagination
 from chalicelib.platform.db import Item, is_conditional_failure
 from chalicelib.platform.errors import NotFound
@@ -92,13 +94,15 @@ def enroll(
         return outcome
     excluded = sorted({g for t in targets for g in t.exclude_group_ids})
     checks = suppression.checks_for(ws, [e for e in (emails or {}).values() if e])
-    wanted = [Contact.key(ws, c) for c in contact_ids]
+    # The workspace rides along: its requireConsent setting, at no extra request.
+    wanted = [Workspace.key(ws), *(Contact.key(ws, c) for c in contact_ids)]
     wanted += [Enrollment.key(ws, t.campaign_id, c) for c in contact_ids for t in targets]
     wanted += [Membership.key(ws, g, c) for c in contact_ids for g in excluded]
     wanted += [key for entries in checks.values() for key, _ in entries]
     # Two addresses of one domain share keys, and DynamoDB refuses duplicates in a batch.
     found = list(Item.batch_get(list(dict.fromkeys(wanted)), consistent_read=True))
     contacts = {item.id: item for item in found if isinstance(item, Contact)}
+    require_consent = any(isinstance(item, Workspace) and item.requireConsent for item in found)
     existing = {(item.campaignId, item.contactId): item for item in found if isinstance(item, Enrollment)}
     memberships = {(item.groupId, item.contactId) for item in found if isinstance(item, Membership)}
     blocked = suppression.reasons(checks, {(item.pk, item.sk) for item in found})
@@ -110,7 +114,7 @@ def enroll(
     writes: list[tuple[Enrollment, Any]] = []
     for contact_id in contact_ids:
         contact = contacts.get(contact_id)
-        reason = ineligible(contact)
+        reason = ineligible(contact, require_consent=require_consent)
         if reason is None and contact is not None:
             reason = blocked.get(str(contact.email))
         if reason:
@@ -144,10 +148,10 @@ def enroll(
     return outcome
 
 
-def ineligible(contact: Contact | None) -> str | None:
+def ineligible(contact: Contact | None, *, require_consent: bool = False) -> str | None:
     """Why this contact cannot be enrolled, or None (chalicelib.campaigns.eligibility)."""
     values = None if contact is None else contact.attribute_values
-    return eligibility.reason(values, missing=Ineligible.CONTACT_NOT_FOUND)
+    return eligibility.reason(values, missing=Ineligible.CONTACT_NOT_FOUND, require_consent=require_consent)
 
 
 def _unstarted(enrollment: Enrollment) -> bool:

@@ -1,9 +1,11 @@
 """A contact's timeline: joined a group, enrolled, each email sent, opened, clicked, bounced,
-unsubscribed, replied. `GET /api/v1/contacts/{id}/activity` reads it newest first, one Query.
+unsubscribed, replied, and its consent given, requested, confirmed or withdrawn.
+`GET /api/v1/contacts/{id}/activity` reads it newest first, one Query.
 
 The items are written where the event happens: tracking, unsubscribe and the SES handlers
 write theirs in the same transaction as the counters they move; joining a group and being
-enrolled are copied from the Membership and Enrollment stream records (reactions below).
+enrolled are copied from the Membership and Enrollment stream records, consent from the
+Contact's (reactions below).
 An erased (anonymised) or deleted contact loses its timeline.
 
 Public:
@@ -30,6 +32,10 @@ CLICKED = "clicked"
 BOUNCED = "bounced"
 UNSUBSCRIBED = "unsubscribed"
 REPLIED = "replied"
+CONSENT_GIVEN = "consentGiven"
+CONSENT_REQUESTED = "consentRequested"  # a double opt-in's confirmation email is on its way
+CONSENT_CONFIRMED = "consentConfirmed"
+CONSENT_WITHDRAWN = "consentWithdrawn"
 
 # Attributes shown under "details" in the API, when set.
 _DETAILS = (
@@ -40,6 +46,8 @@ _DETAILS = (
     "deliveredAt",
     "bouncedAt",
     "complainedAt",
+    "text",
+    "ip",
 )
 
 
@@ -168,7 +176,9 @@ def on_enrollment(change: Change, batch: Batch) -> None:
 
 
 def on_contact(change: Change, batch: Batch) -> None:
-    """Erasure (anonymizedAt newly set) and deletion take the timeline with them."""
+    """Erasure (anonymizedAt newly set) and deletion take the timeline with them; a change
+    of the consent's status is an entry."""
+    _consent(change, batch)
     erased = (
         change.event_name == "MODIFY"
         and change.changed("anonymizedAt")
@@ -182,3 +192,34 @@ def on_contact(change: Change, batch: Batch) -> None:
             del pending[key]  # this batch's items of the contact must not outlive the erasure
         removed = erase(ws, contact_id)
         logger.info("contact timeline erased", extra={"contact_id": image["id"], "items": removed})
+
+
+_CONSENT_KINDS = {"GRANTED": CONSENT_GIVEN, "PENDING": CONSENT_REQUESTED, "WITHDRAWN": CONSENT_WITHDRAWN}
+
+
+def _consent(change: Change, batch: Batch) -> None:
+    if change.event_name not in ("INSERT", "MODIFY") or not change.new or change.new.get("anonymizedAt"):
+        return
+    new = change.new.get("consent") or {}
+    old = (change.old or {}).get("consent") or {}
+    status = new.get("status")
+    if status == old.get("status") or status not in _CONSENT_KINDS:
+        return
+    kind = (
+        CONSENT_CONFIRMED
+        if status == "GRANTED" and old.get("status") == "PENDING"
+        else _CONSENT_KINDS[status]
+    )
+    at = str(new.get("at") or change.new.get("updatedAt") or clock.now_iso())
+    ws, contact_id = str(change.new["workspaceId"]), str(change.new["id"])
+    entry = item(
+        ws,
+        contact_id,
+        kind,
+        f"CONSENT#{at}#{status}",
+        at,
+        source=new.get("source"),
+        text=new.get("text"),
+        ip=new.get("ip"),
+    )
+    _later(batch, entry)

@@ -1,7 +1,8 @@
 """GDPR erasure of a contact ("anonymise").
 
 The contact item stays (group and campaign counts keep adding up) but every personal field
-is erased: email, phone, names, company, title, custom fields and tags; its status becomes
+is erased: email, phone, names, company, title, custom fields, tags and the consent's text
+and IP (its status, time and source stay: proof of what was done); its status becomes
 BLOCKED with `anonymizedAt`. Its lookups, search tokens and tag links are deleted in the same
 transaction that writes, for its email and phone, only a keyed hash (ErasedIdentity): a later
 sync, form post or import of the same person is refused (409) or skipped, never stored.
@@ -11,6 +12,7 @@ BLOCKED with anonymizedAt); memberships stay, their copy of the contact follows.
 
 from __future__ import annotations
 
+from chalicelib.contacts import consent
 from chalicelib.contacts.service import attempts, erased_digests, get
 from chalicelib.contacts.store import WriteRejected, canonical, commit, plan, state_of
 from chalicelib.models.contacts import PERSONAL_FIELDS, Contact
@@ -30,6 +32,7 @@ def anonymize(workspace_id: str, contact_id: str) -> Contact:
             **dict.fromkeys(PERSONAL_FIELDS),
             "customFields": {},
             "tags": [],
+            "consent": consent.erased(before),
             "status": "BLOCKED",
             "statusReason": "anonymized",
             "anonymizedAt": now,

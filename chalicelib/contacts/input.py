@@ -14,7 +14,7 @@ from chalicelib.schemas.contacts import ContactFields
 from chalicelib.schemas.validation import validate
 
 # The fields a body may set on a contact, as stored (camelCase); identity is handled apart.
-WRITABLE = (*PROFILE_FIELDS, "status", "pipelineStage", "source")
+WRITABLE = (*PROFILE_FIELDS, "status", "pipelineStage", "source", "consent")
 
 
 @dataclass

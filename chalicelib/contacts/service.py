@@ -24,11 +24,11 @@ from typing import Any
 
 from pynamodb.exceptions import DoesNotExist
 
-from chalicelib.contacts import fields
-from chalicelib.contacts.identity import erased_digest
+from chalicelib.contacts import consent, fields
+from chalicelib.contacts.identity import IdentityError, erased_digest, normalise_email
 from chalicelib.contacts.input import ContactInput, parse
 from chalicelib.contacts.store import State, WriteRejected, canonical, commit, plan, state_of
-from chalicelib.models.contacts import Contact, ContactData
+from chalicelib.models.contacts import Contact, ContactData, ContactEmail
 from chalicelib.models.fields import FieldDefinition
 from chalicelib.models.workspaces import Workspace
 from chalicelib.platform import clock, ids
@@ -83,6 +83,19 @@ def get_many(workspace_id: str, contact_ids: Sequence[str]) -> dict[str, Contact
     return found
 
 
+def find_by_email(workspace_id: str, email: str) -> State | None:
+    """The contact that has this email (as typed: normalised here), or None (also for an
+    address that is not one). One GetItem of its lookup, which carries the whole contact."""
+    try:
+        address = normalise_email(email)
+    except IdentityError:
+        return None
+    try:
+        return state_of(ContactEmail.get(*ContactEmail.key(workspace_id, address), consistent_read=True))
+    except DoesNotExist:
+        return None
+
+
 def read_items(keys: Iterable[tuple[str, str]]) -> dict[tuple[str, str], Item]:
     """Any items by key, in BatchGetItem requests of 100 keys (strongly consistent)."""
     unique = list(dict.fromkeys(keys))
@@ -108,6 +121,7 @@ def view(contact: ContactData | State) -> dict[str, Any]:
         "statusReason": state.get("statusReason"),
         "pipelineStage": state["pipelineStage"],
         "source": state.get("source"),
+        "consent": consent.of(state),
         "createdAt": state["createdAt"],
         "updatedAt": state["updatedAt"],
         "anonymizedAt": state.get("anonymizedAt"),
@@ -183,7 +197,7 @@ def new_state(
 ) -> State:
     """The state of a contact created from this input (custom fields already checked)."""
     moment = now or clock.now_iso()
-    return {
+    state = {
         "id": ids.new_id(),
         "workspaceId": workspace_id,
         "email": given.email,
@@ -198,11 +212,13 @@ def new_state(
         "statusReason": None,
         "pipelineStage": given.given.get("pipelineStage") or "LEAD",
         "source": given.given.get("source") or source,
+        "consent": consent.initial(given.given.get("consent"), source, moment),
         "createdAt": moment,
         "updatedAt": moment,
         "anonymizedAt": None,
         "revision": 0,
     }
+    return consent.reconciled(None, state, source)
 
 
 def erased_digests(workspace_id: str, email: str | None, phone: str | None) -> dict[str, str]:
@@ -283,6 +299,8 @@ def patch(workspace_id: str, contact_id: str, data: dict[str, Any]) -> Contact:
             raise Conflict("this contact was anonymised; it cannot be changed", [{"field": "id"}])
         after = dict(before)
         after.update(given.given)
+        if "consent" in given.given:  # an operator's act: any consent may be set here
+            after["consent"] = consent.stated(given.given["consent"], "api", clock.now_iso())
         kept = {} if "customFields" in given.cleared else before["customFields"]
         after["customFields"] = merged_custom(kept, custom, nulls_remove=True)
         if given.tags is not None or "tags" in given.cleared:
@@ -293,6 +311,7 @@ def patch(workspace_id: str, contact_id: str, data: dict[str, Any]) -> Contact:
         if same(before, after):
             return canonical(before)
         after["updatedAt"] = clock.now_iso()
+        after = consent.reconciled(before, after, "api")
         # A new email or phone must not be an erased person's (as create and sync refuse it).
         new_email = after.get("email") if after.get("email") != before.get("email") else None
         new_phone = after.get("phone") if after.get("phone") != before.get("phone") else None

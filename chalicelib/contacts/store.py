@@ -63,6 +63,7 @@ STATE_FIELDS = (
     "statusReason",
     "pipelineStage",
     "source",
+    "consent",
     "createdAt",
     "updatedAt",
     "anonymizedAt",
@@ -78,6 +79,10 @@ def state_of(item: ContactData) -> State:
     custom = state["customFields"]
     state["customFields"] = dict(custom.as_dict() if hasattr(custom, "as_dict") else custom or {})
     state["tags"] = list(state["tags"] or [])
+    consent = state["consent"]
+    state["consent"] = (
+        dict(consent.as_dict() if hasattr(consent, "as_dict") else consent) if consent else None
+    )
     state["revision"] = int(state["revision"] or 0)
     return state
 

@@ -22,7 +22,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from chalicelib.contacts import fields, salvage
+from chalicelib.contacts import consent, fields, salvage
 from chalicelib.contacts.input import ContactInput, parse
 from chalicelib.contacts.matching import Match, decide, kept_phone_warning
 from chalicelib.contacts.service import (
@@ -172,7 +172,7 @@ def _sync_single(
         else:
             holder = email_owner if match.target_id == _id(email_owner) else phone_owner
             before = state_of(holder)
-            state = _merged(before, given, custom, match, extra_tags, update_existing)
+            state = _merged(before, given, custom, match, extra_tags, update_existing, source)
             if same(before, state):
                 return "unchanged", before
             write = plan(before, state)
@@ -219,8 +219,10 @@ def _merged(
     match: Match,
     extra_tags: Sequence[str],
     update_existing: bool,
+    source: str,
 ) -> State:
-    """The contact after this input, by the rules in the module docstring."""
+    """The contact after this input, by the rules in the module docstring (its consent by
+    chalicelib.contacts.consent's: raised, never lowered; `source` is where it comes from)."""
     after = copy.deepcopy(before)
     if not update_existing:
         after["tags"] = merged_tags(before["tags"], extra_tags)
@@ -238,10 +240,13 @@ def _merged(
             after["status"] = status
         if not before.get("source") and given.given.get("source"):
             after["source"] = given.given["source"]
+        stated = consent.stated(given.given.get("consent"), source, clock.now_iso())
+        after["consent"] = consent.merged(before.get("consent"), stated)
         after["customFields"] = merged_custom(before["customFields"], custom, nulls_remove=False)
         after["tags"] = merged_tags(before["tags"], given.tags, extra_tags)
     if not same(before, after):
         after["updatedAt"] = clock.now_iso()
+        after = consent.reconciled(before, after, source)
     return after
 
 
@@ -477,7 +482,9 @@ def _merge_into(
     current = batch.after[target_id]
     ours = batch.before.get(target_id) is None  # created by an earlier row
     try:  # the merge can pass a contact's limits (tags, custom fields)
-        state = _merged(current, row.given, row.custom, match, run.tags, run.update_existing or ours)
+        state = _merged(
+            current, row.given, row.custom, match, run.tags, run.update_existing or ours, run.source
+        )
     except ApiError as error:
         run.failed(row.index, error)
         return None

@@ -38,6 +38,7 @@ def stream_reactions() -> Reactions:
             stats.membership_changed,
             memberships.membership_inserted,
             enrollment.on_membership,
+            rule_groups.membership_changed,
             activity.on_membership,
             webhooks.on_change,
         ),
@@ -74,10 +75,12 @@ def jobs_routes() -> Routes:
     from chalicelib.contacts import engagement_backfill
     from chalicelib.groups import jobs, upkeep
     from chalicelib.segments import membership as rule_groups
+    from chalicelib.segments import recheck
 
     return {
         rule_groups.BUILD_KIND: Route(rule_groups.on_build_message),
         engagement_backfill.KIND: Route(engagement_backfill.on_message),
+        recheck.RECHECK_KIND: Route(recheck.on_recheck_message),
         jobs.MESSAGE_KIND: Route(partial(_job_page, kinds=job_kinds()), on_last_failure=jobs.page_failed),
         upkeep.CONFIRM_KIND: Route(upkeep.confirm_repair),
         launch.RELEASE_KIND: Route(launch.release_parked),

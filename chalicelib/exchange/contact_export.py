@@ -65,6 +65,9 @@ STANDARD_COLUMNS = (
     "createdAt",
     "updatedAt",
 )
+# The contact's consent (docs/consent.md), one column per part: proof of who agreed to what.
+CONSENT_COLUMNS = ("consentStatus", "consentAt", "consentSource", "consentText", "consentIp")
+HEADER = (*STANDARD_COLUMNS, *CONSENT_COLUMNS)
 INLINE_ROWS = 5000  # ~1 MB of CSV: well under Lambda's 6 MB answer
 INLINE_READ = 20_000  # items a filter may read inline (a selective filter over many contacts)
 FILTER_KEY = "filter"  # in an Export's `filters`: the filter, as JSON
@@ -111,7 +114,7 @@ def _inline_or_job(workspace_id: str, filters: Mapping[str, Any]) -> Inline | Ex
             return _start(workspace_id, filters, keys, headers)
         if cursor is None:
             break
-    text = _lines([[*STANDARD_COLUMNS, *headers], *(row(c, keys) for c in contacts)])
+    text = _lines([[*HEADER, *headers], *(row(c, keys) for c in contacts)])
     return Inline("\ufeff" + text, file_name())
 
 
@@ -158,7 +161,7 @@ def custom_columns(workspace_id: str) -> tuple[list[str], list[str]]:
     # A label is the header only when the importer cannot read it as anything else: a
     # standard column or one of its synonyms ("Role" is a title), another field's key or
     # label. Otherwise `customFields.<key>`, which the importer maps to that field first.
-    taken = {normalise(name) for name in STANDARD_COLUMNS} | set(standard_headers())
+    taken = {normalise(name) for name in HEADER} | set(standard_headers())
     keys = [normalise(d.key_name) for d in definitions]
     labels = [normalise(d.label) for d in definitions]
     headers = []
@@ -175,6 +178,15 @@ def row(contact: Any, custom_keys: Iterable[str]) -> list[str]:
     values = {name: getattr(contact, name, None) for name in STANDARD_COLUMNS}
     values["tags"] = ";".join(contact.tags or [])
     cells = [_text(values[name]) for name in STANDARD_COLUMNS]
+    consent = contact.consent
+    consent = (consent.as_dict() if hasattr(consent, "as_dict") else dict(consent)) if consent else {}
+    cells += [
+        _text(consent.get("status") or "NONE"),
+        _text(consent.get("at") or contact.createdAt),
+        _text(consent.get("source") or contact.source),
+        _text(consent.get("text")),
+        _text(consent.get("ip")),
+    ]
     cells += [_text(custom.get(key)) for key in custom_keys]
     return [spreadsheet_safe(cell) for cell in cells]
 
@@ -281,7 +293,7 @@ def _write_part(item: Export) -> None:
     writer = csv.writer(buffer, lineterminator="\r\n")
     if step == 0:
         buffer.write("\ufeff")
-        writer.writerow([*STANDARD_COLUMNS, *(item.customHeaders or [])])
+        writer.writerow([*HEADER, *(item.customHeaders or [])])
     cursor: str | None
     cursor, rows = item.cursor, 0
     while buffer.tell() < PART_BYTES:  # characters, a lower bound of the bytes

@@ -3,6 +3,7 @@ color and type) and the campaigns that name it."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import TYPE_CHECKING
 
 from pynamodb.transactions import TransactWrite
@@ -27,10 +28,10 @@ def create_group(workspace_id: str, body: GroupCreate) -> Group:
     """POST /groups: a group; with `rules`, a rule group whose members Cohort keeps: the rules
     are checked first (422 at their path, nothing written), then its build evaluates the
     existing contacts (BUILDING, then READY)."""
-    rules_json = membership.checked_rules(workspace_id, body.rules) if body.rules is not None else None
+    rules_json = membership.checked_rules(workspace_id, body.rules)[0] if body.rules is not None else None
     group = groups.create(workspace_id, body, rules_json)
     if rules_json:
-        membership.start_build(group)
+        membership.start_build(group, first=True)
     return group
 
 
@@ -39,10 +40,14 @@ def update_group(workspace_id: str, group_id: str, patch: GroupPatch) -> Group:
     memberships (a job: a contact's groups are listed from them). New rules are checked (422,
     nothing written) and applied by a new build as a diff; null rules make the members the
     client's again, as they are."""
-    rules = None
-    if "rules" in patch.model_fields_set:
-        rules = (membership.checked_rules(workspace_id, patch.rules) if patch.rules is not None else None,)
-    before, updated = groups.update(workspace_id, group_id, patch, rules)
+    rules: tuple[str | None] | None = None
+    reached: Sequence[tuple[str, str | None]] = ()  # the groups new rules reach, as read
+    if "rules" in patch.model_fields_set and patch.rules is not None:
+        text, reached = membership.checked_rules(workspace_id, patch.rules, group_id)
+        rules = (text,)
+    elif "rules" in patch.model_fields_set:
+        rules = (None,)
+    before, updated = groups.update(workspace_id, group_id, patch, rules, reached)
     if rules is not None and rules[0]:
         membership.start_build(updated)  # joins and leaves, never emptied then refilled
     if (updated.name, updated.color, updated.groupType) != (before.name, before.color, before.groupType):

@@ -88,6 +88,7 @@ def form_page(
     values: Mapping[str, str] | None = None,
     errors: Mapping[str, str] | None = None,
     general: Sequence[str] = (),
+    consent_text: str | None = None,
 ) -> str:
     """The form; after a refused post, with the visitor's values and what was wrong."""
     values = values or {}
@@ -117,15 +118,37 @@ def form_page(
         f'<input id="f-{HONEYPOT}" name="{HONEYPOT}" type="text" tabindex="-1" autocomplete="off" value="">\n'
         "</div>\n"
     )
+    if consent_text:  # what the visitor agrees to by sending: recorded with the consent
+        parts.append(f'<p class="consent" id="consent-text">{escape(consent_text)}</p>\n')
     parts.append('<button type="submit">Send</button>\n</form>\n')
     # "Error:" first in the title: the first thing a screen reader says of the new page.
     return _document(f"Error: {title}" if listed else title, "".join(parts))
 
 
-def thank_you_page(title: str) -> str:
+def thank_you_page(title: str, confirm: bool = False) -> str:
+    said = (
+        "Please check your inbox: we sent you an email with a link to confirm your address."
+        if confirm
+        else "Your details were received."
+    )
+    return _document(f"Thank you - {title}", f'<h1>Thank you</h1>\n<p role="status">{said}</p>\n')
+
+
+def confirm_page() -> str:
+    """The page of a confirmation link: a button that posts to the same address. Opening the
+    link confirms nothing (mail scanners open links); only the button does."""
+    body = (
+        "<h1>Confirm your subscription</h1>\n"
+        "<p>Press the button to confirm that you want to receive our emails.</p>\n"
+        '<form method="post" action="">\n<button type="submit">Confirm</button>\n</form>\n'
+    )
+    return _document("Confirm your subscription", body)
+
+
+def confirmed_page() -> str:
     return _document(
-        f"Thank you - {title}",
-        '<h1>Thank you</h1>\n<p role="status">Your details were received.</p>\n',
+        "Subscription confirmed",
+        '<h1>Subscription confirmed</h1>\n<p role="status">Thank you: your address is confirmed.</p>\n',
     )
 
 

@@ -7,6 +7,7 @@ transaction as the group; a rename swaps that item in one transaction too.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from pynamodb.exceptions import DoesNotExist, TransactWriteError
@@ -121,12 +122,18 @@ def list_page(workspace_id: str, limit: int, cursor: str | None) -> tuple[list[G
 
 
 def update(
-    workspace_id: str, group_id: str, patch: GroupPatch, rules: tuple[str | None] | None = None
+    workspace_id: str,
+    group_id: str,
+    patch: GroupPatch,
+    rules: tuple[str | None] | None = None,
+    reached: Sequence[tuple[str, str | None]] = (),
 ) -> tuple[Group, Group]:
     """Change the fields sent; returns (before, after). A new type applies to memberships
     written from now on; the existing ones keep the type they were written with (their
     INSERT already happened). `rules`: (checked rules as JSON,) to set them (a new build,
-    BUILDING), (None,) to make the group's members by hand again."""
+    BUILDING), (None,) to make the group's members by hand again. `reached`: the groups the
+    new rules reach, with their rules as read (None: none), checked unchanged in the same
+    transaction (409 else): two changes at once cannot close a loop of rule groups."""
     group = get(workspace_id, group_id, consistent=True)
     sent = patch.model_fields_set
     actions: list[Any] = [Group.updatedAt.set(clock.now_iso())]
@@ -174,6 +181,9 @@ def update(
                     transaction.save(rule)
             elif group.rules:
                 transaction.delete(rule)
+            for other, seen in reached:
+                still = RuleGroup.rules == seen if seen is not None else RuleGroup.pk.does_not_exist()
+                transaction.condition_check(RuleGroup, *RuleGroup.key(workspace_id, other), condition=still)
     except TransactWriteError as error:
         if renamed and patch.name is not None:
             _raise_name_taken(error, workspace_id, patch.name, put_index=1)

@@ -22,7 +22,7 @@ class Activity(Item, discriminator="Activity"):
 
     workspaceId = UnicodeAttribute()
     contactId = UnicodeAttribute()
-    kind = UnicodeAttribute()  # joinedGroup | enrolled | emailSent | opened | clicked | ...
+    kind = UnicodeAttribute()  # joinedGroup | enrolled | emailSent | ... | consentGiven | ...
     at = UnicodeAttribute()
     campaignId = UnicodeAttribute(null=True)
     groupId = UnicodeAttribute(null=True)
@@ -38,6 +38,8 @@ class Activity(Item, discriminator="Activity"):
     bouncedAt = UnicodeAttribute(null=True)
     complainedAt = UnicodeAttribute(null=True)
     repliedAt = UnicodeAttribute(null=True)  # the first reply: `replied` counts emails, not replies
+    text = UnicodeAttribute(null=True)  # consent entries: what the person agreed to
+    ip = UnicodeAttribute(null=True)  # consent entries: where from
 
     @staticmethod
     def partition(ws: str, contact_id: str) -> str:

@@ -27,6 +27,10 @@ from chalicelib.platform.db import Item
 IDENTITY_FIELDS = ("email", "phone")
 PROFILE_FIELDS = ("firstName", "lastName", "company", "title")
 PERSONAL_FIELDS = (*IDENTITY_FIELDS, *PROFILE_FIELDS)  # what GDPR erasure removes
+# A contact's consent to marketing email (docs/consent.md): {"status", "at", "source", "text"?,
+# "ip"?}; the text and the IP are personal data, which GDPR erasure removes too.
+CONSENT_STATUSES = ("NONE", "PENDING", "GRANTED", "WITHDRAWN")
+CONSENT_PERSONAL = ("text", "ip")
 
 
 class ContactData(Item):
@@ -47,6 +51,8 @@ class ContactData(Item):
     statusReason = UnicodeAttribute(null=True)
     pipelineStage = UnicodeAttribute(default="LEAD")
     source = UnicodeAttribute(null=True)
+    # Absent on contacts stored before consent was recorded: read as NONE (contacts.consent).
+    consent: MapAttribute[str, Any] = MapAttribute(null=True)
     createdAt = UnicodeAttribute()
     updatedAt = UnicodeAttribute()
     # Set by GDPR anonymisation: personal fields are gone, only keyed hashes remain.

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pynamodb.attributes import NumberAttribute, UnicodeAttribute
+from pynamodb.attributes import BooleanAttribute, NumberAttribute, UnicodeAttribute
 
 from chalicelib.platform.db import Item
 
@@ -23,6 +23,8 @@ class Workspace(Item, discriminator="Workspace"):
     # which have exactly one key: read as 1 (chalicelib/workspaces/keys.py).
     fullKeys = NumberAttribute(null=True)
     createdAt = UnicodeAttribute()
+    # Campaigns enroll only contacts whose consent is GRANTED (docs/consent.md).
+    requireConsent = BooleanAttribute(null=True)
 
     @staticmethod
     def key(workspace_id: str) -> tuple[str, str]:

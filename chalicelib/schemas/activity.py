@@ -9,7 +9,18 @@ from pydantic import Field
 from chalicelib.schemas.common import ApiModel
 
 ActivityType = Literal[
-    "joinedGroup", "enrolled", "emailSent", "opened", "clicked", "bounced", "unsubscribed", "replied"
+    "joinedGroup",
+    "enrolled",
+    "emailSent",
+    "opened",
+    "clicked",
+    "bounced",
+    "unsubscribed",
+    "replied",
+    "consentGiven",
+    "consentRequested",
+    "consentConfirmed",
+    "consentWithdrawn",
 ]
 
 
@@ -21,7 +32,8 @@ class ActivityView(ApiModel):
     step_id: str | None = None
     details: dict[str, Any] = Field(
         default_factory=dict,
-        description="subject (emailSent), url (clicked), reason, source (enrolled), deliveredAt...",
+        description="subject (emailSent), url (clicked), reason, source (enrolled, consent*), "
+        "text and ip (consent*), deliveredAt...",
     )
 
 

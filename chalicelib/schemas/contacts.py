@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import ipaddress
+from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -15,6 +17,7 @@ MAX_GROUPS = 50
 
 
 class ContactStatus(StrEnum):
+    UNCONFIRMED = "UNCONFIRMED"  # a double opt-in form's lead until it confirms (below ACTIVE)
     ACTIVE = "ACTIVE"
     UNSUBSCRIBED = "UNSUBSCRIBED"
     BOUNCED = "BOUNCED"
@@ -33,7 +36,8 @@ class PipelineStage(StrEnum):
 
 # The same values as plain literals, for query strings: their JSON schema is an inline enum,
 # which the OpenAPI query parameters can carry (an Enum class would be a $ref).
-StatusName = Literal["ACTIVE", "UNSUBSCRIBED", "BOUNCED", "REPLIED", "BLOCKED"]
+StatusName = Literal["UNCONFIRMED", "ACTIVE", "UNSUBSCRIBED", "BOUNCED", "REPLIED", "BLOCKED"]
+ConsentStatus = Literal["GRANTED", "PENDING", "NONE", "WITHDRAWN"]
 StageName = Literal["LEAD", "QUALIFIED", "PROPOSAL", "NEGOTIATION", "WON", "LOST"]
 
 
@@ -57,6 +61,43 @@ def _unique(values: list[str] | None) -> list[str] | None:
     return list(dict.fromkeys(values)) if values is not None else None
 
 
+def _instant(value: str) -> str:
+    """An ISO-8601 moment with its offset, given back as the API writes times (UTC, Z)."""
+    try:
+        moment = datetime.fromisoformat(value.replace("Z", "+00:00") if value.endswith("Z") else value)
+    except ValueError:
+        raise ValueError("must be an ISO-8601 date and time, e.g. 2026-12-06T10:00:00Z") from None
+    if moment.tzinfo is None:
+        raise ValueError("must say its offset from UTC (e.g. a trailing Z)")
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def _ip(value: str) -> str:
+    try:
+        return str(ipaddress.ip_address(value))
+    except ValueError:
+        raise ValueError("must be an IPv4 or IPv6 address") from None
+
+
+class ConsentInput(ApiModel):
+    """A contact's consent as a client states it: `at` defaults to now, `source` to the
+    request's ("api" for the API); `text` is what the person agreed to, `ip` where from."""
+
+    status: ConsentStatus
+    at: Annotated[str, AfterValidator(_instant)] | None = None
+    source: str | None = Field(default=None, min_length=1, max_length=100)
+    text: str | None = Field(default=None, min_length=1, max_length=2000)
+    ip: Annotated[str, AfterValidator(_ip)] | None = Field(default=None, max_length=64)
+
+
+class ConsentView(ApiModel):
+    status: ConsentStatus
+    at: str | None = None
+    source: str | None = None
+    text: str | None = None
+    ip: str | None = None
+
+
 class ContactFields(ApiModel):
     """The fields a client may write. An empty string means "no value", like a missing field."""
 
@@ -73,6 +114,7 @@ class ContactFields(ApiModel):
     status: ContactStatus | None = None
     pipeline_stage: PipelineStage | None = None
     source: str | None = Field(default=None, max_length=100)
+    consent: ConsentInput | None = None
 
     @field_validator("email", "phone", "first_name", "last_name", "company", "title", "source", mode="after")
     @classmethod
@@ -99,9 +141,9 @@ class ContactPatch(ContactFields):
     merged key by key (null removes a key; customFields: null removes them all). A status and
     a pipeline stage always have a value: null is refused."""
 
-    @field_validator("status", "pipeline_stage", mode="after")
+    @field_validator("status", "pipeline_stage", "consent", mode="after")
     @classmethod
-    def _always_set(cls, value: str | None) -> str | None:
+    def _always_set(cls, value: Any) -> Any:
         if value is None:
             raise ValueError("cannot be cleared: give one of its values")
         return value
@@ -121,6 +163,7 @@ class ContactView(ApiModel):
     status_reason: str | None = None
     pipeline_stage: PipelineStage
     source: str | None
+    consent: ConsentView
     created_at: str
     updated_at: str
     anonymized_at: str | None = None

@@ -9,7 +9,7 @@ from typing import Any, Literal
 from pydantic import Field, field_validator, model_validator
 
 from chalicelib.schemas.common import ApiModel, ListQuery
-from chalicelib.schemas.contacts import MAX_TAGS_PER_CONTACT, Tag
+from chalicelib.schemas.contacts import MAX_TAGS_PER_CONTACT, ContactStatus, Tag
 from chalicelib.schemas.filters import FilterNode
 
 MAX_MEMBERS_PER_CALL = 1000
@@ -20,14 +20,6 @@ _HEX_COLOR = re.compile(r"^#[0-9a-fA-F]{6}$")
 class GroupType(StrEnum):
     STATIC = "STATIC"
     DYNAMIC = "DYNAMIC"
-
-
-class ContactStatus(StrEnum):
-    ACTIVE = "ACTIVE"
-    UNSUBSCRIBED = "UNSUBSCRIBED"
-    BOUNCED = "BOUNCED"
-    REPLIED = "REPLIED"
-    BLOCKED = "BLOCKED"
 
 
 def normalise_color(value: str | None) -> str | None:

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from pydantic import Field
+from pydantic import Field, StrictBool
 
 from chalicelib.models.plans import Plan
 from chalicelib.schemas.common import ApiModel
@@ -28,7 +28,14 @@ class WorkspaceView(ApiModel):
     contact_limit: int | None
     contact_count: int
     default_region: str
+    require_consent: StrictBool = Field(description="campaigns enroll only contacts whose consent is GRANTED")
     created_at: str
+
+
+class WorkspacePatch(ApiModel):
+    """PATCH /api/v1/workspace: the settings sent change."""
+
+    require_consent: StrictBool = Field(description="campaigns enroll only contacts whose consent is GRANTED")
 
 
 class Health(ApiModel):

@@ -7,7 +7,7 @@ conditions and 10 levels. Every problem is reported at once, each at its node's 
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
@@ -310,3 +310,53 @@ def conditions(node: FilterNode) -> Iterator[FieldCondition | EngagementConditio
         yield from conditions(node.not_)
     else:
         yield node
+
+
+# ---- rules checked when they were stored (a rule group's) ----------------------------------
+
+
+def stored_keys(workspace_id: str, nodes: Iterable[FilterNode]) -> list[tuple[str, str]]:
+    """What `stored` needs read: the definitions of the custom fields the filters name, to be
+    read in the caller's BatchGetItem (with whatever else it reads)."""
+    custom = {
+        c.field[len(CUSTOM_PREFIX) :]
+        for node in nodes
+        for c in conditions(node)
+        if isinstance(c, FieldCondition) and c.field.startswith(CUSTOM_PREFIX)
+    }
+    return keys_for(workspace_id, [key for key in custom if key])
+
+
+def stored(workspace_id: str, node: FilterNode, found: Mapping[tuple[str, str], Any]) -> Checked:
+    """Rules that passed `check` when they were stored, ready to evaluate again without reads
+    of their own (`found`: the items of `stored_keys`). Nothing is refused here: a stream or a
+    timer must not fail on rules the client was already told are fine. A custom field deleted
+    since counts as text (its values went with it, so its conditions see none)."""
+    kinds: dict[str, Kind] = {}
+    group_ids: set[str] = set()
+    for condition in conditions(node):
+        if not isinstance(condition, FieldCondition):
+            continue
+        name = condition.field
+        if name in BUILTIN:
+            kinds[name] = BUILTIN[name]
+        elif name.startswith(CUSTOM_PREFIX):
+            definition = found.get(FieldDefinition.key(workspace_id, name[len(CUSTOM_PREFIX) :]))
+            if isinstance(definition, FieldDefinition):
+                options = tuple(definition.options or ()) or None
+                kinds[name] = Kind(_CUSTOM_TYPES.get(definition.fieldType, TEXT), options)
+            else:
+                kinds[name] = Kind(TEXT)
+        if name == "groups":
+            group_ids.update(str(v) for v in _as_list(condition.value))
+    return Checked(node=node, kinds=kinds, group_ids=frozenset(group_ids))
+
+
+def named_groups(node: FilterNode) -> frozenset[str]:
+    """The group ids a filter's `groups` conditions name (no read)."""
+    return frozenset(
+        str(v)
+        for c in conditions(node)
+        if isinstance(c, FieldCondition) and c.field == "groups"
+        for v in _as_list(c.value)
+    )

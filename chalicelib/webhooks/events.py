@@ -41,6 +41,7 @@ CONTACT_FIELDS = (
     "tags",
     "customFields",
     "source",
+    "consent",  # docs/consent.md
     "createdAt",
     "updatedAt",
 )

@@ -7,13 +7,13 @@ import hmac
 from dataclasses import dataclass
 from datetime import timedelta
 
-from pynamodb.exceptions import DoesNotExist, TransactWriteError
+from pynamodb.exceptions import DoesNotExist, TransactWriteError, UpdateError
 from pynamodb.transactions import TransactWrite
 
 from chalicelib.models.plans import contact_limit
 from chalicelib.models.workspaces import ApiKey, Workspace, WorkspaceRequest
 from chalicelib.platform import clock, config, ids
-from chalicelib.platform.db import connection
+from chalicelib.platform.db import connection, is_conditional_failure
 from chalicelib.platform.errors import Conflict, Forbidden, NotFound, Unauthorized
 from chalicelib.workspaces import keys
 
@@ -100,5 +100,18 @@ def describe(workspace: Workspace) -> dict[str, object]:
         "contactLimit": contact_limit(workspace.plan),
         "contactCount": int(workspace.contactCount),
         "defaultRegion": workspace.defaultRegion,
+        "requireConsent": bool(workspace.requireConsent),
         "createdAt": workspace.createdAt,
     }
+
+
+def update(workspace_id: str, *, require_consent: bool) -> Workspace:
+    """Change the workspace's settings; one UpdateItem (conditioned on the workspace existing)."""
+    workspace = Workspace(*Workspace.key(workspace_id))
+    try:
+        workspace.update([Workspace.requireConsent.set(require_consent)], condition=Workspace.pk.exists())
+    except UpdateError as error:
+        if is_conditional_failure(error):
+            raise NotFound("workspace not found") from None
+        raise
+    return workspace

@@ -1,126 +1,14 @@
-"""The public form in a real browser: Debian's headless Chromium, JavaScript switched off,
-against `chalice local`'s server run in a thread on the in-process moto of the `aws` fixture
-(moto's mock is process-wide, so the server thread sees it).
-
-`make test` installs chromium and chromium-driver first (as root). Without them the tests
-skip saying what to install, except on CI (CI set), where they must run and so fail.
-Selenium is given /usr/bin/chromedriver explicitly, so Selenium Manager downloads nothing.
-"""
+"""The public form in a real browser (tests/support/browser.py: headless Chromium, no
+JavaScript, against `chalice local`'s server on the in-process moto)."""
 
 from __future__ import annotations
 
-import os
-import shutil
-import socket
-import tempfile
-import threading
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import pytest
-
 from tests.support.api import Api
-
-ROOT = Path(__file__).resolve().parents[2]
-CHROMIUM = Path("/usr/bin/chromium")
-CHROMEDRIVER = Path("/usr/bin/chromedriver")
-INSTALL = "apt-get update && apt-get install -y --no-install-recommends chromium chromium-driver"
-FLAGS = (
-    "--headless=new",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-dev-shm-usage",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-    "--no-first-run",
-)
-
-
-def _require_browser() -> None:
-    missing = [str(path) for path in (CHROMIUM, CHROMEDRIVER) if not path.exists()]
-    try:
-        import selenium  # noqa: F401
-    except ImportError:
-        missing.append("selenium (pip install -r requirements-dev.txt)")
-    if missing:
-        reason = f"headless Chromium is not installed ({', '.join(missing)} missing); as root: {INSTALL}"
-        if os.environ.get("CI"):
-            pytest.fail(reason)
-        pytest.skip(reason)
-
-
-@pytest.fixture
-def browser() -> Iterator[Any]:
-    _require_browser()
-    from selenium import webdriver
-    from selenium.webdriver.chrome.service import Service
-
-    profile = tempfile.mkdtemp(prefix="cohort-chromium-")
-    options = webdriver.ChromeOptions()
-    options.binary_location = str(CHROMIUM)
-    for flag in (*FLAGS, f"--user-data-dir={profile}"):
-        options.add_argument(flag)
-    # The page must work without JavaScript: the browser runs none.
-    options.add_experimental_option("prefs", {"profile.managed_default_content_settings.javascript": 2})
-    driver = webdriver.Chrome(service=Service(executable_path=str(CHROMEDRIVER)), options=options)
-    driver.set_page_load_timeout(30)
-    try:
-        yield driver
-    finally:
-        driver.quit()
-        shutil.rmtree(profile, ignore_errors=True)
-
-
-@pytest.fixture
-def server(client: Any) -> Iterator[str]:
-    """`chalice local`'s HTTP server for app.py on a free port, in a thread."""
-    from chalice.cli.factory import CLIFactory
-    from chalice.local import create_local_server
-
-    from app import app
-
-    config = CLIFactory(str(ROOT)).create_config_obj(chalice_stage_name="local")
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
-    app_class = app.__class__
-    http = create_local_server(app, config, "127.0.0.1", port)  # swaps app's class; put back below
-    thread = threading.Thread(target=http.server.serve_forever, name="form-browser-http", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        http.shutdown()
-        thread.join(5)
-        http.server.server_close()
-        app.__class__ = app_class
-
-
-def _field(driver: Any, label: str) -> Any:
-    """The input a visible label names (what a person, or a screen reader, goes by)."""
-    from selenium.webdriver.common.by import By
-
-    target = driver.find_element(By.XPATH, f"//label[normalize-space()='{label}']").get_attribute("for")
-    return driver.find_element(By.ID, target)
-
-
-def _submit(driver: Any) -> None:
-    """Click the button and wait until the browser has left the page (the answer loaded)."""
-    from selenium.webdriver.common.by import By
-    from selenium.webdriver.support.expected_conditions import staleness_of
-    from selenium.webdriver.support.wait import WebDriverWait
-
-    page = driver.find_element(By.TAG_NAME, "html")
-    driver.find_element(By.CSS_SELECTOR, "form button[type=submit]").click()
-    WebDriverWait(driver, 15).until(staleness_of(page))
-
-
-def _heading(driver: Any) -> str:
-    from selenium.webdriver.common.by import By
-
-    return driver.find_element(By.TAG_NAME, "h1").text
+from tests.support.browser import field, heading, submit
+from tests.support.campaigns import enrollments, running_campaign, sent_emails
+from tests.support.forms import CONSENT_TEXT, contact_by_email, double_opt_in_form, token_in
 
 
 def test_a_visitor_fills_in_the_form_and_becomes_a_contact(api: Api, server: str, browser: Any) -> None:
@@ -137,9 +25,9 @@ def test_a_visitor_fills_in_the_form_and_becomes_a_contact(api: Api, server: str
         ("Company", "Acme & Co"),
         ("Job title", "CTO"),
     ):
-        _field(browser, label).send_keys(value)
-    _submit(browser)
-    assert _heading(browser) == "Thank you"
+        field(browser, label).send_keys(value)
+    submit(browser)
+    assert heading(browser) == "Thank you"
 
     found = api.get("/api/v1/contacts?q=elodie").json["items"]
     assert len(found) == 1
@@ -162,20 +50,74 @@ def test_a_visitor_corrects_a_refused_post_and_is_redirected(api: Api, server: s
 
     form = api.post("/api/v1/forms", {"name": "Contact us", "redirectUrl": f"{server}/api/v1/health"}).json
     browser.get(f"{server}/f/{form['id']}")
-    _field(browser, "Last name").send_keys("Martin")
-    _submit(browser)  # neither email nor phone: the server refuses
+    field(browser, "Last name").send_keys("Martin")
+    submit(browser)  # neither email nor phone: the server refuses
 
-    assert _heading(browser) == "Contact us"
+    assert heading(browser) == "Contact us"
     assert browser.title == "Error: Contact us"
     summary = browser.find_element(By.CSS_SELECTOR, "[role=alert]").text
     assert "Email" in summary and "Phone" in summary
-    assert _field(browser, "Last name").get_attribute("value") == "Martin"
-    assert _field(browser, "Email").get_attribute("aria-invalid") == "true"
+    assert field(browser, "Last name").get_attribute("value") == "Martin"
+    assert field(browser, "Email").get_attribute("aria-invalid") == "true"
     assert api.get("/api/v1/contacts").json["items"] == []
 
-    _field(browser, "Email").send_keys("e.martin@example.com")
-    _submit(browser)
+    field(browser, "Email").send_keys("e.martin@example.com")
+    submit(browser)
     assert browser.current_url == f"{server}/api/v1/health"
     assert '"ok"' in browser.find_element(By.TAG_NAME, "body").text
     found = api.get("/api/v1/contacts?q=e.martin").json["items"]
     assert [(c["email"], c["lastName"]) for c in found] == [("e.martin@example.com", "Martin")]
+
+
+def test_a_double_opt_in_lead_confirms_in_the_browser_and_is_enrolled(
+    api: Api, server: str, browser: Any, pump: Any
+) -> None:
+    from selenium.webdriver.common.by import By
+
+    # GIVEN a double opt-in form into a dynamic group whose campaign is running
+    group = api.post("/api/v1/groups", {"name": "Newsletter", "type": "DYNAMIC"}).json["id"]
+    form = double_opt_in_form(api, groupIds=[group])
+    welcome = [{"type": "email", "subject": "Welcome {{firstName}}", "bodyText": "Glad you're here."}]
+    campaign = running_campaign(api, [group], steps=welcome)
+    pump.drain()
+
+    # WHEN a visitor fills it in
+    browser.get(f"{server}/f/{form['id']}")
+    assert CONSENT_TEXT in browser.find_element(By.ID, "consent-text").text
+    field(browser, "Email").send_keys("Zoé@Example.com")
+    field(browser, "First name").send_keys("Zoé")
+    submit(browser)
+
+    # THEN one email is sent: the confirmation, with its link
+    assert heading(browser) == "Thank you"
+    assert "check your inbox" in browser.find_element(By.CSS_SELECTOR, "[role=status]").text
+    pump.drain()
+    [email] = sent_emails()
+    assert (email.to, email.subject) == ("zoé@example.com", "Confirm your subscription")
+    token = token_in(email)
+
+    # WHEN the link is opened: a page with a button, and nothing confirmed yet
+    browser.get(f"{server}/c/{token}")
+    assert heading(browser) == "Confirm your subscription"
+    assert contact_by_email(api, "zoé@example.com")["status"] == "UNCONFIRMED"
+    pump.drain()
+    assert enrollments(api, campaign) == []
+
+    # WHEN its button is clicked
+    submit(browser)
+
+    # THEN the lead is confirmed, joins the group and gets the campaign's first email
+    assert heading(browser) == "Subscription confirmed"
+    zoe = contact_by_email(api, "zoé@example.com")
+    assert (zoe["status"], zoe["consent"]["status"], zoe["consent"]["text"]) == (
+        "ACTIVE",
+        "GRANTED",
+        CONSENT_TEXT,
+    )
+    assert all(call.ok for call in pump.drain())
+    [enrollment] = enrollments(api, campaign)
+    assert enrollment["contactId"] == zoe["id"]
+    assert [(m.to, m.subject) for m in sent_emails()] == [
+        ("zoé@example.com", "Confirm your subscription"),
+        ("zoé@example.com", "Welcome Zoé"),
+    ]

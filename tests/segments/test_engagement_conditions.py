@@ -9,12 +9,13 @@ import re
 from datetime import timedelta
 from typing import Any
 
-from chalicelib.contacts import engagement
+from chalicelib.contacts import activity, engagement
 from chalicelib.models.contacts import Contact
 from chalicelib.platform import clock
 from tests.support.api import Api
 from tests.support.campaigns import enrollments, new_campaign, running_campaign, sent_emails, verify_sender
 from tests.support.groups import add_members, member_ids, new_group
+from tests.support.timers import let_time_pass
 from tests.support.workspaces import workspace_of
 
 ONE_EMAIL = [{"type": "email", "subject": "Welcome {{firstName}}", "bodyText": "Hello"}]
@@ -134,3 +135,31 @@ def test_an_open_makes_a_contact_join_a_rule_group_and_get_its_campaigns_first_e
 
 def _item(api: Api, contact_id: str) -> dict[str, Any]:
     return Contact.get(*Contact.key(workspace_of(api), contact_id)).attribute_values
+
+
+def test_an_opened_within_last_rule_drops_the_contact_when_its_open_gets_too_old(
+    api: Api, pump, fake_clock
+) -> None:
+    # GIVEN a DYNAMIC rule group "opened in the last 7 days"
+    group = api.post(
+        "/api/v1/groups",
+        {
+            "name": "Recent openers",
+            "type": "DYNAMIC",
+            "rules": {"event": "opened", "withinLast": {"days": 7}},
+        },
+    ).json["id"]
+    ada = contact(api, "ada@example.com")
+    assert all(call.ok for call in fake_clock.drain(pump, wait=2))
+    # WHEN she opens an email (its timeline item, as the tracking writes it)
+    ws = workspace_of(api)
+    at = clock.now_iso()
+    activity.item(ws, ada, activity.OPENED, f"OPENED#C1#{at}", at, campaignId="C1").save()
+    assert all(call.ok for call in fake_clock.drain(pump, wait=2))
+    # THEN she joins; 6 days later she is still in
+    assert member_ids(api, group) == [ada]
+    let_time_pass(fake_clock, pump, 6 * 86400)
+    assert member_ids(api, group) == [ada]
+    # WHEN the open is more than 7 days old, THEN she has left (a timer, no change of hers)
+    let_time_pass(fake_clock, pump, 86400 + 60)
+    assert member_ids(api, group) == []

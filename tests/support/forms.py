@@ -3,10 +3,12 @@ script send them."""
 
 from __future__ import annotations
 
+import re
 from typing import Any
 from urllib.parse import urlencode
 
 from tests.support.api import Api, Reply
+from tests.support.campaigns import SENDER, Sent, sent_emails, verify_sender
 
 FORM_ENCODED = "application/x-www-form-urlencoded"
 
@@ -42,3 +44,38 @@ def contact_by_email(api: Api, email: str) -> dict[str, Any]:
 
 def workspace_contact_count(api: Api) -> int:
     return api.get("/api/v1/workspace").json["contactCount"]
+
+
+# ---- double opt-in ----------------------------------------------------------------------
+
+CONSENT_TEXT = "I agree to receive the newsletter; I can unsubscribe at any time."
+_LINK = re.compile(r"/c/([A-Za-z0-9_-]+)")
+
+
+def double_opt_in_form(api: Api, **fields: Any) -> dict[str, Any]:
+    """A double opt-in form whose sender is verified (moto verifies at once)."""
+    verify_sender(api)
+    return make_form(
+        api,
+        doubleOptIn=True,
+        fromEmail=SENDER,
+        consentText=CONSENT_TEXT,
+        confirmSubject="Confirm your subscription",
+        **fields,
+    )
+
+
+def confirmation_emails(to: str | None = None) -> list[Sent]:
+    """The confirmation emails moto's SES kept (to `to` when given), oldest first."""
+    return [m for m in sent_emails() if _LINK.search(m.text) and (to is None or m.to == to)]
+
+
+def token_in(email: Sent) -> str:
+    found = _LINK.search(email.text)
+    assert found, email.text
+    return found.group(1)
+
+
+def confirm(api: Api, token: str) -> Reply:
+    """What the page's button sends: an empty form post, no key."""
+    return Api(api.client).post(f"/c/{token}", raw="", headers={"Content-Type": FORM_ENCODED})

@@ -124,7 +124,7 @@ def form_page(formId: str) -> Response:
         form = forms.find(formId)
     except NotFound:
         return _not_found()
-    return _html(form_pages.form_page(form.name))
+    return _html(form_pages.form_page(form.name, consent_text=form.consentText))
 
 
 @route(
@@ -184,12 +184,12 @@ def _post_from_browser(request: Request, form_id: str) -> Response:
             else:
                 general.append(f"{field}: {message}")
         shown = {name: value for name, value in values.items() if name in form_pages.LABELS}
-        return _html(form_pages.form_page(form.name, shown, errors, general), 422)
+        return _html(form_pages.form_page(form.name, shown, errors, general, form.consentText), 422)
     except ApiError as error:
         return _html(form_pages.message_page("Not sent", error.message), error.status)
     if form.redirectUrl:
         return Response(body="", status_code=303, headers={"Location": form.redirectUrl})
-    return _html(form_pages.thank_you_page(form.name))
+    return _html(form_pages.thank_you_page(form.name, confirm=bool(form.doubleOptIn)))
 
 
 def _submit(request: Request, form: Form, submission: FormSubmission) -> Response:
@@ -199,13 +199,25 @@ def _submit(request: Request, form: Form, submission: FormSubmission) -> Respons
     from chalicelib.forms import service as forms
 
     def produce() -> tuple[int, dict[str, Any]]:
-        result, warnings = forms.submit_reporting(form, submission)
+        result, warnings = forms.submit_reporting(form, submission, source_ip(request))
         answer: dict[str, Any] = {"result": result}
         if warnings:  # what was left out of the lead (a bad phone beside a good email)
             answer["warnings"] = warnings
         return (201 if result == "created" else 200), answer
 
     return idempotency.respond(request, form.workspaceId, f"form:{form.id}", produce)
+
+
+def source_ip(request: Request) -> str | None:
+    """The visitor's IP as API Gateway saw it (recorded with the consent), if it is one."""
+    # cold start: a small standard module, used by public posts only
+    import ipaddress
+
+    raw = str(((request.context or {}).get("identity") or {}).get("sourceIp") or "")
+    try:
+        return str(ipaddress.ip_address(raw))
+    except ValueError:
+        return None
 
 
 def _check_size(request: Request) -> None:
@@ -225,3 +237,60 @@ def _not_found() -> Response:
     from chalicelib.forms import pages as form_pages
 
     return _html(form_pages.message_page("Form not found", "There is no form at this address."), 404)
+
+
+# ---- double opt-in confirmation links (no key: the signed token is the credential) ------------
+
+
+@route(
+    bp,
+    "/c/{token}",
+    "GET",
+    summary="A confirmation link's page: a button that confirms (opening it confirms nothing)",
+    public=True,
+    content_types=("*/*",),
+    response_content_type="text/html",
+)
+def confirmation_page(token: str) -> Response:
+    # cold start: loaded on first use, not at the API's import
+    from chalicelib.forms import confirmation
+    from chalicelib.forms import pages as form_pages
+
+    try:
+        confirmation.check(token)
+    except ApiError as error:
+        return _link_error(error)
+    return _html(form_pages.confirm_page())
+
+
+@route(
+    bp,
+    "/c/{token}",
+    "POST",
+    summary="Confirm a double opt-in: ACTIVE, consent GRANTED, then the form's groups",
+    public=True,
+    content_types=("*/*",),
+    response_content_type="text/html",
+)
+def confirm_subscription(token: str) -> Response:
+    # cold start: loaded on first use, not at the API's import
+    from chalicelib.forms import confirmation
+    from chalicelib.forms import pages as form_pages
+
+    request = bp.current_request
+    try:
+        contact = confirmation.confirm(token, source_ip(request))
+    except ApiError as error:
+        return _link_error(error)
+    if contact.status != "ACTIVE":  # unsubscribed or blocked since: never lowered here
+        message = "This address cannot be confirmed: it was unsubscribed or blocked."
+        return _html(form_pages.message_page("Not confirmed", message), 409)
+    return _html(form_pages.confirmed_page())
+
+
+def _link_error(error: ApiError) -> Response:
+    # cold start: loaded on first use, not at the API's import
+    from chalicelib.forms import pages as form_pages
+
+    title = "Link expired" if error.status == 410 else "Link not valid"
+    return _html(form_pages.message_page(title, error.message), error.status)

@@ -55,3 +55,22 @@ def create_workspace() -> Response:
 def get_workspace() -> Response:
     workspace = workspaces.get(workspace_id(bp.current_request))
     return json_response(workspaces.describe(workspace))
+
+
+@route(
+    bp,
+    "/api/v1/workspace",
+    "PATCH",
+    summary="Change the workspace's settings (requireConsent)",
+    body="workspaces.WorkspacePatch",
+    response="workspaces.WorkspaceView",
+)
+def patch_workspace() -> Response:
+    # cold start: loaded on first use, not at the API's import
+    from chalicelib.schemas.workspaces import WorkspacePatch
+
+    request = bp.current_request
+    body = parse_body(request, WorkspacePatch)
+    return json_response(
+        workspaces.describe(workspaces.update(workspace_id(request), require_consent=body.require_consent))
+    )
