@@ -32,7 +32,7 @@ from typing import Any
 
 SERVICES = ("dynamodb", "dynamodbstreams", "sqs", "ses", "sesv2", "sns", "s3")
 FILE_NAME = "state.pickle"
-FORMAT = 1  # bump when what is saved changes shape
+FORMAT = 2  # bump when what is saved changes shape (2: the table got gsi4)
 
 # Backend methods that change nothing (besides names starting with get_/list_/describe_/head_).
 _READS = {

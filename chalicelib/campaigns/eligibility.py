@@ -14,6 +14,7 @@ class Ineligible(StrEnum):
     CONTACT_NOT_FOUND = "contactNotFound"  # an id that names no contact of the workspace
     CONTACT_DELETED = "contactDeleted"  # the contact went while it was enrolled
     ANONYMIZED = "anonymized"
+    ARCHIVED = "archived"  # the contact is archived (POST /contacts/{id}/archive)
     UNSUBSCRIBED = "unsubscribed"
     BOUNCED = "bounced"
     REPLIED = "replied"
@@ -64,6 +65,8 @@ def _reason(contact: Mapping[str, Any] | None, missing: Ineligible) -> Ineligibl
         return missing
     if contact.get("anonymizedAt"):
         return Ineligible.ANONYMIZED
+    if contact.get("archivedAt"):
+        return Ineligible.ARCHIVED
     status = contact.get("status") or "ACTIVE"
     if status != "ACTIVE":
         return _NOT_ACTIVE.get(str(status), Ineligible.NOT_ACTIVE)
@@ -79,7 +82,7 @@ def stop_on_change(
     event_name: str, old: Mapping[str, Any] | None, new: Mapping[str, Any] | None
 ) -> str | None:
     """Why a change of a contact (a stream record's images) stops its enrollments, or None:
-    deleted, anonymised, or moved to a stopping status."""
+    deleted, anonymised, archived, or moved to a stopping status."""
     found = _stop(event_name, old, new)
     return None if found is None else found.value
 
@@ -92,6 +95,8 @@ def _stop(event_name: str, old: Mapping[str, Any] | None, new: Mapping[str, Any]
     before = old or {}
     if new.get("anonymizedAt") and new.get("anonymizedAt") != before.get("anonymizedAt"):
         return Ineligible.ANONYMIZED
+    if new.get("archivedAt") and not before.get("archivedAt"):
+        return Ineligible.ARCHIVED
     status = new.get("status")
     if status != before.get("status"):
         return STOP_STATUSES.get(str(status))

@@ -346,7 +346,7 @@ def _left(member: dict[str, Any]) -> None:
     if not through:
         return
     found = Campaign.batch_get([Campaign.key(ws, cid) for cid in {e.campaignId for e in through}])
-    stopping = {c.id for c in found if c.stopWhenLeaving}
+    stopping = {c.id for c in found if c.stopWhenLeaving and not _moved(ws, contact_id, group_id, c)}
     now = clock.now_iso()
     for item in through:
         if item.campaignId not in stopping:
@@ -364,6 +364,16 @@ def _left(member: dict[str, Any]) -> None:
         except UpdateError as error:
             if not is_conditional_failure(error):
                 raise
+
+
+def _moved(ws: str, contact_id: str, group_id: str, campaign: Campaign) -> bool:
+    """The campaign no longer names the group the contact left (it was merged into another,
+    chalicelib.flows.group_merge) and the contact is in a group the campaign includes: it
+    moved with its group rather than left. One BatchGetItem, only in that rare case."""
+    included = list(campaign.includeGroupIds or [])
+    if group_id in included or not included:
+        return False
+    return any(True for _ in Membership.batch_get([Membership.key(ws, g, contact_id) for g in included]))
 
 
 def stop_all(ws: str, contact_id: str, reason: str) -> int:

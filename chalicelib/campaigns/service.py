@@ -236,6 +236,46 @@ def forget_group(ws: str, group_id: str) -> list[str]:
     return changed
 
 
+def replace_group(ws: str, group_id: str, by: str) -> list[str]:
+    """Name group `by` instead of `group_id` in every campaign that names it (include or
+    exclude; a group merged into another). Its links move in each campaign's own write
+    (retried when an edit raced it); a campaign that would then include and exclude `by`
+    only loses `group_id`. Run again, it finds no campaign. Returns the campaigns' ids."""
+    links = CampaignLink.query(keys.group_partition(ws, group_id), CampaignLink.sk.startswith("CAMPAIGN#"))
+    changed = []
+    for link in links:
+        for _ in range(3):
+            try:
+                campaign = get(ws, link.campaignId)
+            except NotFound:
+                break
+            before = _snapshot(campaign)
+            include = _swap(campaign.includeGroupIds, group_id, by)
+            exclude = _swap(campaign.excludeGroupIds, group_id, by)
+            if by in include and by in exclude:
+                include = [g for g in campaign.includeGroupIds if g != group_id]
+                exclude = [g for g in campaign.excludeGroupIds if g != group_id]
+            campaign.includeGroupIds, campaign.excludeGroupIds = include, exclude
+            campaign.updatedAt = clock.now_iso()
+            try:
+                _commit(campaign, before=before)
+            except Conflict:
+                continue
+            changed.append(campaign.id)
+            break
+    return changed
+
+
+def _swap(group_ids: list[str], old: str, new: str) -> list[str]:
+    return list(dict.fromkeys(new if g == old else g for g in group_ids))
+
+
+def roles_of(ws: str, group_id: str) -> dict[str, str]:
+    """campaign id -> the role ("include" | "exclude") the group has in it (one Query)."""
+    links = CampaignLink.query(keys.group_partition(ws, group_id), CampaignLink.sk.startswith("CAMPAIGN#"))
+    return {link.campaignId: link.role for link in links}
+
+
 # ---- internals --------------------------------------------------------------------------
 
 

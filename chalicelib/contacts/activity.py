@@ -1,6 +1,6 @@
 """A contact's timeline: joined a group, enrolled, each email sent, opened, clicked, bounced,
-unsubscribed, replied, and its consent given, requested, confirmed or withdrawn.
-`GET /api/v1/contacts/{id}/activity` reads it newest first, one Query.
+unsubscribed, replied, archived, unarchived, and its consent given, requested, confirmed or
+withdrawn. `GET /api/v1/contacts/{id}/activity` reads it newest first, one Query.
 
 The items are written where the event happens: tracking, unsubscribe and the SES handlers
 write theirs in the same transaction as the counters they move; joining a group and being
@@ -36,6 +36,8 @@ CONSENT_GIVEN = "consentGiven"
 CONSENT_REQUESTED = "consentRequested"  # a double opt-in's confirmation email is on its way
 CONSENT_CONFIRMED = "consentConfirmed"
 CONSENT_WITHDRAWN = "consentWithdrawn"
+ARCHIVED = "archived"
+UNARCHIVED = "unarchived"
 
 # Attributes shown under "details" in the API, when set.
 _DETAILS = (
@@ -177,8 +179,14 @@ def on_enrollment(change: Change, batch: Batch) -> None:
 
 def on_contact(change: Change, batch: Batch) -> None:
     """Erasure (anonymizedAt newly set) and deletion take the timeline with them; a change
-    of the consent's status is an entry."""
+    of the consent's status is an entry; archiving and unarchiving are entries too (keyed by
+    their moment: a replay writes the same item)."""
     _consent(change, batch)
+    if change.event_name == "MODIFY" and change.changed("archivedAt"):
+        new = change.new or {}
+        at = str(new.get("archivedAt") or new.get("updatedAt") or clock.now_iso())
+        kind = ARCHIVED if new.get("archivedAt") else UNARCHIVED
+        _later(batch, item(str(new["workspaceId"]), str(new["id"]), kind, f"{kind.upper()}#{at}", at))
     erased = (
         change.event_name == "MODIFY"
         and change.changed("anonymizedAt")

@@ -13,9 +13,12 @@ the same attributes, see models/contacts.py):
 | tag | tag links `WS#<ws>#TAG#<tag>` | 1 |
 | pipelineStage | gsi2 `WS#<ws>#CSTAGE#<stage>` | 1 |
 | status | gsi1 `WS#<ws>#CSTATUS#<status>` | 1 |
-| none | `WS#<ws>`, begins_with(sk, "CONTACT#") | 1 |
+| none | gsi4 `WS#<ws>#CLIST` | 1 |
+| archived (alone or with status, stage, tag, q as a FilterExpression) | gsi4 `WS#<ws>#CARCHIVED` | 1 |
 
-With groupId the other filters are applied to the contacts read. A filtered Query reads up
+Archived contacts are in none of the partitions above but their own: their keys leave them
+(models/contacts.py), so pages stay full. With groupId the other filters (archived
+included) are applied to the contacts read. A filtered Query reads up
 to FILTERED_READ items to fill the page, so a page can hold fewer
 than `limit` items and still have a next cursor. Lists are newest first, search results in
 token order. A contact matching `q` through two tokens is listed once (under its smallest
@@ -51,10 +54,18 @@ class ContactFilters:
     group_id: str | None = None
     pipeline_stage: str | None = None
     q: str | None = None
+    archived: bool = False
 
     def scope(self, workspace_id: str) -> str:
         """What a cursor is bound to: this workspace and these filters."""
-        parts = (self.status, self.tag, self.group_id, self.pipeline_stage, self.q)
+        parts = (
+            self.status,
+            self.tag,
+            self.group_id,
+            self.pipeline_stage,
+            self.q,
+            "a" if self.archived else "",
+        )
         return "contacts:" + workspace_id + ":" + "\0".join(part or "" for part in parts)
 
 
@@ -85,7 +96,12 @@ def _index_page(
     keep: Callable[[Item], bool] | None = None
     index = None
     forward = False
-    if q is not None:
+    if filters.archived:
+        hash_key, range_condition, index = Contact.list_partition(ws, archived=True), None, "gsi4"
+        conditions = _filters(filters, status=True, stage=True, tag=True)
+        if q is not None:
+            keep = _any_token(q)
+    elif q is not None:
         hash_key, range_condition = ContactSearch.partition(ws), ContactSearch.sk.startswith(q)
         keep, forward = _first_matching_token(q), True
         conditions = _filters(filters, status=True, stage=True, tag=True)
@@ -98,7 +114,7 @@ def _index_page(
     elif filters.status is not None:
         hash_key, range_condition, index = Contact.status_partition(ws, filters.status), None, "gsi1"
     else:
-        hash_key, range_condition = keys.workspace(ws), Contact.sk.startswith("CONTACT#")
+        hash_key, range_condition, index = Contact.list_partition(ws), None, "gsi4"
     condition = None
     for term in conditions:
         condition = term if condition is None else condition & term
@@ -142,8 +158,20 @@ def _first_matching_token(q: str) -> Callable[[Item], bool]:
     return keep
 
 
+def _any_token(q: str) -> Callable[[Item], bool]:
+    """Archived contacts have no search tokens: q is then checked on the contact itself."""
+
+    def keep(item: Item) -> bool:
+        assert isinstance(item, ContactData)
+        return any(t.startswith(q) for t in search_tokens(item.email, item.firstName, item.lastName))
+
+    return keep
+
+
 def matches(contact: ContactData, filters: ContactFilters, q: str | None) -> bool:
     """The filters other than groupId, applied in memory."""
+    if bool(contact.archivedAt) != filters.archived:
+        return False
     if filters.status is not None and contact.status != filters.status:
         return False
     if filters.pipeline_stage is not None and contact.pipelineStage != filters.pipeline_stage:

@@ -125,6 +125,8 @@ def view(contact: ContactData | State) -> dict[str, Any]:
         "createdAt": state["createdAt"],
         "updatedAt": state["updatedAt"],
         "anonymizedAt": state.get("anonymizedAt"),
+        "archived": bool(state.get("archivedAt")),
+        "archivedAt": state.get("archivedAt"),
     }
 
 
@@ -216,6 +218,7 @@ def new_state(
         "createdAt": moment,
         "updatedAt": moment,
         "anonymizedAt": None,
+        "archivedAt": None,
         "revision": 0,
     }
     return consent.reconciled(None, state, source)

@@ -67,6 +67,7 @@ STATE_FIELDS = (
     "createdAt",
     "updatedAt",
     "anonymizedAt",
+    "archivedAt",
     "revision",
 )
 
@@ -97,8 +98,13 @@ def canonical(state: State) -> Contact:
     ws, contact_id = state["workspaceId"], state["id"]
     item = materialise(Contact, *Contact.key(ws, contact_id), state)
     assert isinstance(item, Contact)
-    item.gsi1pk, item.gsi1sk = Contact.status_partition(ws, state["status"]), contact_id
-    item.gsi2pk, item.gsi2sk = Contact.stage_partition(ws, state["pipelineStage"]), contact_id
+    archived = bool(state.get("archivedAt"))
+    # An archived contact leaves the list, status and stage partitions by its keys alone (a
+    # sparse index), so pages of those lists stay full; it is listed under CARCHIVED instead.
+    item.gsi4pk, item.gsi4sk = Contact.list_partition(ws, archived), contact_id
+    if not archived:
+        item.gsi1pk, item.gsi1sk = Contact.status_partition(ws, state["status"]), contact_id
+        item.gsi2pk, item.gsi2sk = Contact.stage_partition(ws, state["pipelineStage"]), contact_id
     if state.get("phone"):  # who has a phone, email or not (contact_sync.phone_holders)
         item.gsi3pk, item.gsi3sk = Contact.phone_partition(ws, state["phone"]), contact_id
     return item
@@ -122,11 +128,23 @@ def copies(state: State) -> dict[tuple[str, str], tuple[str, type[ContactData]]]
     if identity is not None:
         cls, key = identity
         found[key] = ("email" if cls is ContactEmail else "phone", cls)
+    if state.get("archivedAt"):
+        return found  # archived: found by a sync, but in no search or tag list
     for token in search_tokens(state.get("email"), state.get("firstName"), state.get("lastName")):
         found[ContactSearch.key(ws, token, contact_id)] = ("search", ContactSearch)
     for tag in state.get("tags") or []:
         found[ContactTag.key(ws, tag, contact_id)] = ("tag", ContactTag)
     return found
+
+
+def counted(state: State | None) -> bool:
+    """Whether the contact counts toward the plan's limit and its tags' counts (archived
+    contacts do not)."""
+    return state is not None and not state.get("archivedAt")
+
+
+def counted_tags(state: State | None) -> set[str]:
+    return set(state["tags"]) if state is not None and counted(state) else set()
 
 
 @dataclass
@@ -211,7 +229,6 @@ def plan(
         item = canonical(after)
         if before is None:
             condition: Condition = Contact.pk.does_not_exist()
-            write.count_delta = 1
         else:
             condition = Contact.revision == before["revision"]
         write.ops.append(_update_contact(contact_id, item, condition))
@@ -225,7 +242,6 @@ def plan(
                 write.ops.append(_put(kind, contact_id, copy, None))
         new_keys = set(copies(after))
     else:
-        write.count_delta = -1
         item = canonical(before)  # type: ignore[arg-type]
         write.ops.append(_delete("contact", contact_id, item, Contact.revision == before["revision"]))  # type: ignore[index]
         new_keys = set()
@@ -243,8 +259,10 @@ def plan(
         )
         write.ops.append(Op("check", "erased", contact_id, kwargs, key))
 
-    old_tags = set(before["tags"]) if before is not None else set()
-    new_tags = set(after["tags"]) if after is not None else set()
+    # Archiving leaves the plan's count and the tags' counts; unarchiving comes back under
+    # the plan's limit (the workspace update's condition).
+    write.count_delta = int(counted(after)) - int(counted(before))
+    old_tags, new_tags = counted_tags(before), counted_tags(after)
     write.tag_deltas.update(dict.fromkeys(new_tags - old_tags, 1))
     write.tag_deltas.update(dict.fromkeys(old_tags - new_tags, -1))
     return write

@@ -70,6 +70,7 @@ class SyncResult:
     result: str
     contact: Contact
     warnings: tuple[dict[str, str], ...] = ()
+    unarchived: bool = False  # the contact matched was archived: this sync unarchived it
 
 
 @dataclass(frozen=True)
@@ -109,11 +110,14 @@ def sync_one(
     (`parse_salvaging`), reported in `warnings` with what the matching rules keep.
     """
     tags = merged_tags(extra_tags)  # checks the caller's tags like a client's
-    result, state = _sync_single(workspace_id, given, source=source, extra_tags=tags, update_existing=True)
+    result, state, unarchived = _sync_single(
+        workspace_id, given, source=source, extra_tags=tags, update_existing=True
+    )
     return SyncResult(
         result=result if result == "created" else "updated",
         contact=canonical(state),
         warnings=(*refused, *left_out(given, state)),
+        unarchived=unarchived,
     )
 
 
@@ -123,6 +127,12 @@ def left_out(given: ContactInput, state: State) -> tuple[dict[str, str], ...]:
     if given.phone and state.get("phone") != given.phone:
         return (kept_phone_warning(given.phone),)
     return ()
+
+
+def unarchived_warning(given: ContactInput) -> dict[str, str]:
+    """What an import's row report says when the row matched an archived contact."""
+    field = "email" if given.email else "phone"
+    return {"field": field, "value": str(given.email or given.phone), "reason": "archived contact unarchived"}
 
 
 def phone_holders(workspace_id: str, phone: str) -> frozenset[str]:
@@ -145,8 +155,9 @@ def _sync_single(
     source: str,
     extra_tags: Sequence[str],
     update_existing: bool,
-) -> tuple[str, State]:
-    """(result, state) for one input; reads and retries when a concurrent write won."""
+) -> tuple[str, State, bool]:
+    """(result, state, unarchived) for one input; reads and retries when a concurrent write
+    won (an archive racing this sync's unarchive included: decided again on what is stored)."""
     digests = erased_digests(workspace_id, given.email, given.phone)
     custom_keys = list(given.custom_fields or {})
     custom: dict[str, Any] | None = None
@@ -174,7 +185,7 @@ def _sync_single(
             before = state_of(holder)
             state = _merged(before, given, custom, match, extra_tags, update_existing, source)
             if same(before, state):
-                return "unchanged", before
+                return "unchanged", before, False
             write = plan(before, state)
             result = "updated"
         try:
@@ -185,7 +196,7 @@ def _sync_single(
             if rejected.of_kind("erased"):
                 raise PersonErased("email" if given.email else "phone") from None
             continue  # an identity was taken or the contact changed meanwhile: read again
-        return result, state
+        return result, state, bool(write.before and write.before.get("archivedAt"))
     raise Conflict("the contact kept changing while it was being synced; try again")
 
 
@@ -224,6 +235,7 @@ def _merged(
     """The contact after this input, by the rules in the module docstring (its consent by
     chalicelib.contacts.consent's: raised, never lowered; `source` is where it comes from)."""
     after = copy.deepcopy(before)
+    after["archivedAt"] = None  # the person came back: a matched archived contact is unarchived
     if not update_existing:
         after["tags"] = merged_tags(before["tags"], extra_tags)
     else:
@@ -492,6 +504,8 @@ def _merge_into(
     result = "unchanged" if same(current, state) else "updated"
     reason = "duplicate_in_batch" if duplicate else (None if run.update_existing else "exists")
     warnings = row.warnings + (left_out(row.given, state) if run.update_existing or ours else ())
+    if current.get("archivedAt"):
+        warnings += (unarchived_warning(row.given),)
     run.outcomes[row.index] = RowOutcome(row.index, result, target_id, reason, warnings=warnings)
     return state
 
@@ -538,7 +552,7 @@ def _one_row(
 ) -> RowOutcome:
     """A row whose batched transaction was cancelled, synced alone with fresh reads."""
     try:
-        result, state = _sync_single(
+        result, state, unarchived = _sync_single(
             workspace_id, row.given, source=source, extra_tags=extra_tags, update_existing=update_existing
         )
     except PersonErased:
@@ -549,6 +563,8 @@ def _one_row(
         return RowOutcome(row.index, "failed", None, _reason(error), row.given.email or row.given.phone)
     reason = None if update_existing or result == "created" else "exists"
     warnings = row.warnings + (left_out(row.given, state) if update_existing or result == "created" else ())
+    if unarchived:
+        warnings += (unarchived_warning(row.given),)
     return RowOutcome(row.index, result, state["id"], reason, warnings=warnings)
 
 

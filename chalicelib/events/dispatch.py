@@ -115,10 +115,11 @@ def job_kinds() -> Kinds:
     """Paged jobs over a group's members (or a filter's matches): kind -> what each page does."""
     # cold start: the jobs Lambda only
     from chalicelib.campaigns import launch
-    from chalicelib.flows import contact_bulk, group_actions
+    from chalicelib.flows import contact_bulk, group_actions, group_merge
     from chalicelib.groups import upkeep
 
     return {
+        group_merge.MERGE: group_merge.MERGE_KIND,
         launch.JOB_KIND: launch.ENROLL_KIND,
         group_actions.APPLY_TAGS: group_actions.APPLY_TAGS_KIND,
         group_actions.DELETE_CONTACTS: group_actions.DELETE_CONTACTS_KIND,

@@ -282,7 +282,10 @@ def submit_reporting(
         confirmation.send(form, synced.contact)
     else:
         join_groups(form, synced.contact)
-    return synced.result, [dict(w) for w in synced.warnings if w["reason"] != KEPT_PHONE]
+    warnings = [dict(w) for w in synced.warnings if w["reason"] != KEPT_PHONE]
+    if synced.unarchived:  # the visitor's own address, as a 200 "updated" already tells
+        warnings.append({"field": "contact", "value": "archived", "reason": "archived contact unarchived"})
+    return synced.result, warnings
 
 
 def _asks_confirmation(form: Form, email: str | None) -> bool:

@@ -12,6 +12,10 @@ from the message: the page's progress is recorded with the condition `page = n`,
   (tags added are a set, a deleted contact is gone, enrollment is conditional...);
 - two deliveries of the same page running at once record it once; the loser stops.
 
+A kind may page through several groups in turn (`groups`, e.g. a merge's sources): the index
+of the group being read is kept in the job's `state` ("group") and moves on, with the cursor,
+in the same conditional update that records the page.
+
 When the last page is recorded the job is FINISHING, the kind's `finish` runs (again if it
 crashed), then COMPLETED. A page that fails on its last delivery makes the job FAILED (with
 its progress where it stopped) and its message goes to the dead-letter queue: redriven from
@@ -24,6 +28,7 @@ import json
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import partial
 from typing import Any, Protocol
 
 from pynamodb.exceptions import DoesNotExist, UpdateError
@@ -71,6 +76,8 @@ class Kind:
     consistent: bool = False
     finish: Callable[[Job], None] | None = None
     read_page: ReadPage | None = None  # None: the group's members
+    # The groups whose members the pages read, in turn (default: the job's own group).
+    groups: Callable[[Job], list[str]] | None = None
 
 
 # job kind -> what its pages do (chalicelib.events.dispatch.JOB_KINDS)
@@ -193,7 +200,10 @@ def run(job: Job, page_number: int, kinds: Kinds) -> None:
         elif page_number == job.page - 1:
             _send(job, int(job.page))
         return
-    read = registered.read_page or _members
+    totals = state(job)
+    groups = registered.groups(job) if registered.groups is not None else [str(job.groupId)]
+    index = totals.get("group", 0)
+    read = registered.read_page or partial(_members, group_id=groups[index])
     page = read(
         job, registered.page_size, json.loads(job.cursor) if job.cursor else None, registered.consistent
     )
@@ -201,7 +211,9 @@ def run(job: Job, page_number: int, kinds: Kinds) -> None:
     if result.errors:
         # Every failure, in a CSV part of this page (a page run again writes the same key).
         job_report.write_part(job, page_number, result.errors)
-    last = page.last_key is None
+    last = page.last_key is None and index >= len(groups) - 1
+    if page.last_key is None and not last:
+        totals["group"] = index + 1  # this group is done: the next page reads the next one
     actions: list[Any] = [
         Job.page.set(page_number + 1),
         Job.cursor.set(json.dumps(page.last_key)) if page.last_key else Job.cursor.remove(),
@@ -214,10 +226,9 @@ def run(job: Job, page_number: int, kinds: Kinds) -> None:
         if room:
             actions.append(Job.errors.set(Job.errors.append(result.errors[:room])))
         actions.append(Job.errorCount.add(len(result.errors)))
-    if result.counts:
-        totals = state(job)
-        for name, value in result.counts.items():
-            totals[name] = totals.get(name, 0) + int(value)
+    for name, value in result.counts.items():
+        totals[name] = totals.get(name, 0) + int(value)
+    if totals != state(job):
         actions.append(Job.state.set(totals))
     try:
         job.update(actions, condition=Job.page == page_number)
@@ -234,9 +245,11 @@ def run(job: Job, page_number: int, kinds: Kinds) -> None:
         _send(job, page_number + 1)
 
 
-def _members(job: Job, limit: int, start_key: dict[str, Any] | None, consistent: bool) -> Any:
+def _members(
+    job: Job, limit: int, start_key: dict[str, Any] | None, consistent: bool, *, group_id: str
+) -> Any:
     return members.member_page(
-        job.workspaceId, str(job.groupId), limit=limit, start_key=start_key, consistent=consistent
+        job.workspaceId, group_id, limit=limit, start_key=start_key, consistent=consistent
     )
 
 

@@ -86,11 +86,17 @@ def member_page(
     status: str | None = None,
     q: str | None = None,
     consistent: bool = False,
+    unarchived: bool = False,
 ) -> Page[Membership]:
-    """One Query: the group's partition, or its members of one status on gsi2; `q` filters."""
-    filter_condition = None
+    """One Query: the group's partition, or its members of one status on gsi2; `q` filters.
+    `unarchived`: leave out the members whose contact is archived (a FilterExpression on the
+    group's partition: a membership's key cannot move; by status they are out already)."""
+    filter_condition: Any = None
     if q:
         filter_condition = Membership.search.contains(SEARCH_SEPARATOR + fold(q))
+    if unarchived and not status:
+        live = Membership.archivedAt.does_not_exist()
+        filter_condition = live if filter_condition is None else filter_condition & live
     if status:
         return query_page(
             Membership,
@@ -115,11 +121,18 @@ def member_page(
 def members_page(
     workspace_id: str, group_id: str, *, limit: int, cursor: str | None, q: str | None, status: str | None
 ) -> tuple[list[dict[str, Any]], str | None]:
-    """A page of members as the API lists them. A page filtered by `q` may hold fewer than
-    `limit` items while `nextCursor` is set: follow it until null."""
+    """A page of members as the API lists them (archived contacts left out). A page filtered
+    by `q`, or one that passed archived members, may hold fewer than `limit` items while
+    `nextCursor` is set: follow it until null."""
     scope = f"{workspace_id}:members:{group_id}:{status or ''}:{q or ''}"
     page = member_page(
-        workspace_id, group_id, limit=limit, start_key=pagination.decode(cursor, scope), status=status, q=q
+        workspace_id,
+        group_id,
+        limit=limit,
+        start_key=pagination.decode(cursor, scope),
+        status=status,
+        q=q,
+        unarchived=True,
     )
     if not page.items and page.last_key is None and cursor is None:
         groups.get(workspace_id, group_id)  # 404 for an unknown group, [] for an empty one

@@ -17,7 +17,7 @@ from chalicelib.models.groups import Group, Membership
 from chalicelib.platform.db import is_conditional_failure
 
 # The contact attributes a membership copies, as named on both items.
-SNAPSHOT_FIELDS = (*PERSONAL_FIELDS, "status")
+SNAPSHOT_FIELDS = (*PERSONAL_FIELDS, "status", "archivedAt")
 # Separates the search tokens in `search`: `contains(search, SEP + q)` is "q is a prefix of
 # one of the tokens" (the contacts list's `q`), in the same Query as the member page.
 SEARCH_SEPARATOR = "\x1f"
@@ -41,6 +41,11 @@ def contact_values(contact: ContactData) -> dict[str, Any]:
     return dict(contact.attribute_values)
 
 
+def status_key(snapshot: Mapping[str, Any]) -> str:
+    """The membership's gsi2 "status": the contact's, or ARCHIVED while it is archived."""
+    return Membership.ARCHIVED if snapshot.get("archivedAt") else str(snapshot["status"])
+
+
 def new_membership(workspace_id: str, group: Group, contact: Mapping[str, Any], joined_at: str) -> Membership:
     contact_id = str(contact["id"])
     snapshot = snapshot_of(contact)
@@ -53,7 +58,7 @@ def new_membership(workspace_id: str, group: Group, contact: Mapping[str, Any], 
         joinedAt=joined_at,
         gsi1pk=keys.contact_partition(workspace_id, contact_id),
         gsi1sk=f"GROUP#{group.id}",
-        gsi2pk=Membership.status_partition(workspace_id, group.id, snapshot["status"]),
+        gsi2pk=Membership.status_partition(workspace_id, group.id, status_key(snapshot)),
         gsi2sk=f"MEMBER#{contact_id}",
         groupName=group.name,
         groupColor=group.color,
@@ -81,7 +86,7 @@ def refresh_membership(membership: Membership, contact: Mapping[str, Any]) -> bo
         for name, value in snapshot.items()
     ]
     status_partition = Membership.status_partition(
-        membership.workspaceId, membership.groupId, snapshot["status"]
+        membership.workspaceId, membership.groupId, status_key(snapshot)
     )
     actions.append(Membership.gsi2pk.set(status_partition))
     newer = Membership.contactRevision.does_not_exist() | (

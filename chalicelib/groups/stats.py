@@ -25,7 +25,7 @@ still pending when counting began would otherwise count twice), and logs every d
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -96,15 +96,20 @@ def engagement_rate(engagement: GroupEngagement | None) -> float | None:
 # ---- counting from the stream -------------------------------------------------------------
 
 
+def counts(image: Mapping[str, Any] | None) -> tuple[int, int]:
+    """What one membership image adds to (total, active): nothing while its contact is
+    archived (the snapshot's archivedAt), so archiving a member takes it out of the counts
+    and unarchiving puts it back, as Membership MODIFY records."""
+    if image is None or image.get("archivedAt"):
+        return 0, 0
+    return 1, int(image.get("status", ACTIVE) == ACTIVE)
+
+
 def membership_delta(change: Change) -> tuple[int, int]:
     """How a Membership record moves (total, active)."""
-    old_active = (change.old or {}).get("status", ACTIVE) == ACTIVE
-    new_active = (change.new or {}).get("status", ACTIVE) == ACTIVE
-    if change.event_name == "INSERT":
-        return 1, int(new_active)
-    if change.event_name == "REMOVE":
-        return -1, -int(old_active)
-    return 0, int(new_active) - int(old_active)
+    old = counts(change.old) if change.event_name != "INSERT" else (0, 0)
+    new = counts(change.new) if change.event_name != "REMOVE" else (0, 0)
+    return new[0] - old[0], new[1] - old[1]
 
 
 def membership_changed(change: Change, batch: Batch) -> None:

@@ -78,16 +78,18 @@ def recount_page(job: Job, members: list[Membership]) -> jobs.PageResult:
     the snapshots got wrong; the stream then moves the counters for each mend, so the count
     stays the one to compare with."""
     contacts = contacts_by_id(job.workspaceId, [m.contactId for m in members])
-    active = 0
+    total = active = 0
     for member in members:
-        active += member.status == ACTIVE
+        live = not member.archivedAt  # archived members are out of the counters
+        total += live
+        active += live and member.status == ACTIVE
         contact = contacts.get(member.contactId)
         if contact is None:
             logger.warning("membership of a deleted contact removed", extra={"contact_id": member.contactId})
             member.delete()
         elif snapshots.snapshot_stale(member, contact):
             snapshots.refresh_membership(member, contact)
-    return jobs.PageResult(processed=len(members), counts={"total": len(members), "active": active})
+    return jobs.PageResult(processed=len(members), counts={"total": total, "active": active})
 
 
 def finish_recount(job: Job) -> None:

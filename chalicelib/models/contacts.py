@@ -57,6 +57,8 @@ class ContactData(Item):
     updatedAt = UnicodeAttribute()
     # Set by GDPR anonymisation: personal fields are gone, only keyed hashes remain.
     anonymizedAt = UnicodeAttribute(null=True)
+    # Set while the contact is archived: kept whole, but out of lists, searches and counts.
+    archivedAt = UnicodeAttribute(null=True)
     # +1 on every write; writes are conditioned on it, so concurrent updates never lose one.
     revision = NumberAttribute(default=0)
 
@@ -73,6 +75,10 @@ class Contact(ContactData, discriminator="Contact"):
     gsi2 WS#<ws>#CSTAGE#<stage> / <id>: contacts by pipeline stage.
     gsi3 WS#<ws>#CPHONE#<E.164> / <id>: the contacts that have this phone, with or without an
     email (the matching rules' "known phone"; PHONE# copies exist only for phone-only ones).
+    gsi4 WS#<ws>#CLIST / <id>: the contacts list (no filter), or WS#<ws>#CARCHIVED / <id>
+    while archived. An archived contact has no gsi1/gsi2 keys and no search or tag copies, so
+    every list and search skips it by its keys alone (pages stay full); gsi3 and its identity
+    lookup stay, so a sync still finds (and unarchives) it.
 
     `engagement` (this item only, never on a copy): the contact's engagement facts, the last
     time of each event kind for any campaign and for its 20 latest campaigns
@@ -94,6 +100,10 @@ class Contact(ContactData, discriminator="Contact"):
     @staticmethod
     def stage_partition(ws: str, stage: str) -> str:
         return f"{keys.workspace(ws)}#CSTAGE#{stage}"
+
+    @staticmethod
+    def list_partition(ws: str, archived: bool = False) -> str:
+        return f"{keys.workspace(ws)}#{'CARCHIVED' if archived else 'CLIST'}"
 
     @staticmethod
     def phone_partition(ws: str, phone: str) -> str:

@@ -65,7 +65,8 @@ class GroupName(Item, discriminator="GroupName"):
 
 class Membership(Item, discriminator="Membership"):
     """pk WS#<ws>#GROUP#<group>, sk MEMBER#<contact>; gsi1 WS#<ws>#CONTACT#<contact> / GROUP#<group>;
-    gsi2 WS#<ws>#GROUP#<group>#STATUS#<contact status> / MEMBER#<contact>.
+    gsi2 WS#<ws>#GROUP#<group>#STATUS#<contact status> / MEMBER#<contact> (STATUS#ARCHIVED
+    while the contact is archived, so members by status skip it).
 
     The write of this item is the event: its stream record alone tells the workspace, group,
     group type (as it was when the contact joined; a later change of the group's type does
@@ -93,6 +94,8 @@ class Membership(Item, discriminator="Membership"):
     status = UnicodeAttribute(default="ACTIVE")
     search = UnicodeAttribute(null=True)  # see chalicelib.groups.snapshots.search_text
     contactRevision = NumberAttribute(default=0)  # the contact's revision the snapshot shows
+    # The contact is archived: the member is out of the group's counts and member lists.
+    archivedAt = UnicodeAttribute(null=True)
     # Group snapshot.
     groupName = UnicodeAttribute(null=True)
     groupColor = UnicodeAttribute(null=True)
@@ -105,6 +108,8 @@ class Membership(Item, discriminator="Membership"):
     @staticmethod
     def status_partition(ws: str, group_id: str, status: str) -> str:
         return f"{keys.group_partition(ws, group_id)}#STATUS#{status}"
+
+    ARCHIVED = "ARCHIVED"  # the gsi2 "status" of an archived contact's memberships
 
 
 class GroupEngagement(Item, discriminator="GroupEngagement"):

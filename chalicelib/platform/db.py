@@ -1,4 +1,4 @@
-"""The one table as PynamoDB sees it: a polymorphic base item and its three overloaded GSIs.
+"""The one table as PynamoDB sees it: a polymorphic base item and its four overloaded GSIs.
 
 Every entity is a subclass of `Item` with a discriminator (`type`), its own key prefixes and
 its own attributes; `docs/data-model.md` lists them. The key schema itself is defined once, in
@@ -44,6 +44,15 @@ class Gsi3(GlobalSecondaryIndex["Item"]):
     gsi3sk = UnicodeAttribute(range_key=True)
 
 
+class Gsi4(GlobalSecondaryIndex["Item"]):
+    class Meta:
+        index_name = "gsi4"
+        projection = AllProjection()
+
+    gsi4pk = UnicodeAttribute(hash_key=True)
+    gsi4sk = UnicodeAttribute(range_key=True)
+
+
 class Item(Model):
     """Base of every item in the table. Querying it returns instances of the right subclass."""
 
@@ -59,11 +68,14 @@ class Item(Model):
     gsi2sk = UnicodeAttribute(null=True)
     gsi3pk = UnicodeAttribute(null=True)
     gsi3sk = UnicodeAttribute(null=True)
+    gsi4pk = UnicodeAttribute(null=True)
+    gsi4sk = UnicodeAttribute(null=True)
     ttl = TTLAttribute(null=True)
 
     gsi1 = Gsi1()
     gsi2 = Gsi2()
     gsi3 = Gsi3()
+    gsi4 = Gsi4()
 
 
 def connection() -> Connection:

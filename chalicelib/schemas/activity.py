@@ -21,6 +21,8 @@ ActivityType = Literal[
     "consentRequested",
     "consentConfirmed",
     "consentWithdrawn",
+    "archived",
+    "unarchived",
 ]
 
 

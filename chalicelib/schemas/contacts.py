@@ -167,6 +167,8 @@ class ContactView(ApiModel):
     created_at: str
     updated_at: str
     anonymized_at: str | None = None
+    archived: bool = Field(default=False, description="left out of lists, searches, counts and enrollment")
+    archived_at: str | None = None
 
 
 class LeftOut(ApiModel):
@@ -181,6 +183,9 @@ class SyncAnswer(ApiModel):
     contact: ContactView
     result: str = Field(description="created | updated")
     warnings: list[LeftOut] = Field(default_factory=list, description="values left out of the contact")
+    unarchived: bool = Field(
+        default=False, description="the contact was archived and this sync unarchived it"
+    )
 
 
 class ContactPage(Page[ContactView]):
@@ -193,6 +198,7 @@ class ContactListQuery(ListQuery):
     group_id: str | None = Field(default=None, max_length=26)
     pipeline_stage: StageName | None = None
     q: str | None = Field(default=None, min_length=1, max_length=100, description="prefix of email or name")
+    archived: bool = Field(default=False, description="true: the archived contacts instead")
 
 
 class TagView(ApiModel):

@@ -175,6 +175,16 @@ class GroupAction(ApiModel):
     confirm: bool | None = None
 
 
+MAX_MERGE_SOURCES = 50
+
+
+class GroupMerge(ApiModel):
+    """POST /groups/{id}/merge: the groups whose members join this one."""
+
+    source_group_ids: list[str] = Field(min_length=1, max_length=MAX_MERGE_SOURCES)
+    delete_sources: bool = False
+
+
 class JobAccepted(ApiModel):
     job_id: str
 

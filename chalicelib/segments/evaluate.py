@@ -3,7 +3,8 @@ and anything else that filters contacts can never disagree.
 
 Text is compared case- and accent-insensitively (as the `q` search is); a select's and a
 tag's values exactly. A negative operator (`ne`, `notIn`, `hasNone`) holds for a contact
-without the value; every other operator, but `notExists`, needs the value.
+without the value; every other operator, but `notExists`, needs the value. An archived
+contact matches no filter.
 
 An engagement condition reads the contact's engagement facts (chalicelib.contacts.engagement,
 on the Contact item and in its stream images): the last time of the event, for the campaign
@@ -54,6 +55,8 @@ class Context:
 
 
 def matches(checked: Checked, contact: Mapping[str, Any], context: Context) -> bool:
+    if contact.get("archivedAt"):
+        return False  # archived: in no search, count or rule group until unarchived
     return _node(checked.node, checked, contact, context)
 
 

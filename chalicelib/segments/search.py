@@ -10,7 +10,10 @@ condition (the conditions of a top-level `all`, or the filter itself when it is 
 | `status eq S` | gsi1 `WS#<ws>#CSTATUS#<S>` | 1 |
 | `pipelineStage eq P` | gsi2 `WS#<ws>#CSTAGE#<P>` | 1 |
 | `email`/`firstName`/`lastName` `startsWith` | the search tokens | 1 |
-| anything else | the workspace's contacts | 1 |
+| anything else | the contacts list, gsi4 `WS#<ws>#CLIST` | 1 |
+
+Archived contacts are in none of these partitions but the group's members (their keys leave
+them, see models/contacts.py); the evaluator drops them there.
 
 Every item read is then run through the one evaluator (chalicelib.segments.evaluate); a
 filter naming groups other than the partition's costs one more BatchGetItem of the
@@ -103,7 +106,7 @@ def plan(workspace_id: str, node: FilterNode) -> Plan:
                 prefix=folded,
                 copies=True,
             )
-    return Plan(keys.workspace(workspace_id), Contact.sk.startswith("CONTACT#"))
+    return Plan(Contact.list_partition(workspace_id), index="gsi4")
 
 
 def scope(workspace_id: str, node: FilterNode) -> str:

@@ -25,6 +25,7 @@ BODIES: list[Any] = [
     {"contactIds": ["A_CONTACT"], "emails": ["mallory@example.com"]},
     {"contactIds": ["A_CONTACT"]},
     {"groupIds": []},
+    {"sourceGroupIds": ["01ARZ3NDEKTSV4RRFFQ69G5FAV"]},
 ]
 
 
@@ -107,6 +108,7 @@ def test_another_workspaces_ids_are_404_on_every_route(victim: Any, new_workspac
             f"/api/v1/groups/{own_group}/actions", {"action": "addToCampaign", "campaignId": ids["campaigns"]}
         ),
         b.get(f"/api/v1/contacts/export?groupId={ids['groups']}"),
+        b.post(f"/api/v1/groups/{own_group}/merge", {"sourceGroupIds": [ids["groups"]]}),
     ]
     assert all(r.status in (404, 422) and "not found" in r.json["error"]["message"] for r in refused), [
         (r.status, r.json) for r in refused

@@ -163,3 +163,21 @@ def test_a_campaign_that_stops_when_leaving_stops_whoever_leaves_its_group(api: 
     [going_on] = enrollments(api, staying)
     assert (stopped["status"], stopped["stopReason"]) == ("STOPPED", "leftGroup")
     assert (going_on["status"], going_on["stopReason"]) == ("ACTIVE", None)
+
+
+def test_an_archived_contact_leaves_its_rule_groups_and_comes_back_when_unarchived(api: Api, pump) -> None:
+    # GIVEN a DYNAMIC rule group of vips, built with two of them, one archived before the build
+    first, second = (contact(api, f"v{n}@example.com", tags=["vip"]) for n in range(2))
+    assert api.post(f"/api/v1/contacts/{second}/archive").status == 200
+    pump.drain()
+    group = rule_group(api, VIP)["id"]
+    assert all(call.ok for call in pump.drain())
+    assert member_ids(api, group) == [first]
+    # WHEN the member is archived and the other unarchived
+    assert api.post(f"/api/v1/contacts/{first}/archive").status == 200
+    assert api.post(f"/api/v1/contacts/{second}/unarchive").status == 200
+    assert all(call.ok for call in pump.drain())
+    # THEN the group follows: the archived one left, the unarchived one joined
+    assert member_ids(api, group) == [second]
+    assert api.get(f"/api/v1/groups/{group}/stats").json["totalContacts"] == 1
+    assert api.get(f"/api/v1/contacts/{first}/groups").json["items"] == []

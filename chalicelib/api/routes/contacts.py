@@ -69,7 +69,7 @@ def sync_contact() -> Response:
         synced = contact_flows.sync(ws, _body(), source="api")
         status = 201 if synced.result == "created" else 200
         answer = {"contact": contacts.view(synced.contact), "result": synced.result}
-        return status, {**answer, "warnings": list(synced.warnings)}
+        return status, {**answer, "warnings": list(synced.warnings), "unarchived": synced.unarchived}
 
     return idempotency.respond(request, ws, "contacts.sync", produce)
 
@@ -97,6 +97,7 @@ def list_contacts() -> Response:
         group_id=query.group_id,
         pipeline_stage=query.pipeline_stage,
         q=query.q,
+        archived=query.archived,
     )
     items, cursor = search(workspace_id(request), filters, limit=query.limit, cursor=query.cursor)
     return json_response({"items": [contacts.view(item) for item in items], "nextCursor": cursor})
@@ -216,3 +217,33 @@ def anonymize_contact(id: str) -> Response:
     from chalicelib.contacts import service as contacts
 
     return json_response(contacts.view(gdpr.anonymize(workspace_id(bp.current_request), id)))
+
+
+@route(
+    bp,
+    "/api/v1/contacts/{id}/archive",
+    "POST",
+    summary="Archive a contact: kept whole, out of lists, searches, counts, enrollment and the plan",
+    response="contacts.ContactView",
+)
+def archive_contact(id: str) -> Response:
+    # cold start: loaded on first use, not at the API's import
+    from chalicelib.contacts import archive
+    from chalicelib.contacts import service as contacts
+
+    return json_response(contacts.view(archive.archive(workspace_id(bp.current_request), id)))
+
+
+@route(
+    bp,
+    "/api/v1/contacts/{id}/unarchive",
+    "POST",
+    summary="Unarchive a contact (402 when the plan has no room for it)",
+    response="contacts.ContactView",
+)
+def unarchive_contact(id: str) -> Response:
+    # cold start: loaded on first use, not at the API's import
+    from chalicelib.contacts import archive
+    from chalicelib.contacts import service as contacts
+
+    return json_response(contacts.view(archive.unarchive(workspace_id(bp.current_request), id)))

@@ -265,6 +265,29 @@ def group_action(groupId: str) -> Response:
 
 @route(
     bp,
+    f"{GROUP}/merge",
+    "POST",
+    summary="Merge groups into this one (a job): members join, campaigns re-pointed, sources deleted",
+    body="groups.GroupMerge",
+    response="groups.JobAccepted",
+    status=202,
+)
+def merge_groups(groupId: str) -> Response:
+    # cold start: loaded on first use, not at the API's import
+    from chalicelib.api import idempotency
+    from chalicelib.flows import group_merge
+    from chalicelib.schemas.groups import GroupMerge
+
+    request = bp.current_request
+    ws = workspace_id(request)
+    body = parse_body(request, GroupMerge)
+    return idempotency.respond(
+        request, ws, f"groups:{groupId}:merge", lambda: (202, {"jobId": group_merge.start(ws, groupId, body)})
+    )
+
+
+@route(
+    bp,
     "/api/v1/contacts/{id}/groups",
     "GET",
     summary="The contact's groups (one Query)",
