@@ -36,7 +36,7 @@ lint: $(STAMP)
 types: $(STAMP)
 	$(BIN)/mypy
 
-unit: $(STAMP) browser
+unit: $(STAMP) browser databases
 	$(BIN)/python -m pytest -q -n 2
 
 package: $(STAMP)
@@ -53,6 +53,21 @@ browser:
 	else \
 		echo "make browser: chromium/chromium-driver missing; the browser test will skip. As root:"; \
 		echo "  apt-get update && apt-get install -y --no-install-recommends chromium chromium-driver"; \
+	fi
+
+# Debian's PostgreSQL and MariaDB servers for the database sync tests (tests/support/databases.py
+# starts them on free ports in temporary folders), installed when missing (CI runs as root);
+# otherwise those tests skip and this says what to install.
+.PHONY: databases
+databases:
+	@if ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1 && command -v mariadbd >/dev/null 2>&1 \
+		|| { [ -x /usr/sbin/mariadbd ] && ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; }; then :; \
+	elif [ "$$(id -u)" = 0 ]; then \
+		apt-get update -q && DEBIAN_FRONTEND=noninteractive \
+		apt-get install -y -q --no-install-recommends postgresql mariadb-server; \
+	else \
+		echo "make databases: postgresql/mariadb-server missing; the sync tests will skip. As root:"; \
+		echo "  apt-get update && apt-get install -y --no-install-recommends postgresql mariadb-server"; \
 	fi
 
 test: lint types package unit

@@ -21,6 +21,7 @@ from chalicelib.api.routes import (
     keys,
     previews,
     senders,
+    syncs,
     system,
     tags,
     tracking,
@@ -50,6 +51,7 @@ for blueprint in (
     activity.bp,
     tracking.bp,
     imports.bp,
+    syncs.bp,
     webhooks.bp,
 ):
     app.register_blueprint(blueprint)
@@ -61,11 +63,14 @@ STREAM_ARN = os.environ.get(
 )
 
 
+# No batching window on the stream: a rule group's join is two stream hops (the contact's
+# change writes the membership, the membership enrolls), and each window is waited for in full
+# when traffic is light; under load Lambda's polls (4 a second a shard) fill batches anyway.
 @app.on_dynamodb_record(
     stream_arn=STREAM_ARN,
     batch_size=100,
     starting_position="TRIM_HORIZON",
-    maximum_batching_window_in_seconds=1,
+    maximum_batching_window_in_seconds=0,
 )
 def table_changes(event: Any) -> dict[str, Any]:
     return streams.handle(event.to_dict(), event.context, dispatch.stream_reactions())
@@ -105,6 +110,13 @@ def due_steps(event: Any) -> None:
     from chalicelib.timers import due  # cold start: this schedule only
 
     due.release_due()
+
+
+@app.schedule(Rate(5, unit=Rate.MINUTES))
+def due_syncs(event: Any) -> None:
+    from chalicelib.exchange import sync_schedule  # cold start: this schedule only
+
+    sync_schedule.start_due()
 
 
 # SES publishes bounces, complaints, deliveries and received mail to this topic

@@ -11,7 +11,9 @@ those items back and drops the stream records the failed transaction appended.
 `install()` also installs devstack.moto_index (sorted indexes: a Query at O(log n + page)), and
 makes moto server keep the body of a PUT whatever its Content-Type (`_put_bodies_are_bytes`), and
 keeps moto's memory bounded by its data, not by its age (`_bounded_memory`), and writes the
-answers of DynamoDB's item operations and of GetRecords with `json` (`_fast_json_results`).
+answers of DynamoDB's item operations and of GetRecords with `json` (`_fast_json_results`), and
+parses their requests with a compiled walker (devstack.moto_requests), and checks a request's
+condition expression once per (expression, names, values) (`_request_conditions_parsed_once`).
 """
 
 from __future__ import annotations
@@ -43,9 +45,10 @@ def install() -> None:
     from moto.dynamodb import models
     from moto.dynamodb.models import DynamoDBBackend
 
-    from devstack import moto_index
+    from devstack import moto_index, moto_requests
 
     moto_index.install()
+    moto_requests.install()
     models.copy = _NoTableCopies()  # type: ignore[assignment]
     _item_size_checked_once()
     _conditions_parsed_once()
@@ -327,6 +330,60 @@ def _conditions_parsed_once() -> None:
 
     dynamodb_models.get_filter_expression = get_filter_expression  # type: ignore[attr-defined]
     table_module.get_filter_expression = get_filter_expression  # type: ignore[attr-defined]
+    _request_conditions_parsed_once()
+
+
+def _request_conditions_parsed_once() -> None:
+    """moto's request handlers parse each condition, filter and projection expression once more
+    to check it before the backend parses it (again) to run it: every action of an import's
+    transaction. What that check gives back (the parsed result and the names and values it
+    found) is kept per (expression, names, values), handed out as fresh lists (the handlers
+    extend them); an expression that does not parse is not kept: moto raises again."""
+    import json
+
+    from moto.dynamodb import responses
+
+    create = responses.create_condition_expression_parser
+    if getattr(create, "_devstack", False):
+        return
+    kept: dict[tuple[str | None, str, str], tuple[Any, list[str], list[str]]] = {}
+
+    class CheckedOnce:
+        def __init__(self, expr: str | None, names: Any, values: Any) -> None:
+            self._call = (expr, names, values)
+            self.expr_attr_names_found: list[str] = []
+            self.expr_attr_values_found: list[str] = []
+
+        def parse(self) -> Any:
+            expr, names, values = self._call
+            try:
+                key = (expr, json.dumps(names, sort_keys=True), json.dumps(values, sort_keys=True))
+            except (TypeError, ValueError):  # bytes among the values: not kept
+                return self._parse_now()
+            found = kept.get(key)
+            if found is None:
+                result = self._parse_now()
+                if len(kept) >= 4096:
+                    kept.clear()
+                kept[key] = (result, list(self.expr_attr_names_found), list(self.expr_attr_values_found))
+                return result
+            result, names_found, values_found = found
+            self.expr_attr_names_found = list(names_found)
+            self.expr_attr_values_found = list(values_found)
+            return result
+
+        def _parse_now(self) -> Any:
+            parser = create(*self._call)
+            result = parser.parse()
+            self.expr_attr_names_found = list(parser.expr_attr_names_found)
+            self.expr_attr_values_found = list(parser.expr_attr_values_found)
+            return result
+
+    def create_checked_once(expr: str | None, names: Any, values: Any) -> Any:
+        return CheckedOnce(expr, names, values)
+
+    create_checked_once._devstack = True  # type: ignore[attr-defined]
+    responses.create_condition_expression_parser = create_checked_once  # type: ignore[assignment]
 
 
 # Records of a stream kept once every registered consumer is past them (for `aws dynamodbstreams`

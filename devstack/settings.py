@@ -43,9 +43,9 @@ STREAM_SHARD_REFRESH_SECONDS = 10.0
 DEFAULT_SES_IDENTITIES = "noreply@cohort.local,cohort.local"
 
 
-# How often the running stack saves its state when something changed (devstack.persist): a
-# `kill -9` loses at most this much plus the time one save takes.
-SNAPSHOT_SECONDS = 2.0
+# How often the running stack appends what changed to its state's log (devstack.persist): a
+# `kill -9` loses at most this much plus the time one frame takes (what changed meanwhile).
+SNAPSHOT_SECONDS = 1.0
 
 PROJECT_DIR = Path(__file__).resolve().parent.parent
 

@@ -14,6 +14,7 @@ import signal
 import socket
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -41,10 +42,15 @@ def main() -> int:
     from infra.provision import provision
 
     store = persist.Store(settings.state_dir())
+    loading = time.monotonic()
     saved = store.load()
     if saved is not None:
         resources = saved["resources"]
-        print(f"devstack: state      {store.path} (restored; `make reset` starts empty)", flush=True)
+        print(
+            f"devstack: state      {store.path} (restored with {store.replayed} log frames in "
+            f"{time.monotonic() - loading:.1f} s; `make reset` starts empty)",
+            flush=True,
+        )
     else:
         resources = provision()
         print(f"devstack: state      {store.path} (new)", flush=True)

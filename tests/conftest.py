@@ -28,10 +28,15 @@ from devstack.requests_count import RequestCounter, install
 from infra.provision import Provisioned, provision
 from tests.support.api import Api
 
-# The `pump` fixture (devstack's pollers run synchronously), the `fake_clock` fixture and the
-# `browser` and `server` fixtures (headless Chromium on `chalice local`) are available to
-# every test module.
-pytest_plugins = ["tests.support.pump", "tests.support.clock", "tests.support.browser"]
+# The `pump` fixture (devstack's pollers run synchronously), the `fake_clock` fixture, the
+# `browser` and `server` fixtures (headless Chromium on `chalice local`) and the real database
+# servers of the sync tests are available to every test module.
+pytest_plugins = [
+    "tests.support.pump",
+    "tests.support.clock",
+    "tests.support.browser",
+    "tests.support.databases",
+]
 
 COUNTER = install()
 moto_patches.install()

@@ -517,7 +517,7 @@ def _write(run: _Run, batch: _Batch, row_contact: dict[int, str], rows: Sequence
     for index, contact_id in row_contact.items():
         rows_of.setdefault(contact_id, []).append(index)
     by_index = {row.index: row for row in rows}
-    for group in pack(_changes(batch)):
+    for group in pack(_by_tags(_changes(batch))):
         try:
             commit(run.workspace_id, group)
         except WriteRejected:
@@ -535,6 +535,17 @@ def _changes(batch: _Batch) -> list[ContactWrite]:
         # created between this read and this write is not worth an action per row.
         writes.append(plan(before, after))
     return writes
+
+
+def _by_tags(writes: list[ContactWrite]) -> list[ContactWrite]:
+    """The writes that add the same tags side by side: a transaction carries one counter
+    update per tag it moves (2 write units each), so rows tagged alike share them (an import
+    whose rows carry ten different tags: 4 counter updates per transaction instead of 13).
+    Kept in order when two writes touch one item (the first may free what the second takes)."""
+    keys = [key for write in writes for key in write.keys]
+    if len(keys) != len(set(keys)):
+        return writes
+    return sorted(writes, key=lambda write: sorted(write.tag_deltas))
 
 
 def _redo_rows(run: _Run, rows: Sequence[_Row]) -> None:

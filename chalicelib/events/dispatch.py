@@ -90,13 +90,15 @@ def jobs_routes() -> Routes:
 
 @cache
 def imports_routes() -> Routes:
-    """The imports queue: S3's notices of uploaded files, and the steps of imports and exports."""
+    """The imports queue: S3's notices of uploaded files, the steps of imports, exports and
+    database syncs' runs."""
     # cold start: the imports Lambda only
-    from chalicelib.exchange import contact_export, import_start, import_steps
+    from chalicelib.exchange import contact_export, import_start, import_steps, sync_steps, syncs
 
     return {
         S3_NOTIFICATION: Route(import_start.on_s3_notification),
         import_steps.STEP_KIND: Route(import_steps.on_step_message),
+        syncs.STEP_KIND: Route(sync_steps.on_step_message),
         contact_export.STEP_KIND: Route(contact_export.on_step_message),
     }
 

@@ -12,7 +12,7 @@ are newer than the step's first start), so the counters come out as without the 
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Callable, Generator
+from collections.abc import Callable, Generator, Sequence
 from contextlib import closing
 from typing import TYPE_CHECKING, Any
 
@@ -82,7 +82,7 @@ def run_step(workspace_id: str, import_id: str, step: int) -> None:
         elif int(item.processedRows) < int(item.totalRows):
             _import_chunk(item)
         else:
-            _finish(item)
+            finish(item)
     except file_store.ObjectChanged:
         fail(item, _REPLACED)
 
@@ -141,7 +141,7 @@ def _count(item: Import) -> None:
         ]
     else:
         actions += [Import.counted.add(counted), Import.offset.set(offset), Import.line.set(line)]
-    if _checkpoint(item, actions):
+    if checkpoint(item, actions):
         send_step(item, int(item.step))
 
 
@@ -149,7 +149,7 @@ def _import_chunk(item: Import) -> None:
     """An import step: the next CHUNK_ROWS rows through sync_many, then the checkpoint."""
 
     rerun = item.claimedAt is not None  # an attempt of this step started before this one
-    claimed_at = _claim(item)
+    claimed_at = claim(item)
     if claimed_at is None:
         return
     layout = _layout(item)
@@ -172,6 +172,18 @@ def _import_chunk(item: Import) -> None:
     except NotFound as error:  # the group was deleted during the import
         fail(item, f"{error.message}: the import's group was deleted while it ran")
         return
+    actions = [Import.offset.set(offset), Import.line.set(line), *rows_done(item, results, rerun=rerun)]
+    if not records:  # fewer rows than counted: the file ends here
+        actions.append(Import.totalRows.set(int(item.processedRows)))
+    if checkpoint(item, actions):
+        send_step(item, int(item.step))
+
+
+def rows_done(item: Import, results: Sequence[import_rows.RowResult], *, rerun: bool) -> list[Any]:
+    """What a step's rows add to the import: their report part in S3 (a dead attempt's part
+    replaced), the counters and the first errors; the update actions of the checkpoint.
+    A database sync's steps (chalicelib.exchange.sync_steps) record their pages with it too."""
+
     reported = [r for r in results if r.reason or r.warnings]
     part = file_store.report_part_key(item.workspaceId, item.id, int(item.step))
     if reported:
@@ -180,8 +192,6 @@ def _import_chunk(item: Import) -> None:
         file_store.delete(part)  # a dead attempt may have left one
     counts = Counter(r.result for r in results)
     actions: list[Any] = [
-        Import.offset.set(offset),
-        Import.line.set(line),
         Import.processedRows.add(len(results)),
         Import.created.add(counts["created"]),
         Import.updated.add(counts["updated"]),
@@ -197,13 +207,10 @@ def _import_chunk(item: Import) -> None:
         if len(inline) < MAX_INLINE_ERRORS:
             inline = [plain(e) for e in inline] + entries
             actions.append(Import.errors.set(inline[:MAX_INLINE_ERRORS]))
-    if not records:  # fewer rows than counted: the file ends here
-        actions.append(Import.totalRows.set(int(item.processedRows)))
-    if _checkpoint(item, actions):
-        send_step(item, int(item.step))
+    return actions
 
 
-def _claim(item: Import) -> str | None:
+def claim(item: Import) -> str | None:
     """Mark the step started (the first start's time is kept); None if it moved on."""
 
     try:
@@ -218,7 +225,7 @@ def _claim(item: Import) -> str | None:
     return item.claimedAt
 
 
-def _checkpoint(item: Import, actions: list[Any]) -> bool:
+def checkpoint(item: Import, actions: list[Any]) -> bool:
     """Record a step done (condition: still this step); False when another attempt did."""
 
     step = int(item.step)
@@ -235,13 +242,16 @@ def _checkpoint(item: Import, actions: list[Any]) -> bool:
     return True
 
 
-def _finish(item: Import) -> None:
+def finish(item: Import, extra: Sequence[Any] = ()) -> bool:
     """The last step: the error report made whole, the import COMPLETED, the upload deleted
-    (it holds personal data; the bucket's lifecycle rules delete what a crash leaves)."""
+    (it holds personal data; the bucket's lifecycle rules delete what a crash leaves).
+    False when another attempt finished it."""
     import_report.write(item)
     now = clock.now_iso()
-    if _checkpoint(item, [Import.status.set("COMPLETED"), Import.finishedAt.set(now)]):
+    if checkpoint(item, [Import.status.set("COMPLETED"), Import.finishedAt.set(now), *extra]):
         _clean_up(item)
+        return True
+    return False
 
 
 def fail(item: Import, reason: str, *, pending: bool = False) -> None:

@@ -42,7 +42,13 @@ class Import(Item, discriminator="Import"):
     id = UnicodeAttribute()
     workspaceId = UnicodeAttribute()
     status = UnicodeAttribute(default="PENDING")  # PENDING | RUNNING | COMPLETED | FAILED
-    source = UnicodeAttribute()  # upload | body
+    source = UnicodeAttribute()  # upload | body | sync
+    # A database sync's run (chalicelib.exchange.sync_steps): `offset` counts the query's rows
+    # read, `cursorFrom` is the last completed run's highest cursor (rows above it are read),
+    # `cursorHigh` the highest read so far. gsi1 WS#<ws>#SYNC#<sync> / RUN#<id> lists the runs.
+    syncId = UnicodeAttribute(null=True)
+    cursorFrom = UnicodeAttribute(null=True)
+    cursorHigh = UnicodeAttribute(null=True)
     fileName = UnicodeAttribute(null=True)
     groupId = UnicodeAttribute(null=True)
     # PynamoDB types ListAttribute(of=UnicodeAttribute) as list[UnicodeAttribute]: annotated list[str].

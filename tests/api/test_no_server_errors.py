@@ -111,13 +111,17 @@ def _routes() -> list[tuple[str, str]]:
 @pytest.fixture
 def seeded(api: Api) -> dict[str, str]:
     """What exists in the workspace, by the collection a path names: a contact, a dynamic
-    group, a campaign on it, a form, a field, a tag, an exclusion."""
+    group, a campaign on it, a form, a field, a tag, an exclusion, a database sync."""
     contact = api.post("/api/v1/contacts", {"email": "seed@example.com", "tags": ["vip"]}).json["id"]
     group = api.post("/api/v1/groups", {"name": "Seed", "type": "DYNAMIC"}).json["id"]
     campaign = api.post("/api/v1/campaigns", {**VALID[3], "includeGroupIds": [group]}).json["id"]
     form = api.post("/api/v1/forms", {"name": "Seed form", "groupIds": [group]}).json["id"]
     api.post("/api/v1/fields", VALID[7])
     api.post("/api/v1/exclusions", {"value": "@rival.com"})
+    # A database sync whose server is nowhere (nothing listens on port 9: refused at once).
+    connection = {"host": "127.0.0.1", "port": 9, "database": "crm", "user": "reader", "password": "x"}
+    sync = {"name": "Seed", "engine": "mysql", "connection": connection, "query": "SELECT email FROM t"}
+    sync_id = api.post("/api/v1/syncs", {**sync, "mapping": {"email": "email"}}).json["id"]
     return {
         "contacts": contact,
         "groups": group,
@@ -127,6 +131,7 @@ def seeded(api: Api) -> dict[str, str]:
         "fields": "plan",
         "tags": "vip",
         "exclusions": "@rival.com",
+        "syncs": sync_id,
     }
 
 

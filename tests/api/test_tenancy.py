@@ -14,6 +14,13 @@ from tests.support.campaigns import verify_sender
 
 SENDER = "noreply@cohort.local"
 STEPS = [{"type": "email", "subject": "Hi", "bodyText": "Hello"}]
+SYNC = {
+    "name": "CRM",
+    "engine": "postgresql",
+    "connection": {"host": "127.0.0.1", "port": 9, "database": "crm", "user": "reader", "password": "x"},
+    "query": "SELECT email FROM customers",
+    "mapping": {"email": "email"},
+}
 # A body each route family would accept (the bodies go to every route: most are ignored).
 BODIES: list[Any] = [
     None,
@@ -47,10 +54,11 @@ def victim(new_workspace: Any, pump: Any) -> tuple[Api, dict[str, str]]:
     key = a.post("/api/v1/keys", {"name": "CI", "scope": "full"}).json["id"]
     hook = {"url": "http://127.0.0.1:9/", "events": ["import.completed"]}
     webhook = a.post("/api/v1/webhooks", hook).json["id"]
+    sync = a.post("/api/v1/syncs", SYNC).json["id"]
     pump.drain()
     ids = {"contacts": contact, "groups": group, "campaigns": campaign, "forms": form, "keys": key}
     ids["senders"] = sender
-    return a, {**ids, "jobs": job, "imports": upload, "exports": upload, "webhooks": webhook}
+    return a, {**ids, "jobs": job, "imports": upload, "exports": upload, "webhooks": webhook, "syncs": sync}
 
 
 def snapshot(a: Api, ids: dict[str, str]) -> dict[str, Any]:

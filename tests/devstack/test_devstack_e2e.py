@@ -19,6 +19,7 @@ __all__ = ["stack"]  # the fixture, re-exported: the tests below ask for it by n
 
 ROOT = Path(__file__).resolve().parents[2]
 STARTUP_SECONDS = 30
+HANDLER_SECONDS = 20
 
 
 @pytest.mark.e2e
@@ -28,8 +29,9 @@ def test_the_local_stack_serves_the_api_and_runs_the_event_handlers(stack: Stack
 
     created = stack.post("/api/v1/workspaces", {"name": "Acme"}, {"X-Admin-Token": token})
     assert created["apiKey"].startswith("ck_")
-    # The workspace's items reach the stream handler within 2 s (batching window: 1 s).
-    stack.wait_line(r"\[stream\] table_changes records=[1-9]\d* failures=0", 2)
+    # The workspace's items reach the stream handler (how soon is bench/enrollment.py's to
+    # measure: a loaded machine must not fail this).
+    stack.wait_line(r"\[stream\] table_changes records=[1-9]\d* failures=0", HANDLER_SECONDS)
 
     # Any AWS tool can look inside; a message on a queue reaches its handler. No handler knows
     # this kind, so it fails and comes back (ApproximateReceiveCount 2) a second later.
@@ -42,8 +44,8 @@ def test_the_local_stack_serves_the_api_and_runs_the_event_handlers(stack: Stack
     )
     url = sqs.get_queue_url(QueueName="cohort-steps")["QueueUrl"]
     sqs.send_message(QueueUrl=url, MessageBody=json.dumps({"kind": "devstack-e2e-unknown"}))
-    stack.wait_line(r"\[sqs\] workflow_steps records=1 failures=1", 5)
-    stack.wait_line(r"\[sqs\] workflow_steps records=1 failures=1", 5)
+    stack.wait_line(r"\[sqs\] workflow_steps records=1 failures=1", HANDLER_SECONDS)
+    stack.wait_line(r"\[sqs\] workflow_steps records=1 failures=1", HANDLER_SECONDS)
 
     stack.process.send_signal(signal.SIGINT)
     assert stack.process.wait(timeout=15) == 0

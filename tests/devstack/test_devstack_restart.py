@@ -93,7 +93,7 @@ def test_a_kill_9_loses_at_most_the_last_seconds(tmp_path: Path) -> None:
         first.wait_healthy()
         key = _call(first, "POST", "/workspaces", {"name": "Kept", "plan": "PRO"})["apiKey"]
         group = _call(first, "POST", "/groups", {"name": "Kept group", "type": "STATIC"}, key)["id"]
-        time.sleep(4)  # two snapshot intervals (2 s) on a small stack
+        time.sleep(2)  # two intervals of the state's log (1 s)
         first.process.kill()  # SIGKILL: no clean stop, no last save
         first.process.wait(timeout=10)
     finally:

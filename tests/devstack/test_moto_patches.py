@@ -7,6 +7,8 @@ from typing import Any
 import boto3
 import pytest
 from botocore.exceptions import ClientError
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from infra.provision import Provisioned
 
@@ -307,3 +309,60 @@ def test_stream_records_every_consumer_read_are_dropped_and_reading_them_says_tr
     records = streams.get_records(ShardIterator=oldest["ShardIterator"])["Records"]
     assert records[0]["dynamodb"]["SequenceNumber"] == str(first + 10)
     assert len(records) == 10
+
+
+_OPERANDS = st.sampled_from(["#a", "#b", "#missing", "plain", ":x", ":y", ":missing", "size(#a)"])
+_CONDITIONS = st.recursive(
+    st.one_of(
+        st.builds(
+            lambda a, op, b: f"{a} {op} {b}", _OPERANDS, st.sampled_from(["=", "<>", "<", ">="]), _OPERANDS
+        ),
+        st.builds(
+            lambda f, a: f"{f}({a})", st.sampled_from(["attribute_exists", "attribute_not_exists"]), _OPERANDS
+        ),
+        st.builds(lambda a, b: f"begins_with({a}, {b})", _OPERANDS, _OPERANDS),
+        st.sampled_from(["", "(", "#a = ", "AND", "#a BETWEEN :x AND :y", "#a IN (:x, :y)"]),
+    ),
+    lambda inner: st.one_of(
+        st.builds(lambda a, op, b: f"{a} {op} {b}", inner, st.sampled_from(["AND", "OR"]), inner),
+        inner.map(lambda a: f"NOT ({a})"),
+        inner.map(lambda a: f"({a})"),
+    ),
+    max_leaves=5,
+)
+
+
+def _checked(create: Any, expr: str | None, names: dict[str, str], values: dict[str, Any]) -> Any:
+    parser = create(expr, names, values)
+    try:
+        parser.parse()
+    except Exception as error:  # the same error, or the same lists
+        return ("error", type(error).__name__, str(error))
+    return ("ok", list(parser.expr_attr_names_found), list(parser.expr_attr_values_found))
+
+
+@settings(max_examples=300, deadline=None)
+@given(
+    st.one_of(st.none(), _CONDITIONS),
+    st.dictionaries(st.sampled_from(["#a", "#b", "#c"]), st.sampled_from(["pk", "id", "v"]), max_size=3),
+    st.dictionaries(
+        st.sampled_from([":x", ":y", ":z"]), st.sampled_from([{"S": "1"}, {"N": "2"}]), max_size=3
+    ),
+)
+def test_a_request_condition_checked_once_answers_as_motos_check(
+    expr: str | None, names: dict[str, str], values: dict[str, Any]
+) -> None:
+    """devstack.moto_patches._request_conditions_parsed_once: the same error or the same names
+    and values found, on the first call and from the cache, each caller with its own lists."""
+    from moto.dynamodb import comparisons, responses
+
+    original = comparisons.create_condition_expression_parser
+    patched = responses.create_condition_expression_parser
+    assert getattr(patched, "_devstack", False)
+    expected = _checked(original, expr, names, values)
+    assert _checked(patched, expr, names, values) == expected
+    again = patched(expr, names, values)
+    if expected[0] == "ok":
+        again.parse()
+        again.expr_attr_names_found += ["#added-by-a-caller"]  # as moto's handlers extend it
+        assert _checked(patched, expr, names, values) == expected

@@ -92,8 +92,19 @@ def test_the_policy_grants_every_call_the_app_makes(
     path = f"/u/{link.group(1)}"
     assert api.post(path, raw=b"List-Unsubscribe=One-Click", headers=one_click).status == 200
     pump.drain()
+    # A database sync: its password in Secrets Manager (created, read by a test, changed, deleted).
+    connection = {"host": "127.0.0.1", "port": 9, "database": "crm", "user": "reader", "password": "x"}
+    sync = api.post(
+        "/api/v1/syncs",
+        {"name": "CRM", "engine": "postgresql", "connection": connection, "query": "SELECT email FROM t",
+         "mapping": {"email": "email"}},
+    ).json["id"]  # fmt: skip
+    assert api.post(f"/api/v1/syncs/{sync}/test").json["ok"] is False  # nothing listens on port 9
+    api.patch(f"/api/v1/syncs/{sync}", {"connection": {"password": "y"}})
+    assert api.delete(f"/api/v1/syncs/{sync}").status == 204
 
     granted = {a for statement in policy_statements() for a in as_list(statement["Action"])}
     needed = {action(service, operation) for service, operation in made}
     assert {"ses:SendEmail", "ses:GetEmailIdentity", "s3:PutObject", "dynamodb:TransactWriteItems"} <= needed
+    assert {"secretsmanager:CreateSecret", "secretsmanager:GetSecretValue"} <= needed
     assert sorted(needed - granted) == []
