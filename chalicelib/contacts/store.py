@@ -5,7 +5,9 @@ turns a change (before -> after; None on either side for a create or a delete) i
 actions it needs:
 
 - the Contact item, conditioned on `revision` (or on not existing yet), so two concurrent
-  writers never both win;
+  writers never both win; written as an UpdateItem that sets every attribute of the state and
+  removes the ones it leaves out, so what others keep on the item (the engagement facts,
+  chalicelib.contacts.engagement) survives a contact's write without being read first;
 - its identity lookup (EMAIL#, or PHONE# for a contact without email), conditioned on being
   free or already this contact's: uniqueness is the database's job, not a read's;
 - its search tokens and tag links, rewritten whole (they carry a copy of the contact);
@@ -231,7 +233,7 @@ def plan(
             condition: Condition = Contact.pk.does_not_exist()
         else:
             condition = Contact.revision == before["revision"]
-        write.ops.append(_put("contact", contact_id, item, condition))
+        write.ops.append(_update_contact(contact_id, item, condition))
         for key, (kind, cls) in copies(after).items():
             copy = materialise(cls, *key, after)
             if kind in ("email", "phone"):
@@ -273,6 +275,23 @@ def _put(kind: str, contact_id: str, item: Item, condition: Condition | None, re
         condition=condition, return_values_on_condition_failure="ALL_OLD" if return_old else None
     )
     return Op("put", kind, contact_id, kwargs, (item.pk, item.sk))
+
+
+# Kept on the Contact item by others, never set or removed by a contact's own write.
+_NOT_STATE = frozenset({"pk", "sk", "engagement"})
+
+
+def _update_contact(contact_id: str, item: Contact, condition: Condition) -> Op:
+    """The Contact item as an UpdateItem: SET what the state holds, REMOVE what it does not."""
+    values = item.attribute_values
+    actions: list[Any] = []
+    for name, attribute in Contact.get_attributes().items():
+        if name in _NOT_STATE:
+            continue
+        value = values.get(name)
+        actions.append(attribute.set(value) if value is not None else attribute.remove())
+    kwargs = item.get_update_kwargs_from_instance(actions=actions, condition=condition)
+    return Op("update", "contact", contact_id, kwargs, (item.pk, item.sk))
 
 
 def _delete(kind: str, contact_id: str, item: Item, condition: Condition | None) -> Op:

@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 def stream_reactions() -> Reactions:
     # cold start: the stream Lambda only
     from chalicelib.campaigns import enrollment, launch
-    from chalicelib.contacts import activity
+    from chalicelib.contacts import activity, engagement
     from chalicelib.groups import memberships, stats
     from chalicelib.scoring import events as scoring
     from chalicelib.segments import membership as rule_groups
@@ -49,11 +49,12 @@ def stream_reactions() -> Reactions:
             scoring.on_contact,
             enrollment.on_contact,
             activity.on_contact,
+            engagement.on_contact,
             webhooks.on_change,
         ),
         "Campaign": (launch.on_campaign,),
         "Enrollment": (activity.on_enrollment, webhooks.on_change),
-        "Activity": (scoring.on_activity, webhooks.on_change),
+        "Activity": (engagement.on_activity, scoring.on_activity, webhooks.on_change),
         "Import": (webhooks.on_change,),
         "Webhook": (webhooks.on_change,),
     }
@@ -73,6 +74,7 @@ def jobs_routes() -> Routes:
     """The jobs queue: pages of paged jobs, and the campaigns' and groups' own upkeep."""
     # cold start: the jobs Lambda only
     from chalicelib.campaigns import launch
+    from chalicelib.contacts import engagement_backfill
     from chalicelib.groups import jobs, upkeep
     from chalicelib.scoring import awards, recompute
     from chalicelib.segments import membership as rule_groups
@@ -82,6 +84,7 @@ def jobs_routes() -> Routes:
         rule_groups.BUILD_KIND: Route(rule_groups.on_build_message),
         awards.EXPIRE_KIND: Route(awards.on_expire_message),
         recompute.RECOMPUTE_KIND: Route(recompute.on_message),
+        engagement_backfill.KIND: Route(engagement_backfill.on_message),
         recheck.RECHECK_KIND: Route(recheck.on_recheck_message),
         jobs.MESSAGE_KIND: Route(partial(_job_page, kinds=job_kinds()), on_last_failure=jobs.page_failed),
         upkeep.CONFIRM_KIND: Route(upkeep.confirm_repair),

@@ -83,7 +83,15 @@ class Contact(ContactData, discriminator="Contact"):
     while archived. An archived contact has no gsi1/gsi2 keys and no search or tag copies, so
     every list and search skips it by its keys alone (pages stay full); gsi3 and its identity
     lookup stay, so a sync still finds (and unarchives) it.
+
+    `engagement` (this item only, never on a copy): the contact's engagement facts, the last
+    time of each event kind for any campaign and for its 20 latest campaigns
+    (chalicelib.contacts.engagement keeps them from the timeline's stream; the filters'
+    engagement conditions read them, so evaluating a contact stays one read). The contact's
+    own writes (chalicelib.contacts.store) are UpdateItems that never touch it.
     """
+
+    engagement: MapAttribute[str, Any] = MapAttribute(null=True)
 
     @staticmethod
     def key(ws: str, contact_id: str) -> tuple[str, str]:

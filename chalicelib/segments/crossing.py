@@ -5,6 +5,9 @@
 So the moments where a condition can flip are `d` and just after `d + s`. For a whole tree
 (all / any / not) the earliest such moment over its time conditions is a safe moment to look
 again: nothing in the tree can change by time before it, whatever the combination.
+
+An engagement condition with `withinLast` is the same with `d` the event's last time (the
+date field `evaluate.engagement_field` names; `negate` flips at the same moments).
 """
 
 from __future__ import annotations
@@ -13,8 +16,8 @@ from collections.abc import Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from chalicelib.schemas.filters import FieldCondition
-from chalicelib.segments.evaluate import Context, value_of
+from chalicelib.schemas.filters import EngagementCondition, FieldCondition
+from chalicelib.segments.evaluate import Context, engagement_field, value_of
 from chalicelib.segments.rules import DATE, Checked, conditions, parse_instant
 
 RELATIVE_OPS = frozenset({"withinLast", "notWithinLast"})
@@ -33,19 +36,29 @@ def next_crossing(checked: Checked, contact: Mapping[str, Any], context: Context
     changes for this contact (None: none ever will, with the contact as it is)."""
     moments: list[datetime] = []
     for condition in conditions(checked.node):
-        if not isinstance(condition, FieldCondition) or not _relative(condition, checked):
+        if not _relative(condition, checked):
             continue
-        value = value_of(contact, condition.field, context)
+        if isinstance(condition, EngagementCondition):
+            assert condition.within_last is not None
+            field, span = engagement_field(condition), {"seconds": condition.within_last.seconds()}
+        else:
+            assert isinstance(condition, FieldCondition)
+            if not isinstance(condition.value, Mapping):
+                continue
+            unit, amount = next(iter(condition.value.items()))
+            field, span = condition.field, {str(unit): int(amount)}
+        value = value_of(contact, field, context)
         moment = parse_instant(str(value)) if value not in (None, "") else None
-        if moment is None or not isinstance(condition.value, Mapping):
+        if moment is None:
             continue  # a missing date never matches, whenever it is
-        unit, amount = next(iter(condition.value.items()))
-        end = moment + timedelta(**{str(unit): int(amount)}) + _AFTER
+        end = moment + timedelta(**span) + _AFTER
         moments += [m for m in (moment, end) if m > context.now]
     return min(moments, default=None)
 
 
 def _relative(condition: Any, checked: Checked) -> bool:
+    if isinstance(condition, EngagementCondition):
+        return condition.within_last is not None
     if not isinstance(condition, FieldCondition) or condition.op not in RELATIVE_OPS:
         return False
     kind = checked.kinds.get(condition.field)

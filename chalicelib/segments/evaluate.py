@@ -5,6 +5,14 @@ Text is compared case- and accent-insensitively (as the `q` search is); a select
 tag's values exactly. A negative operator (`ne`, `notIn`, `hasNone`) holds for a contact
 without the value; every other operator, but `notExists`, needs the value. An archived
 contact matches no filter.
+
+An engagement condition reads the contact's engagement facts (chalicelib.contacts.engagement,
+on the Contact item and in its stream images): the last time of the event, for the campaign
+or any, within the last `days` of `now` if it says so; `negate` turns the answer round. That
+last time is exposed as a date field, `engagement_field(condition)` read by `value_of`, so
+what computes when a `withinLast` date condition stops holding (its crossing time) covers
+engagement conditions alike: `{"event": E, "campaignId": C, "withinLast": {"days": n}}` is the
+date condition `{"field": engagement_field(...), "op": "withinLast", "value": {"days": n}}`.
 """
 
 from __future__ import annotations
@@ -15,8 +23,16 @@ from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
+from chalicelib.contacts.engagement import last_time
 from chalicelib.contacts.identity import fold
-from chalicelib.schemas.filters import AllNode, AnyNode, FieldCondition, FilterNode, NotNode
+from chalicelib.schemas.filters import (
+    AllNode,
+    AnyNode,
+    EngagementCondition,
+    FieldCondition,
+    FilterNode,
+    NotNode,
+)
 from chalicelib.segments.rules import (
     BOOLEAN,
     CUSTOM_PREFIX,
@@ -28,6 +44,8 @@ from chalicelib.segments.rules import (
     Kind,
     parse_instant,
 )
+
+ENGAGEMENT_PREFIX = "engagement."
 
 
 @dataclass(frozen=True)
@@ -51,11 +69,31 @@ def _node(node: FilterNode, checked: Checked, contact: Mapping[str, Any], contex
         return not _node(node.not_, checked, contact, context)
     if isinstance(node, FieldCondition):
         return _condition(node, checked.kinds[node.field], contact, context)
-    raise ValueError("engagement conditions are refused by rules.check")
+    return _engagement(node, contact, context)
+
+
+def engagement_field(condition: EngagementCondition) -> str:
+    """The date field holding the last time an engagement condition reads (`value_of`)."""
+    suffix = f".{condition.campaign_id}" if condition.campaign_id else ""
+    return f"{ENGAGEMENT_PREFIX}{condition.event}{suffix}"
+
+
+def _engagement(condition: EngagementCondition, contact: Mapping[str, Any], context: Context) -> bool:
+    moment = value_of(contact, engagement_field(condition), context)
+    happened = moment is not None
+    if happened and condition.within_last is not None:
+        parsed = parse_instant(str(moment))
+        since = context.now - timedelta(seconds=condition.within_last.seconds())
+        happened = parsed is not None and since <= parsed
+    return happened is not condition.negate
 
 
 def value_of(contact: Mapping[str, Any], name: str, context: Context) -> Any:
-    """The contact's value of a filter field (None when it has none)."""
+    """The contact's value of a filter field (None when it has none); `engagement.<event>`
+    and `engagement.<event>.<campaign id>` are the last times of engagement facts."""
+    if name.startswith(ENGAGEMENT_PREFIX):
+        event, _, campaign = name[len(ENGAGEMENT_PREFIX) :].partition(".")
+        return last_time(contact, event, campaign or None)
     if name == "groups":
         return context.groups_of(str(contact.get("id")))
     if name.startswith(CUSTOM_PREFIX):

@@ -80,6 +80,7 @@ class Checked:
     node: FilterNode
     kinds: dict[str, Kind]  # every field it names
     group_ids: frozenset[str]  # the groups its `groups` conditions name
+    engagement: bool = False  # it has engagement conditions (they read the Contact item itself)
 
 
 @dataclass
@@ -115,7 +116,8 @@ def check(workspace_id: str, node: FilterNode, path: str = "filter") -> Checked:
         if isinstance(c, FieldCondition) and c.field == "groups"
         for v in _as_list(c.value)
     }
-    return Checked(node=node, kinds=kinds, group_ids=frozenset(named_groups))
+    engaged = any(isinstance(c, EngagementCondition) for _, c in walk.conditions)
+    return Checked(node=node, kinds=kinds, group_ids=frozenset(named_groups), engagement=engaged)
 
 
 def _visit(node: FilterNode, path: str, depth: int, walk: _Walk) -> None:
@@ -195,9 +197,8 @@ def _check_ids(walk: _Walk, existing_groups: set[str]) -> None:
 def _check_engagement(condition: EngagementCondition, where: str, campaigns: set[str], walk: _Walk) -> None:
     if condition.campaign_id and condition.campaign_id not in campaigns:
         walk.problem(f"{where}.campaignId", f"unknown campaign id {condition.campaign_id!r}")
-    # Engagement conditions need per-contact engagement facts, not kept yet: refused, never
-    # answered wrong.
-    walk.problem(f"{where}.event", "engagement conditions are not available yet")
+    if condition.within_last is not None and condition.within_last.days is None:
+        walk.problem(f"{where}.withinLast", 'an engagement condition\'s withinLast takes {"days": n}')
 
 
 def _check_condition(condition: FieldCondition, kind: Kind, where: str, walk: _Walk) -> None:

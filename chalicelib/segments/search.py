@@ -17,9 +17,12 @@ them, see models/contacts.py); the evaluator drops them there.
 
 Every item read is then run through the one evaluator (chalicelib.segments.evaluate); a
 filter naming groups other than the partition's costs one more BatchGetItem of the
-memberships a page needs. A page reads at most READ_LIMIT items (and DynamoDB stops a Query
-at 1 MB): it may hold fewer than `limit` contacts while its cursor is set; `scanned` says how
-many it read.
+memberships a page needs. Engagement conditions and the score read the Contact item only
+(the facts are never on its copies; an award moves the score on the Contact item alone): on a
+tag's or the search tokens' partition they cost one more BatchGetItem of the page's contacts;
+elsewhere nothing more. A page reads at most READ_LIMIT
+items (and DynamoDB stops a Query at 1 MB): it may hold fewer than `limit` contacts while its
+cursor is set; `scanned` says how many it read.
 
 A count is exact from a counter written in the contacts' own transactions (`tags has T`: the
 tag's count). A group's member count follows the stream, a moment behind, so it is not used.
@@ -64,6 +67,7 @@ class Plan:
     forward: bool = False
     members: bool = False  # the group's members: their contacts are read after
     prefix: str | None = None  # search tokens: keep a contact under its first matching token
+    copies: bool = False  # the items read are copies of the contacts (no engagement facts)
 
 
 @dataclass(frozen=True)
@@ -86,16 +90,13 @@ def plan(workspace_id: str, node: FilterNode) -> Plan:
             Membership.sk.startswith("MEMBER#"),
             members=True,
         )
-    # The score moves on the Contact item alone (its award's transaction): a filter naming it
-    # never reads the contact's copies (tag links, search tokens), whose score may be behind.
-    copies_fresh = not any(isinstance(c, FieldCondition) and c.field == "score" for c in conditions(node))
-    if (tag := first("tags", "has")) is not None and copies_fresh:
-        return Plan(ContactTag.partition(workspace_id, str(tag.value)))
+    if (tag := first("tags", "has")) is not None:
+        return Plan(ContactTag.partition(workspace_id, str(tag.value)), copies=True)
     if (status := first("status", "eq")) is not None:
         return Plan(Contact.status_partition(workspace_id, str(status.value)), index="gsi1")
     if (stage := first("pipelineStage", "eq")) is not None:
         return Plan(Contact.stage_partition(workspace_id, str(stage.value)), index="gsi2")
-    for field in _TOKEN_FIELDS if copies_fresh else ():
+    for field in _TOKEN_FIELDS:
         prefix = first(field, "startsWith")
         if prefix is not None and fold(str(prefix.value)):
             folded = fold(str(prefix.value))
@@ -104,6 +105,7 @@ def plan(workspace_id: str, node: FilterNode) -> Plan:
                 ContactSearch.sk.startswith(folded),
                 forward=True,
                 prefix=folded,
+                copies=True,
             )
     return Plan(Contact.list_partition(workspace_id), index="gsi4")
 
@@ -164,7 +166,7 @@ def page(
     )
     raw_items = raw.get("Items", [])
     read = [Item.from_raw_data(item) for item in raw_items]
-    candidates = _contacts_of(workspace_id, read, chosen)
+    candidates = _contacts_of(workspace_id, read, chosen, canonical=_reads_contact_item(checked))
     context = Context(now=clock.now(), groups_of=_group_facts(workspace_id, checked, candidates))
     kept: list[ContactData] = []
     for position, (item, contact) in enumerate(zip(read, candidates, strict=True)):
@@ -185,8 +187,23 @@ def page(
     return Result(kept, raw.get("LastEvaluatedKey"), len(raw_items))
 
 
-def _contacts_of(workspace_id: str, read: list[Item], chosen: Plan) -> list[ContactData | None]:
-    """The contact of each item read (the items themselves, or the members' contacts)."""
+def _reads_contact_item(checked: Checked) -> bool:
+    """Whether the filter needs what only the Contact item holds: its engagement facts, or
+    its score (moved by an award's transaction on the Contact item alone, so a copy's may be
+    behind)."""
+    return checked.engagement or any(
+        isinstance(c, FieldCondition) and c.field == "score" for c in conditions(checked.node)
+    )
+
+
+def _contacts_of(
+    workspace_id: str, read: list[Item], chosen: Plan, *, canonical: bool
+) -> list[ContactData | None]:
+    """The contact of each item read (the items themselves, or the members' contacts; the
+    Contact items of copies when the filter needs what only they hold)."""
+    if chosen.copies and canonical:
+        by_id = contacts.get_many(workspace_id, [i.id for i in read if isinstance(i, ContactData)])
+        return [by_id.get(i.id) if isinstance(i, ContactData) else None for i in read]
     if not chosen.members:
         return [item if isinstance(item, ContactData) else None for item in read]
     ids = [item.contactId for item in read if isinstance(item, Membership)]

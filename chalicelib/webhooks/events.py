@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any
 
 from chalicelib.contacts import activity
+from chalicelib.contacts.engagement import engagement_only
 from chalicelib.models.webhooks import WebhookDelivery, WebhookEndpoint
 from chalicelib.platform import clock, config, queues
 from chalicelib.platform.streams import Batch, Change
@@ -132,6 +133,8 @@ def events_of(change: Change) -> list[Event]:
             return [("contact.created", _pick(new, CONTACT_FIELDS))]
         if kind == "REMOVE":
             return [("contact.deleted", {"id": old.get("id")})]
+        if engagement_only(change):
+            return []  # its engagement facts moved: the event itself has its own webhook
         found: list[Event] = [("contact.updated", _pick(new, CONTACT_FIELDS))]
         status = str(new.get("status"))
         if change.changed("status") and status in STATUS_EVENTS:

@@ -104,7 +104,7 @@ def test_bad_rules_are_a_422_at_their_path_and_make_no_group(api: Api) -> None:
     cases = [
         ({"all": [{"field": "nickname", "op": "eq", "value": "x"}]}, "rules.all[0].field"),
         ({"field": "groups", "op": "has", "value": "01NOSUCHGROUP"}, "rules.value"),
-        ({"event": "opened"}, "rules.event"),
+        ({"event": "opened", "withinLast": {"hours": 3}}, "rules.withinLast"),
     ]
     for rules, path in cases:
         reply = api.post("/api/v1/groups", {"name": "Bad", "type": "DYNAMIC", "rules": rules})

@@ -9,8 +9,8 @@ from typing import Any
 
 from tests.support.api import Api
 from tests.support.campaigns import enrollments, running_campaign, sent_emails, verify_sender
-from tests.support.clock import FakeClock
 from tests.support.groups import member_ids
+from tests.support.timers import let_time_pass
 from tests.support.workspaces import workspace_of
 
 NEW_THIS_DAY = {"field": "createdAt", "op": "withinLast", "value": {"days": 1}}
@@ -31,22 +31,6 @@ def rule_group(api: Api, rules: dict[str, Any], name: str = "Timed") -> str:
     reply = api.post("/api/v1/groups", {"name": name, "type": "DYNAMIC", "rules": rules})
     assert reply.status == 201, reply.json
     return str(reply.json["id"])
-
-
-def let_time_pass(fake_clock: FakeClock, pump: Any, seconds: float) -> None:
-    """Time moves on; the every-minute schedule releases what came due (run until it has
-    caught up with now, as it would have run every minute meanwhile); the queues run."""
-    from chalicelib.models.timers import TimerCheckpoint
-    from chalicelib.platform import clock
-    from chalicelib.timers import due
-
-    fake_clock.advance(seconds)
-    now = clock.now().strftime("%Y-%m-%dT%H:%M")
-    for _ in range(100):
-        due.release_due()
-        if TimerCheckpoint.get(*TimerCheckpoint.key(), consistent_read=True).minute >= now:
-            break
-    assert all(call.ok for call in fake_clock.drain(pump, wait=5))
 
 
 def test_a_within_last_rule_drops_a_contact_when_its_time_passes(api: Api, pump, fake_clock) -> None:

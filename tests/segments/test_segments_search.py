@@ -4,13 +4,18 @@ one evaluator applied to every contact agree, for random contacts and random fil
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from chalicelib.contacts import engagement
+from chalicelib.models.contacts import Contact
+from chalicelib.platform import clock
 from tests.support.api import Api
+from tests.support.campaigns import new_campaign
 
 BAD_FILTERS: list[tuple[dict[str, Any], str]] = [
     ({"field": "nickname", "op": "eq", "value": "x"}, "filter.field"),
@@ -31,6 +36,9 @@ BAD_FILTERS: list[tuple[dict[str, Any], str]] = [
     ({"field": "status", "op": "eq", "value": "ASLEEP"}, "filter.value"),
     ({"field": "groups", "op": "has", "value": "01M80000000000000000000000"}, "filter.value"),
     ({"event": "opened", "campaignId": "01M80000000000000000000000"}, "filter.campaignId"),
+    ({"any": [{"event": "opened", "withinLast": {"hours": 2}}]}, "filter.any[0].withinLast"),
+    ({"event": "opened", "withinLast": {}}, "filter.withinLast"),
+    ({"event": "forwarded"}, "filter.event"),
     ({"all": [{"field": "email", "op": "exists"}] * 51}, "filter"),
     ({"all": [{"allx": []}]}, "filter.all[0]"),
 ]
@@ -70,6 +78,28 @@ def _search_all(api: Api, node: dict[str, Any], limit: int) -> list[str]:
     raise AssertionError("the search never ended")
 
 
+# (event, the filter's campaign or another one, days ago); half a day off so no window's edge
+# is ever hit by the moment between a search and the evaluator's check.
+ENGAGED = st.lists(
+    st.tuples(
+        st.sampled_from(["sent", "opened", "clicked"]),
+        st.booleans(),
+        st.integers(0, 20).map(lambda d: d + 0.5),
+    ),
+    max_size=3,
+)
+ENGAGEMENT_LEAVES = st.builds(
+    lambda event, campaign, days, negate: {
+        "event": event,
+        **({"campaignId": "CAMPAIGN"} if campaign else {}),
+        **({"withinLast": {"days": days}} if days else {}),
+        **({"negate": True} if negate else {}),
+    },
+    st.sampled_from(["sent", "opened", "clicked", "replied"]),
+    st.booleans(),
+    st.one_of(st.none(), st.integers(1, 20)),
+    st.booleans(),
+)
 TEXTS = st.sampled_from(["Ana", "ana", "Élodie", "Bob", "Zoé", "acme", "ACME corp", "Globex"])
 CONTACTS = st.lists(
     st.fixed_dictionaries(
@@ -81,6 +111,7 @@ CONTACTS = st.lists(
             "tags": st.lists(st.sampled_from(["vip", "web", "trial"]), max_size=2, unique=True),
             "seats": st.one_of(st.none(), st.integers(0, 20)),
             "member": st.booleans(),
+            "engaged": ENGAGED,
         }
     ),
     min_size=1,
@@ -102,6 +133,7 @@ LEAVES = st.one_of(
         st.integers(0, 20),
     ),
     st.just({"field": "groups", "op": "has", "value": "GROUP"}),
+    ENGAGEMENT_LEAVES,
 )
 FILTERS = st.recursive(
     LEAVES,
@@ -114,12 +146,30 @@ FILTERS = st.recursive(
 )
 
 
-def _with_group(node: Any, group: str) -> Any:
+def _with_ids(node: Any, group: str, campaign: str) -> Any:
+    """The filter with the placeholders GROUP and CAMPAIGN replaced by real ids."""
     if isinstance(node, dict):
-        return {k: (group if v == "GROUP" else _with_group(v, group)) for k, v in node.items()}
+        return {k: _with_ids(v, group, campaign) for k, v in node.items()}
     if isinstance(node, list):
-        return [_with_group(v, group) for v in node]
-    return node
+        return [_with_ids(v, group, campaign) for v in node]
+    return {"GROUP": group, "CAMPAIGN": campaign}.get(node, node) if isinstance(node, str) else node
+
+
+def engage(ws: str, contact_id: str, engaged: list[tuple[str, bool, float]], campaign: str) -> None:
+    """Record the contact's events through the writer the stream uses (its facts)."""
+    other = "01M8OTHERCAMPAIGN000000000Z"
+    events = [
+        engagement.Event(event, campaign if ours else other, clock.iso(clock.now() - timedelta(days=days)))
+        for event, ours, days in engaged
+    ]
+    if events:
+        engagement.record(ws, {contact_id: events})
+
+
+def with_facts(view: dict[str, Any], ws: str) -> dict[str, Any]:
+    """The API's view of a contact with its engagement facts (not part of the view)."""
+    item = Contact.get(*Contact.key(ws, view["id"]))
+    return {**view, "engagement": engagement.facts_of(item.attribute_values)}
 
 
 @settings(max_examples=30, deadline=None, suppress_health_check=list(HealthCheck))
@@ -127,38 +177,43 @@ def _with_group(node: Any, group: str) -> Any:
 def test_search_pages_and_count_agree_with_the_evaluator_on_every_contact(
     new_workspace, people: list[dict[str, Any]], filters: list[dict[str, Any]], limit: int
 ) -> None:
-    from chalicelib.platform import clock
     from chalicelib.schemas.filters import CountBody
     from chalicelib.segments import rules
     from chalicelib.segments.evaluate import Context, matches
 
-    # GIVEN random contacts, some in a group
+    # GIVEN random contacts, some in a group, with random engagement
     api = new_workspace()
     assert api.post("/api/v1/fields", {"key": "seats", "label": "Seats", "type": "number"}).status == 201
     group = api.post("/api/v1/groups", {"name": "G"}).json["id"]
+    campaign = new_campaign(api, [group])["id"]  # a draft: what engagement conditions may name
+    ws = api.get("/api/v1/workspace").json["id"]
     ids: list[str] = []
     members: set[str] = set()
     for n, person in enumerate(people):
-        body = {k: v for k, v in person.items() if k not in ("seats", "member") and v is not None}
+        body = {k: v for k, v in person.items() if k not in ("seats", "member", "engaged") and v is not None}
         if person["seats"] is not None:
             body["customFields"] = {"seats": person["seats"]}
         reply = api.post("/api/v1/contacts", {**body, "email": f"p{n}@example.com"})
         assert reply.status == 201, reply.json
         ids.append(reply.json["id"])
+        engage(ws, reply.json["id"], person["engaged"], campaign)
         if person["member"]:
             members.add(reply.json["id"])
     if members:
         api.post(f"/api/v1/groups/{group}/members", {"contactIds": sorted(members)})
-    ws = api.get("/api/v1/workspace").json["id"]
     for raw in filters:
-        node = _with_group(raw, group)
+        node = _with_ids(raw, group, campaign)
         # WHEN the filter is searched (every page) and counted
         found = _search_all(api, node, limit)
         counted = api.post("/api/v1/contacts/search/count", {"filter": node}).json
         # THEN both give exactly the contacts the evaluator keeps, each once
         checked = rules.check(ws, CountBody.model_validate({"filter": node}).filter)
         context = Context(now=clock.now(), groups_of=lambda cid: frozenset({group} if cid in members else ()))
-        expected = {cid for cid in ids if matches(checked, api.get(f"/api/v1/contacts/{cid}").json, context)}
+        expected = {
+            cid
+            for cid in ids
+            if matches(checked, with_facts(api.get(f"/api/v1/contacts/{cid}").json, ws), context)
+        }
         assert len(found) == len(set(found)), node
         assert set(found) == expected, node
         assert counted == {"count": len(expected), "exact": True}, node
