@@ -22,11 +22,16 @@ TAG_MARK = "·"
 ENGAGEMENT_EVENTS = ("sent", "opened", "clicked", "replied", "bounced", "unsubscribed")
 
 
+# A span back from now is at most 100 years: a date field's withinLast shares the bound, so
+# now minus the span stays a date.
+MAX_SPAN = {"days": 36500, "hours": 876000}
+
+
 class Duration(ApiModel):
     """`{"days": n}` or `{"hours": n}`: a span back from now."""
 
-    days: int | None = Field(default=None, ge=1, le=36500)
-    hours: int | None = Field(default=None, ge=1, le=876000)
+    days: int | None = Field(default=None, ge=1, le=MAX_SPAN["days"])
+    hours: int | None = Field(default=None, ge=1, le=MAX_SPAN["hours"])
 
     @model_validator(mode="after")
     def _one_unit(self) -> Duration:

@@ -20,6 +20,7 @@ from chalicelib.models.groups import Group
 from chalicelib.platform.errors import ValidationFailed
 from chalicelib.schemas.contacts import ContactStatus, PipelineStage
 from chalicelib.schemas.filters import (
+    MAX_SPAN,
     AllNode,
     AnyNode,
     EngagementCondition,
@@ -236,11 +237,11 @@ def _value_problem(kind: Kind, op: str, value: Any) -> str | None:
     if op in ("withinLast", "notWithinLast"):
         if not (isinstance(value, dict) and len(value) == 1 and next(iter(value)) in ("days", "hours")):
             return f'{op} takes {{"days": n}} or {{"hours": n}}'
-        amount = next(iter(value.values()))
+        unit, amount = next(iter(value.items()))
         return (
             None
-            if _is_number(amount) and int(amount) == amount and amount >= 1
-            else f"{op} takes a whole number >= 1"
+            if _is_number(amount) and int(amount) == amount and 1 <= amount <= MAX_SPAN[unit]
+            else f"{op} takes a whole number from 1 to {MAX_SPAN[unit]} {unit}"
         )
     if kind.type == NUMBER:
         return None if _is_number(value) else f"{op} takes a number"

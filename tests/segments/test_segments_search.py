@@ -33,6 +33,9 @@ BAD_FILTERS: list[tuple[dict[str, Any], str]] = [
     ({"field": "customFields.seats", "op": "between", "value": [1]}, "filter.value"),
     ({"field": "createdAt", "op": "withinLast", "value": {"weeks": 2}}, "filter.value"),
     ({"field": "createdAt", "op": "withinLast", "value": 3}, "filter.value"),
+    # a span past the engagement condition's bounds (100 years) overflowed the date: a 500
+    ({"field": "createdAt", "op": "withinLast", "value": {"days": 1_000_000}}, "filter.value"),
+    ({"field": "updatedAt", "op": "notWithinLast", "value": {"hours": 900_000}}, "filter.value"),
     ({"field": "status", "op": "eq", "value": "ASLEEP"}, "filter.value"),
     ({"field": "groups", "op": "has", "value": "01M80000000000000000000000"}, "filter.value"),
     ({"event": "opened", "campaignId": "01M80000000000000000000000"}, "filter.campaignId"),
