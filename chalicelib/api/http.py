@@ -192,6 +192,9 @@ def read_json(request: Request, max_bytes: int = MAX_JSON_BYTES) -> Any:
         return json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise InvalidRequest("the body is not valid JSON") from None
+    except RecursionError:
+        # json nests by recursion: a body of thousands of `[` would otherwise be a 500
+        raise InvalidRequest("the body is nested too deeply") from None
 
 
 def parse_body(request: Request, model: type[ModelT], max_bytes: int = MAX_JSON_BYTES) -> ModelT:

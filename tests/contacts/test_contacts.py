@@ -388,6 +388,9 @@ OK = {"email": "a@example.com"}
 BAD_INPUT = [
     pytest.param(CONTACTS, "{oops", 400, None, id="not json"),
     pytest.param(CONTACTS, "[1, 2]", 400, None, id="json not an object"),
+    pytest.param(
+        CONTACTS, '{"email": ' + "[" * 5000 + "]" * 5000 + "}", 400, None, id="json nested 5,000 deep"
+    ),
     pytest.param(CONTACTS, {**OK, "favouriteColour": "red"}, 422, "favouriteColour", id="unknown field"),
     pytest.param(CONTACTS, {"email": "nobody.example.com"}, 422, "email", id="email without @"),
     pytest.param(CONTACTS, {**OK, "firstName": "x" * 300}, 422, "firstName", id="300-character name"),
