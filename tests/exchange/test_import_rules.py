@@ -98,6 +98,11 @@ def test_what_a_client_gets_wrong_is_a_4xx_that_changes_nothing(api, new_workspa
             "validation_error",
         ),
         (
+            api.post("/api/v1/imports?mapping=" + "%5B" * 3000, raw=b"email\na@b.c\n", headers=csv_headers),
+            422,
+            "validation_error",
+        ),
+        (
             api.post("/api/v1/imports", raw=b"e" * (5 * 1024 * 1024 + 1), headers=csv_headers),
             413,
             "payload_too_large",

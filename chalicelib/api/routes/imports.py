@@ -86,7 +86,7 @@ def _query_options() -> Options:
     if query.mapping:
         try:
             mapping = json.loads(query.mapping)
-        except ValueError:
+        except (ValueError, RecursionError):  # RecursionError: thousands of `[` in the query
             raise field_error("mapping", 'must be a JSON object such as {"Courriel": "email"}') from None
     data = {
         "groupId": query.group_id,
