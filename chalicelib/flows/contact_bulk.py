@@ -14,8 +14,8 @@ selective index, the one evaluator on the items read).
   delete), each a no-op when already done, so a page run again changes nothing twice.
 - Every contact not acted on is reported (the job's errors and its errors.csv), with why.
 
-Status is only ever raised in bulk (contacts.status.RANK): setStatus ACTIVE, the lowest, is
-refused up front, and a contact whose status ranks higher than the one asked (an unsubscribed
+Status is only ever raised in bulk (contacts.status.RANK): setStatus ACTIVE or UNCONFIRMED, below
+it, is refused up front, and a contact whose status ranks higher than the one asked (an unsubscribed
 contact set to REPLIED) is left as it is and reported: lowering a status (an unsubscribe
 above all) is an operator's act on one contact, PATCH /contacts/{id}.
 """
@@ -72,10 +72,10 @@ def _arguments(workspace_id: str, body: BulkBody) -> dict[str, Any]:
     if action == "setStatus":
         if body.status is None:
             raise field_error("status", "is required for setStatus")
-        if RANK[body.status.value] == 0:
+        if RANK[body.status.value] <= RANK["ACTIVE"]:
             raise field_error(
                 "status",
-                f"bulk work never lowers a status and {body.status.value} is the lowest; "
+                f"bulk work never lowers a status and {body.status.value} is not above ACTIVE; "
                 "set it on one contact with PATCH /contacts/{id}",
             )
         return {"status": body.status.value}

@@ -256,6 +256,8 @@ def test_bad_input_is_a_4xx_naming_it_and_starts_nothing(api: Api, new_workspace
         ({"action": "setStatus"}, 422, "status"),
         ({"action": "setStatus", "status": "ASLEEP"}, 422, "status"),
         ({"action": "setStatus", "status": "ACTIVE"}, 422, "status"),
+        # below ACTIVE (a double opt-in lead's): no contact could be raised to it
+        ({"action": "setStatus", "status": "UNCONFIRMED"}, 422, "status"),
         ({"action": "setPipelineStage"}, 422, "pipelineStage"),
         ({"action": "addToGroup"}, 422, "groupId"),
         ({"action": "addToGroup", "groupId": new_id()}, 404, ""),
