@@ -49,6 +49,15 @@ FIELD_NAMES = st.sampled_from(
         "from",
         "limit",
         "cursor",
+        "filter",
+        "rules",
+        "when",
+        "points",
+        "sourceGroupIds",
+        "connection",
+        "query",
+        "doubleOptIn",
+        "requireConsent",
     ]
 )
 
@@ -66,7 +75,15 @@ BODIES = (
     | st.dictionaries(FIELD_NAMES, JSON_VALUES, max_size=5).map(json.dumps)
     | JSON_VALUES.map(json.dumps)
     | st.text(max_size=40)
-    | st.sampled_from(["email=ada%40example.com&firstName=Ada", "email=%ZZ&&==", "website=spam&email=a@b.co"])
+    | st.sampled_from(
+        [
+            "email=ada%40example.com&firstName=Ada",
+            "email=%ZZ&&==",
+            "website=spam&email=a@b.co",
+            # deeper than Python's recursion limit: the JSON reader's own guard
+            '{"filter": ' + "[" * 3000 + "]" * 3000 + "}",
+        ]
+    )
 )
 GARBAGE_IDS = st.one_of(
     st.just("01ARZ3NDEKTSV4RRFFQ69G5FAV"), st.text(alphabet="abcXYZ019-_.%~", min_size=1, max_size=30)
@@ -89,6 +106,23 @@ VALID = [
     {"from": "vip", "to": "gold"},
     {"name": "Newsletter", "groupIds": [], "tags": ["web"], "redirectUrl": "https://example.com/thanks"},
     {"fileName": "leads.csv", "mapping": {"E-mail": "email"}, "updateExisting": True},
+    # segments, scoring, syncs, consent, group merge (the routes of 2026-12-05/06)
+    {"filter": {"all": [{"field": "createdAt", "op": "withinLast", "value": {"days": 30}}]}, "limit": 10},
+    {"filter": {"any": [{"event": "opened", "withinLast": {"days": 7}}]}, "action": "addTags", "tags": ["x"]},
+    {"name": "Rules", "type": "DYNAMIC", "rules": {"field": "tags", "op": "has", "value": "vip"}},
+    {"name": "Opened", "points": 5, "when": {"event": "opened"}, "repeat": "once", "active": True},
+    {"sourceGroupIds": ["01ARZ3NDEKTSV4RRFFQ69G5FAV"], "deleteSources": False},
+    {
+        "name": "CRM",
+        "engine": "postgresql",
+        "connection": {"host": "127.0.0.1", "port": 9, "database": "crm", "user": "u", "password": "p"},
+        "query": "SELECT email FROM people",
+        "mapping": {"email": "email"},
+        "schedule": "manual",
+        "updateExisting": True,
+    },
+    {"name": "Opt-in", "groupIds": [], "doubleOptIn": True, "fromEmail": "noreply@cohort.local"},
+    {"requireConsent": True},
 ]
 CONTENT_TYPES = st.sampled_from(
     ["application/json"] * 3
@@ -122,6 +156,7 @@ def seeded(api: Api) -> dict[str, str]:
     connection = {"host": "127.0.0.1", "port": 9, "database": "crm", "user": "reader", "password": "x"}
     sync = {"name": "Seed", "engine": "mysql", "connection": connection, "query": "SELECT email FROM t"}
     sync_id = api.post("/api/v1/syncs", {**sync, "mapping": {"email": "email"}}).json["id"]
+    rule = api.post("/api/v1/scoring/rules", VALID[15]).json["id"]
     return {
         "contacts": contact,
         "groups": group,
@@ -132,6 +167,7 @@ def seeded(api: Api) -> dict[str, str]:
         "tags": "vip",
         "exclusions": "@rival.com",
         "syncs": sync_id,
+        "scoring": rule,
     }
 
 
