@@ -17,6 +17,11 @@ _ERROR_STATUSES = {
     "404": "not_found",
     "422": "validation_error",
 }
+# Any authenticated write can also get these (API.md "Conventions"): a read key's 403, a 409 (an
+# Idempotency-Key reused with another body, a rule group's members, a run in progress...), and
+# a body over the limit.
+_WRITE_STATUSES = {"403": "forbidden", "409": "conflict"}
+_BODY_STATUSES = {"413": "payload_too_large"}
 
 
 def document() -> dict[str, Any]:
@@ -65,7 +70,12 @@ def _operation(doc: RouteDoc, refs: dict[Any, Any]) -> dict[str, Any]:
             },
         }
     error_ref = refs[(ErrorBody, "validation")]
-    for status, code in _ERROR_STATUSES.items():
+    statuses = dict(_ERROR_STATUSES)
+    if not doc.public and doc.method != "GET":
+        statuses.update(_WRITE_STATUSES)
+    if doc.body is not None:
+        statuses.update(_BODY_STATUSES)
+    for status, code in sorted(statuses.items()):
         if doc.public and status == "401":
             continue
         operation["responses"].setdefault(

@@ -17,3 +17,20 @@ def test_openapi_document_is_valid_and_lists_the_routes(client) -> None:
     described = {(path, method.upper()) for path, ops in document["paths"].items() for method in ops}
     routed = {(path, method) for path, methods in app.routes.items() for method in methods}
     assert routed == described
+
+
+def test_every_write_declares_the_errors_any_write_can_get(client) -> None:
+    # A client generated from the document must know the conventions' errors of a write:
+    # 403 (a read key), 409 (an Idempotency-Key reused with another body, a rule group's
+    # members, a sync run in progress, a merge of groups of two types...) and 413 for a body.
+    document = Api(client).get("/api/v1/openapi.json").json
+    missing = []
+    for path, operations in document["paths"].items():
+        for method, operation in operations.items():
+            if method == "get" or "security" not in operation:
+                continue
+            wanted = {"403", "409"} | ({"413"} if "requestBody" in operation else set())
+            missing += [(method, path, status) for status in sorted(wanted - set(operation["responses"]))]
+    assert missing == []
+    merge = document["paths"]["/api/v1/groups/{groupId}/merge"]["post"]["responses"]["409"]
+    assert merge["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorBody"}
