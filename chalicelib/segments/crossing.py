@@ -51,8 +51,11 @@ def next_crossing(checked: Checked, contact: Mapping[str, Any], context: Context
         moment = parse_instant(str(value)) if value not in (None, "") else None
         if moment is None:
             continue  # a missing date never matches, whenever it is
-        end = moment + timedelta(**span) + _AFTER
-        moments += [m for m in (moment, end) if m > context.now]
+        try:
+            end: datetime | None = moment + timedelta(**span) + _AFTER
+        except OverflowError:
+            end = None  # past the calendar's last day (a date of 9999-12-31): it never comes
+        moments += [m for m in (moment, end) if m is not None and m > context.now]
     return min(moments, default=None)
 
 

@@ -89,7 +89,8 @@ def _timer(due: Due, at: datetime) -> Timer:
         dueAt=clock.iso(at),
         queue=None if due.queue == STEPS else due.queue,
     )
-    item.ttl = at + TIMER_TTL
+    # A timer for a date at the calendar's end (a date field's 9999-12-31) expires at that end.
+    item.ttl = at + min(TIMER_TTL, datetime.max.replace(tzinfo=at.tzinfo) - at)
     return item
 
 

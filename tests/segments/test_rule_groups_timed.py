@@ -176,3 +176,23 @@ def test_a_timer_delivered_twice_or_gone_stale_changes_nothing_more(
     pump.drain()
     # THEN the stale timer evaluates the rules of now: she stays
     assert member_ids(api, group) == [ada]
+
+
+def test_a_date_near_the_end_of_the_calendar_times_no_crossing_and_breaks_nothing(
+    api: Api, pump, fake_clock
+) -> None:
+    # GIVEN a rule group on a date custom field "within the last 30 days"
+    assert api.post("/api/v1/fields", {"key": "renewal", "label": "Renewal", "type": "date"}).status == 201
+    group = rule_group(api, {"field": "customFields.renewal", "op": "withinLast", "value": {"days": 30}})
+    pump.drain()
+    # WHEN a contact's date is the last day a date can hold (its crossing, that day + 30 days,
+    # is past the calendar's end)
+    far = contact(api, "far@example.com", customFields={"renewal": "9999-12-31"})
+    recent = (fake_clock.now() - timedelta(days=5)).date().isoformat()
+    near = contact(api, "near@example.com", customFields={"renewal": recent})
+    calls = fake_clock.drain(pump, wait=2)
+    # THEN every handler succeeds (no stream record fails over and over), and the group holds
+    # only the contact whose date is within the last 30 days
+    assert [(call.handler, repr(call.error)) for call in calls if not call.ok] == []
+    assert member_ids(api, group) == [near]
+    assert far not in member_ids(api, group)
