@@ -25,8 +25,14 @@ class MovedClock:
     """Real time plus the offset the file holds. `on_move`: told each new offset, before any
     read returns it (the stack prints it, so a test knows from when its move is seen)."""
 
-    def __init__(self, path: Path, on_move: Callable[[timedelta], None] | None = None) -> None:
+    def __init__(
+        self,
+        path: Path,
+        on_move: Callable[[timedelta], None] | None = None,
+        monotonic: Callable[[], float] = time.monotonic,
+    ) -> None:
         self.path = path
+        self._monotonic = monotonic
         self._on_move = on_move or (lambda _offset: None)
         self._lock = threading.Lock()
         self._offset = timedelta()
@@ -34,12 +40,12 @@ class MovedClock:
 
     def offset(self) -> timedelta:
         with self._lock:
-            if self._read_at is None or time.monotonic() - self._read_at >= READ_EVERY_SECONDS:
+            if self._read_at is None or self._monotonic() - self._read_at >= READ_EVERY_SECONDS:
                 offset = self._read()
                 if offset != self._offset:
                     self._on_move(offset)
                 self._offset = offset
-                self._read_at = time.monotonic()
+                self._read_at = self._monotonic()
             return self._offset
 
     def now(self) -> datetime:

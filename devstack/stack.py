@@ -60,7 +60,9 @@ def main() -> int:
     from devstack import clock
 
     moved = clock.from_environment(
-        lambda offset: print(f"devstack: clock      moved to {offset.total_seconds():.0f} s ahead", flush=True)
+        lambda offset: print(
+            f"devstack: clock      moved to {offset.total_seconds():.0f} s ahead", flush=True
+        )
     )
     if moved is not None:  # a test lets time pass (never in a deployment: devstack only)
         clock.install(moved)
