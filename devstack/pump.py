@@ -47,10 +47,13 @@ class Pump:
         session: boto3.session.Session | None = None,
         remember: bool = True,
         resume: dict[str, dict[str, str]] | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         """`retry_delay`: seconds before a failed SQS message is delivered again (0 in tests).
         `remember`: keep every invocation in `self.invocations` (the long-running stack does not).
         `resume`: `checkpoints()` of the stack this one restarts (devstack.persist).
+        `clock`: a moved clock for the schedules (devstack/clock.py); they then look at it
+        every second, so a move brings the due ones at once.
         """
         self.invocations: list[Invocation] = []
         self._remember = remember
@@ -96,7 +99,8 @@ class Pump:
             if isinstance(source, TopicSource)
         ]
         schedules = [source for source in sources if isinstance(source, ScheduleSource)]
-        self.scheduler = Scheduler(schedules, context=context, log=self._log)
+        self.scheduler = Scheduler(schedules, context=context, log=self._log, clock=clock)
+        self._schedule_nap = 60.0 if clock is None else 1.0
 
     # --- synchronous: tests -----------------------------------------------------------------
 
@@ -187,7 +191,8 @@ class Pump:
         while not self._stop.is_set():
             self.run_due_schedules()
             pause = self.scheduler.seconds_until_next()
-            self._stop.wait(min(pause if pause is not None else 60.0, 60.0))
+            nap = self._schedule_nap
+            self._stop.wait(min(pause if pause is not None else nap, nap))
 
     def _record(self, calls: list[Invocation]) -> list[Invocation]:
         if self._remember:

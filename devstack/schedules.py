@@ -114,8 +114,11 @@ class Scheduler:
         context: Callable[[str], LambdaContext],
         log: Callable[[str], None],
         now: datetime | None = None,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
-        self._start = now or datetime.now(UTC)
+        """`clock`: what "now" is when none is given (real time by default; devstack/clock.py)."""
+        self._clock = clock or (lambda: datetime.now(UTC))
+        self._start = now or self._clock()
         self._context = context
         self.sources = {source.name: source for source in sources}
         self.next: dict[str, datetime] = {}
@@ -127,7 +130,7 @@ class Scheduler:
 
     def run_due(self, now: datetime | None = None) -> list[Invocation]:
         """Invoke every schedule whose time has come (once, even if several firings were missed)."""
-        now = now or datetime.now(UTC)
+        now = now or self._clock()
         calls = []
         for name, when in sorted(self.next.items(), key=lambda item: item[1]):
             if when <= now:
@@ -144,5 +147,5 @@ class Scheduler:
     def seconds_until_next(self, now: datetime | None = None) -> float | None:
         if not self.next:
             return None
-        now = now or datetime.now(UTC)
+        now = now or self._clock()
         return max(0.0, (min(self.next.values()) - now).total_seconds())

@@ -57,6 +57,16 @@ def main() -> int:
     _app_environment(resources.environment(), resources.stream_arn)
     _verify_senders(settings.ses_identities())
     app, config = _load_app()
+    from devstack import clock
+
+    moved = clock.from_environment(
+        lambda offset: print(
+            f"devstack: clock      moved to {offset.total_seconds():.0f} s ahead", flush=True
+        )
+    )
+    if moved is not None:  # a test lets time pass (never in a deployment: devstack only)
+        clock.install(moved)
+        print(f"devstack: clock      moved by the seconds in {moved.path}", flush=True)
 
     from devstack.front import serve
 
@@ -73,6 +83,7 @@ def main() -> int:
         log=lambda line: print(line, flush=True),
         remember=False,
         resume=None if saved is None else saved.get("checkpoints", {}),
+        clock=None if moved is None else moved.now,
     )
     snapshots = persist.Snapshots(
         store,

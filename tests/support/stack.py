@@ -31,9 +31,15 @@ def free_port() -> int:
 
 class Stack:
     """`state_dir`: where the stack keeps its state (a new temporary folder by default: a test
-    never reads the project's .devstack/). `ports`: (moto, http), free ones by default."""
+    never reads the project's .devstack/). `ports`: (moto, http), free ones by default. `env`:
+    more variables for the stack (e.g. DEVSTACK_CLOCK_OFFSET_FILE, devstack/clock.py)."""
 
-    def __init__(self, state_dir: Path | None = None, ports: tuple[int, int] | None = None) -> None:
+    def __init__(
+        self,
+        state_dir: Path | None = None,
+        ports: tuple[int, int] | None = None,
+        env: dict[str, str] | None = None,
+    ) -> None:
         self.moto_port, self.port = ports or (free_port(), free_port())
         self.state_dir = state_dir or Path(tempfile.mkdtemp(prefix="devstack-state-"))
         env = {
@@ -45,6 +51,7 @@ class Stack:
             "COHORT_PUBLIC_BASE_URL": f"http://127.0.0.1:{self.port}",
             "PYTHONUNBUFFERED": "1",
             "DEVSTACK_STATE_DIR": str(self.state_dir),
+            **(env or {}),
         }
         self.process = subprocess.Popen(
             [sys.executable, "-m", "devstack"],
@@ -104,10 +111,14 @@ class Stack:
             return json.load(reply)
 
 
+def stop(running: Stack) -> None:
+    if running.process.poll() is None:  # the test failed before stopping it
+        running.process.kill()
+        running.process.wait()
+
+
 @pytest.fixture
 def stack() -> Iterator[Stack]:
     running = Stack()
     yield running
-    if running.process.poll() is None:  # the test failed before stopping it
-        running.process.kill()
-        running.process.wait()
+    stop(running)
