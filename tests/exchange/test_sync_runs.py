@@ -15,7 +15,9 @@ from tests.support.api import Api
 from tests.support.databases import Server, as_csv, free_port, people
 from tests.support.imports import contacts_by_email, import_body
 
-ROWS = 1000
+# Every kind of awkward row comes back within 400 (bad phones every 7th, phone-only every 50th,
+# a duplicate every 97th); more rows only cost CI time (bench/sync.py runs thousands).
+ROWS = 400
 MAPPING = {
     "email": "email",
     "phone": "phone",
@@ -83,8 +85,8 @@ def test_a_full_run_reports_what_a_csv_import_of_the_same_rows_reports(
     assert view["status"] == "COMPLETED", view
     assert {k: view[k] for k in COUNTS} == {k: csv_view[k] for k in COUNTS}
     assert view["processedRows"] == ROWS
-    assert view["created"] > 900 and view["updated"] > 0 and view["failed"] > 0 and view["warnings"] > 0
-    assert view["cursorHigh"] == "2026-11-02 01:40:00"  # the last row's updated_at
+    assert view["created"] > 350 and view["updated"] > 0 and view["failed"] > 0 and view["warnings"] > 0
+    assert view["cursorHigh"] == "2026-11-01 15:40:00"  # the last row's updated_at
     synced, imported = contacts_by_email(by_sync), contacts_by_email(by_csv)
     assert synced.keys() == imported.keys()
     assert synced["person1@example.com"]["firstName"] == "Zoë"
