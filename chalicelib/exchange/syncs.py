@@ -114,6 +114,7 @@ def update(workspace_id: str, sync_id: str, patch: SyncPatch) -> Sync:
     if _running(item) is not None:
         raise Conflict("a run of this sync is in progress; change it once the run has finished")
     engine = patch.engine or item.engine
+    _check_password_follows(item, patch)
     actions: list[Any] = [Sync.updatedAt.set(clock.now_iso())]
     if patch.name is not None:
         actions.append(Sync.name.set(patch.name))
@@ -231,6 +232,24 @@ def _checked_query(query: str, engine: str) -> str:
         return sync_query.check(query, engine)
     except sync_query.QueryRefused as error:
         raise field_error("query", str(error)) from None
+
+
+def _check_password_follows(item: Sync, patch: SyncPatch) -> None:
+    """The stored password goes only to the server it was given for: a PATCH that points the
+    sync at another server (engine, host or port) must send it again, or a full key could
+    have it sent to a server of its choosing (it is never shown, so never given away)."""
+    connection = patch.connection
+    moved = (patch.engine is not None and patch.engine != item.engine) or (
+        connection is not None
+        and (
+            (connection.host is not None and connection.host != item.host)
+            or (connection.port is not None and connection.port != int(item.port))
+        )
+    )
+    if moved and (connection is None or connection.password is None):
+        raise field_error(
+            "connection.password", "send the password again when the sync points at another server"
+        )
 
 
 def _check_mapping(workspace_id: str, mapping: Mapping[str, str]) -> None:

@@ -100,6 +100,29 @@ def test_a_new_password_replaces_the_secret_and_delete_removes_it(api: Api) -> N
     assert boto3.client("secretsmanager").list_secrets()["SecretList"] == []
 
 
+@pytest.mark.parametrize(
+    "moved",
+    [{"connection": {"host": "collector.example.net"}}, {"connection": {"port": 5433}}, {"engine": "mysql"}],
+)
+def test_pointing_a_sync_at_another_server_needs_the_password_again(api: Api, moved: dict[str, Any]) -> None:
+    # Given a sync whose password only Secrets Manager holds
+    sync_id = api.post("/api/v1/syncs", body()).json["id"]
+    before = api.get(f"/api/v1/syncs/{sync_id}").json
+
+    # When a PATCH points it at another server without the password, then with it
+    refused = api.patch(f"/api/v1/syncs/{sync_id}", moved)
+    unchanged = api.get(f"/api/v1/syncs/{sync_id}").json
+    with_password = {**moved, "connection": {**moved.get("connection", {}), "password": "for-the-new-one"}}
+    accepted = api.patch(f"/api/v1/syncs/{sync_id}", with_password)
+
+    # Then the first is a 422 naming the password and changes nothing (the stored password is
+    # never sent to a server it was not given for); the second is taken
+    assert refused.status == 422, refused.json
+    assert refused.json["error"]["details"][0]["field"] == "connection.password"
+    assert unchanged == before
+    assert accepted.status == 200, accepted.json
+
+
 def test_a_patch_with_a_bad_query_changes_nothing(api: Api) -> None:
     sync_id = api.post("/api/v1/syncs", body()).json["id"]
 
