@@ -91,6 +91,11 @@ def handle(event: dict[str, Any], context: Any, reactions: Reactions) -> Partial
                 reaction(change, batch)
         except Exception:
             failed = True
+            # Why a record fails (and the ones after it wait): the batch's answer only says which.
+            logger.exception(
+                "stream record failed; it and the records after it will be delivered again",
+                extra={"sequence_number": record.dynamodb.sequence_number},
+            )
             raise
 
     result = process_partial_response(

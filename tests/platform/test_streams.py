@@ -65,3 +65,16 @@ def test_a_clean_batch_applies_its_deferred_work_once() -> None:
     assert result == {"batchItemFailures": []}
     assert SEEN == ["a", "b", "c"]
     assert APPLIED == [["a", "b", "c"]]
+
+
+def test_a_failed_record_logs_why_once(caplog: Any) -> None:
+    # GIVEN a batch whose second record cannot be handled
+    event = _records("a", "bad", "c")
+    # WHEN it runs
+    streams.handle(event, LambdaContext("table_changes"), REACTIONS)
+    # THEN the reason is logged once, with the record's sequence number (the records after it
+    # are only waiting: no error of their own)
+    errors = [r for r in caplog.records if r.levelname == "ERROR"]
+    assert len(errors) == 1
+    assert "this record cannot be handled yet" in (errors[0].exc_text or str(errors[0].exc_info))
+    assert errors[0].sequence_number == _sequence(event, 1)  # type: ignore[attr-defined]
