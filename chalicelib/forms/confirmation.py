@@ -27,6 +27,7 @@ from typing import Any
 
 from pynamodb.exceptions import DeleteError, PutError
 
+from chalicelib.contacts import service as contacts
 from chalicelib.contacts import status as contact_status
 from chalicelib.deliverability import suppression
 from chalicelib.forms.joining import join_groups
@@ -118,6 +119,11 @@ def check(token: str) -> Confirmation:
     if found.expired(clock.now()):
         raise Gone("this confirmation link has expired: send the form again to get a new one")
     return found
+
+
+def status_of(found: Confirmation) -> str:
+    """The status of the lead a good link names (one read): the page it shows depends on it."""
+    return str(contacts.get(found.workspace_id, found.contact_id).status)
 
 
 def confirm(token: str, ip: str | None) -> Contact:

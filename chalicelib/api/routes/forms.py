@@ -257,9 +257,13 @@ def confirmation_page(token: str) -> Response:
     from chalicelib.forms import pages as form_pages
 
     try:
-        confirmation.check(token)
+        status = confirmation.status_of(confirmation.check(token))
     except ApiError as error:
         return _link_error(error)
+    if status == "ACTIVE":  # confirmed already: no button to press again
+        return _html(form_pages.confirmed_page())
+    if status != "UNCONFIRMED":
+        return _not_confirmable()
     return _html(form_pages.confirm_page())
 
 
@@ -283,9 +287,16 @@ def confirm_subscription(token: str) -> Response:
     except ApiError as error:
         return _link_error(error)
     if contact.status != "ACTIVE":  # unsubscribed or blocked since: never lowered here
-        message = "This address cannot be confirmed: it was unsubscribed or blocked."
-        return _html(form_pages.message_page("Not confirmed", message), 409)
+        return _not_confirmable()
     return _html(form_pages.confirmed_page())
+
+
+def _not_confirmable() -> Response:
+    # cold start: loaded on first use, not at the API's import
+    from chalicelib.forms import pages as form_pages
+
+    message = "This address cannot be confirmed: it was unsubscribed or blocked."
+    return _html(form_pages.message_page("Not confirmed", message), 409)
 
 
 def _link_error(error: ApiError) -> Response:
