@@ -20,9 +20,10 @@ counted with botocore's hooks (devstack.requests_count), installed before any cl
    thread takes the first-step messages off the steps queue (see `_consume_steps`), against
    the same number of raw conditional PutItem of enrollment-sized items, one at a time and
    16 at a time (the job puts 16 at a time).
-3. Latency: the Pump's threads run as in `make run` (stream batching window 1 s, SQS long
-   polls); `--joins` contacts join a dynamic group `--every` seconds apart (a steady flow,
-   not a backlog); the time from each membership write to its email showing up in SES.
+3. Latency: the Pump's threads run as in `make run` (no stream batching window: it was 1 s
+   until 2026-12-06; SQS long polls); `--joins` contacts join a dynamic group `--every`
+   seconds apart (a steady flow, not a backlog); the time from each membership write to its
+   email showing up in SES.
 """
 
 from __future__ import annotations
