@@ -118,7 +118,7 @@ def middleware(request: Request, get_response: Callable[[Request], Response]) ->
     finally:
         # The logger outlives the request in a warm container: later log lines are not this request's.
         logger.remove_keys(["request_id", "path", "method", "workspace_id"])
-    return _normalise_chalice_error(response)
+    return _normalise_chalice_error(response, doc)
 
 
 def _authenticate(request: Request) -> None:
@@ -167,11 +167,14 @@ _CHALICE_ERRORS = {
 }
 
 
-def _normalise_chalice_error(response: Response) -> Response:
+def _normalise_chalice_error(response: Response, doc: RouteDoc | None = None) -> Response:
     """Chalice answers some failures itself ({"Code", "Message"}); give them our shape."""
     body = response.body
     if isinstance(body, dict) and "Code" in body and response.status_code in _CHALICE_ERRORS:
         status, code, message = _CHALICE_ERRORS[response.status_code]
+        if response.status_code == 415 and doc is not None:
+            # A route taking more than JSON (imports take a CSV too) names all it takes.
+            message = f"unsupported content type; send {' or '.join(doc.content_types)}"
         if status == 500:
             logger.error("unhandled error", extra={"chalice": body})
         headers = {k: v for k, v in response.headers.items() if k.lower() != "content-type"}
