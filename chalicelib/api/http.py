@@ -55,6 +55,8 @@ class RouteDoc:
     status: int
     content_types: tuple[str, ...]
     response_content_type: str = JSON
+    # Error statuses this route answers beyond those its kind always declares (openapi.py).
+    errors: tuple[int, ...] = ()
 
 
 def resolve_model(ref: ModelRef) -> type[BaseModel]:
@@ -81,6 +83,7 @@ def route(
     public: bool = False,
     content_types: tuple[str, ...] = (JSON,),
     response_content_type: str = JSON,
+    errors: tuple[int, ...] = (),
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a view on a blueprint and describe it for /openapi.json in one place."""
     doc = RouteDoc(
@@ -95,6 +98,7 @@ def route(
         status=status,
         content_types=content_types,
         response_content_type=response_content_type,
+        errors=errors,
     )
     ROUTES[(path, method)] = doc
     return blueprint.route(path, methods=[method], content_types=list(content_types))

@@ -22,6 +22,10 @@ _ERROR_STATUSES = {
 # a body over the limit.
 _WRITE_STATUSES = {"403": "forbidden", "409": "conflict"}
 _BODY_STATUSES = {"413": "payload_too_large"}
+_CODES = {**_ERROR_STATUSES, **_WRITE_STATUSES, **_BODY_STATUSES}
+# A page a browser opens (or posts, form-encoded) answers its errors as a page, not as JSON.
+_HTML = "text/html"
+_FORM_ENCODED = "application/x-www-form-urlencoded"
 
 
 def document() -> dict[str, Any]:
@@ -75,12 +79,14 @@ def _operation(doc: RouteDoc, refs: dict[Any, Any]) -> dict[str, Any]:
         statuses.update(_WRITE_STATUSES)
     if doc.body is not None:
         statuses.update(_BODY_STATUSES)
+    if doc.public:
+        del statuses["401"]
+    statuses.update({str(status): _CODES[str(status)] for status in doc.errors})
+    content: dict[str, Any] = {JSON: {"schema": error_ref}}
+    if doc.response_content_type == _HTML or _FORM_ENCODED in doc.content_types:
+        content[_HTML] = {"schema": {"type": "string"}}
     for status, code in sorted(statuses.items()):
-        if doc.public and status == "401":
-            continue
-        operation["responses"].setdefault(
-            status, {"description": code, "content": {JSON: {"schema": error_ref}}}
-        )
+        operation["responses"].setdefault(status, {"description": code, "content": content})
     return operation
 
 

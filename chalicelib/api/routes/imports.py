@@ -161,6 +161,7 @@ def get_import(id: str) -> Response:
     "GET",
     summary="Every skipped or failed row with its reason and cells (303 to a download when large)",
     response_content_type="text/csv",
+    errors=(409,),
 )
 def import_errors(id: str) -> Response:
     # cold start: loaded on first use, not at the API's import

@@ -23,6 +23,7 @@ def get_job(jobId: str) -> Response:
     "GET",
     summary="Every contact a finished job could not act on, with why (303 to a download when large)",
     response_content_type="text/csv",
+    errors=(409,),
 )
 def job_errors(jobId: str) -> Response:
     # cold start: loaded on first use, not at the API's import

@@ -137,6 +137,7 @@ def list_runs(id: str) -> Response:
     "GET",
     summary="A run's skipped and failed rows and left-out values, with reasons (303 when large)",
     response_content_type="text/csv",
+    errors=(409,),
 )
 def run_errors(id: str, runId: str) -> Response:
     # cold start: loaded on first use, not at the API's import

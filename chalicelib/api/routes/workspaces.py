@@ -23,6 +23,7 @@ bp = Blueprint(__name__)
     response="workspaces.WorkspaceCreated",
     status=201,
     public=True,
+    errors=(401,),  # no API key, but the admin token
 )
 def create_workspace() -> Response:
     # cold start: loaded on first use, not at the API's import
