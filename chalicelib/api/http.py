@@ -57,6 +57,8 @@ class RouteDoc:
     response_content_type: str = JSON
     # Error statuses this route answers beyond those its kind always declares (openapi.py).
     errors: tuple[int, ...] = ()
+    # Success answers beside `status` (a form post: 200 when updated or as a page, 303 redirect).
+    also: tuple[int, ...] = ()
 
 
 def resolve_model(ref: ModelRef) -> type[BaseModel]:
@@ -84,6 +86,7 @@ def route(
     content_types: tuple[str, ...] = (JSON,),
     response_content_type: str = JSON,
     errors: tuple[int, ...] = (),
+    also: tuple[int, ...] = (),
 ) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
     """Register a view on a blueprint and describe it for /openapi.json in one place."""
     doc = RouteDoc(
@@ -99,6 +102,7 @@ def route(
         content_types=content_types,
         response_content_type=response_content_type,
         errors=errors,
+        also=also,
     )
     ROUTES[(path, method)] = doc
     return blueprint.route(path, methods=[method], content_types=list(content_types))

@@ -64,6 +64,13 @@ def _operation(doc: RouteDoc, refs: dict[Any, Any]) -> dict[str, Any]:
         + _query_parameters(doc),
         "responses": {str(doc.status): _response(doc, refs)},
     }
+    for extra in doc.also:
+        if 300 <= extra < 400:
+            operation["responses"][str(extra)] = {"description": "redirect"}
+            continue
+        operation["responses"][str(extra)] = answer = _response(doc, refs)
+        if _FORM_ENCODED in doc.content_types:  # a browser's post gets a page
+            answer["content"][_HTML] = {"schema": {"type": "string"}}
     if not doc.public:
         operation["security"] = [{"apiKey": []}]
     if doc.body is not None:

@@ -60,4 +60,9 @@ def test_the_document_declares_the_answers_the_api_really_gives(client) -> None:
     ):
         assert "text/html" in paths[path][method]["responses"]["404"]["content"], (method, path)
     assert "application/json" in paths["/f/{formId}"]["post"]["responses"]["422"]["content"]
+    # A form post answers 200 (JSON: an update; a browser: the thank-you page) or 303 (a
+    # browser, to the form's redirectUrl) beside the JSON post's 201.
+    posted = paths["/f/{formId}"]["post"]["responses"]
+    assert set(posted["200"]["content"]) == {"application/json", "text/html"}
+    assert "303" in posted
     assert "text/html" not in paths["/api/v1/contacts"]["post"]["responses"]["422"]["content"]

@@ -135,6 +135,7 @@ def form_page(formId: str) -> Response:
     body="forms.FormSubmission",
     response="forms.FormPosted",
     status=201,
+    also=(200, 303),
     public=True,
     content_types=(FORM_ENCODED, JSON),
 )
