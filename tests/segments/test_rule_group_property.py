@@ -91,6 +91,21 @@ def _body(person: dict[str, Any]) -> dict[str, Any]:
     return body
 
 
+def _given_people(api: Any, people: list[dict[str, Any]]) -> tuple[str, str, list[str]]:
+    """A `seats` number field, a campaign for the rules to name, and one contact per person
+    with their engagement: (workspace id, campaign id, contact ids in the people's order)."""
+    assert api.post("/api/v1/fields", {"key": "seats", "label": "Seats", "type": "number"}).status == 201
+    ws = api.get("/api/v1/workspace").json["id"]
+    campaign = new_campaign(api, [api.post("/api/v1/groups", {"name": "G"}).json["id"]])["id"]
+    contact_ids = []
+    for n, person in enumerate(people):
+        body = {k: v for k, v in _body(person).items() if v is not None}
+        body["customFields"] = {k: v for k, v in body["customFields"].items() if v is not None}
+        contact_ids.append(api.post("/api/v1/contacts", {"email": f"p{n}@example.com", **body}).json["id"])
+        _engage(ws, contact_ids[-1], person["engaged"], campaign)
+    return ws, campaign, contact_ids
+
+
 def _seen(api: Any, ws: str, contact_id: str) -> dict[str, Any]:
     """The API's view of the contact with its engagement facts (not part of the view)."""
     facts = engagement.facts_of(Contact.get(*Contact.key(ws, contact_id)).attribute_values)
@@ -117,16 +132,8 @@ def test_a_rule_groups_members_are_the_evaluators_after_the_build_and_after_chan
 
     # GIVEN random contacts and a DYNAMIC rule group with random rules
     api = new_workspace()
-    assert api.post("/api/v1/fields", {"key": "seats", "label": "Seats", "type": "number"}).status == 201
-    ws = api.get("/api/v1/workspace").json["id"]
-    campaign = new_campaign(api, [api.post("/api/v1/groups", {"name": "G"}).json["id"]])["id"]
+    ws, campaign, contact_ids = _given_people(api, people)
     rules = _with_campaign(rules, campaign)
-    contact_ids = []
-    for n, person in enumerate(people):
-        body = {k: v for k, v in _body(person).items() if v is not None}
-        body["customFields"] = {k: v for k, v in body["customFields"].items() if v is not None}
-        contact_ids.append(api.post("/api/v1/contacts", {"email": f"p{n}@example.com", **body}).json["id"])
-        _engage(ws, contact_ids[-1], person["engaged"], campaign)
     assert all(call.ok for call in pump.drain())
     reply = api.post("/api/v1/groups", {"name": "R", "type": "DYNAMIC", "rules": rules})
     assert reply.status == 201, reply.json
@@ -174,16 +181,8 @@ def test_a_rule_group_naming_a_rule_group_follows_it_after_the_builds_and_after_
     # GIVEN random contacts, a DYNAMIC rule group A (vip) and B: A's members combined with
     # random rules
     api = new_workspace()
-    assert api.post("/api/v1/fields", {"key": "seats", "label": "Seats", "type": "number"}).status == 201
-    ws = api.get("/api/v1/workspace").json["id"]
-    campaign = new_campaign(api, [api.post("/api/v1/groups", {"name": "G"}).json["id"]])["id"]
+    ws, campaign, ids = _given_people(api, people)
     rules = _with_campaign(rules, campaign)
-    ids = []
-    for n, person in enumerate(people):
-        body = {k: v for k, v in _body(person).items() if v is not None}
-        body["customFields"] = {k: v for k, v in body["customFields"].items() if v is not None}
-        ids.append(api.post("/api/v1/contacts", {"email": f"p{n}@example.com", **body}).json["id"])
-        _engage(ws, ids[-1], person["engaged"], campaign)
     a = api.post(
         "/api/v1/groups",
         {"name": "A", "type": "DYNAMIC", "rules": {"field": "tags", "op": "has", "value": "vip"}},
