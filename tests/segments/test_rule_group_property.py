@@ -14,6 +14,7 @@ from chalicelib.contacts import activity, engagement
 from chalicelib.models.contacts import Contact
 from chalicelib.platform import clock, ids
 from tests.support.campaigns import new_campaign
+from tests.support.filters import trees
 from tests.support.groups import member_ids
 
 TAGS = st.lists(st.sampled_from(["vip", "web", "trial"]), max_size=2, unique=True)
@@ -58,15 +59,7 @@ LEAVES = st.one_of(
         st.booleans(),
     ),
 )
-RULES = st.recursive(
-    LEAVES,
-    lambda children: st.one_of(
-        st.builds(lambda c: {"all": c}, st.lists(children, min_size=1, max_size=3)),
-        st.builds(lambda c: {"any": c}, st.lists(children, min_size=1, max_size=3)),
-        st.builds(lambda c: {"not": c}, children),
-    ),
-    max_leaves=5,
-)
+RULES = trees(LEAVES, max_leaves=5)
 
 
 def _with_campaign(node: Any, campaign: str) -> Any:
