@@ -37,7 +37,6 @@ from chalicelib.contacts.sync import (
     merged_contact,
     phone_holders,
     sync_single,
-    unarchived_warning,
 )
 from chalicelib.models.contacts import ContactEmail, ContactPhone, ErasedIdentity
 from chalicelib.models.fields import FieldDefinition
@@ -304,9 +303,9 @@ def _merge_into(
     batch.apply(current, state)
     result = "unchanged" if same(current, state) else "updated"
     reason = "duplicate_in_batch" if duplicate else (None if run.update_existing else "exists")
-    warnings = row.warnings + (left_out(row.given, state) if run.update_existing or ours else ())
-    if current.get("archivedAt"):
-        warnings += (unarchived_warning(row.given),)
+    warnings = _warnings(
+        row, state, applied=run.update_existing or ours, unarchived=bool(current.get("archivedAt"))
+    )
     run.outcomes[row.index] = RowOutcome(row.index, result, target_id, reason, warnings=warnings)
     return state
 
@@ -374,10 +373,20 @@ def _one_row(
     except ApiError as error:
         return RowOutcome(row.index, "failed", None, _reason(error), row.given.email or row.given.phone)
     reason = None if update_existing or result == "created" else "exists"
-    warnings = row.warnings + (left_out(row.given, state) if update_existing or result == "created" else ())
-    if unarchived:
-        warnings += (unarchived_warning(row.given),)
+    warnings = _warnings(row, state, applied=update_existing or result == "created", unarchived=unarchived)
     return RowOutcome(row.index, result, state["id"], reason, warnings=warnings)
+
+
+def _warnings(row: _Row, state: State, *, applied: bool, unarchived: bool) -> tuple[dict[str, str], ...]:
+    """A synced row's warnings, batched or redone alone: the values salvage left out, the
+    phone the matching rules kept when the row's values were applied (`left_out`), and the
+    unarchive of an archived contact it matched."""
+    warnings = row.warnings + (left_out(row.given, state) if applied else ())
+    if unarchived:
+        field = "email" if row.given.email else "phone"
+        value = str(row.given.email or row.given.phone)
+        warnings += ({"field": field, "value": value, "reason": "archived contact unarchived"},)
+    return warnings
 
 
 def _failed(index: int, error: ApiError, data: Any) -> RowOutcome:

@@ -94,12 +94,6 @@ def left_out(given: ContactInput, state: State) -> tuple[dict[str, str], ...]:
     return ()
 
 
-def unarchived_warning(given: ContactInput) -> dict[str, str]:
-    """What an import's row report says when the row matched an archived contact."""
-    field = "email" if given.email else "phone"
-    return {"field": field, "value": str(given.email or given.phone), "reason": "archived contact unarchived"}
-
-
 def phone_holders(workspace_id: str, phone: str) -> frozenset[str]:
     """The ids of the contacts that have this phone, with an email or not (one Query of the
     Contact items' gsi3; a few ids are enough to tell)."""
