@@ -21,6 +21,8 @@ from __future__ import annotations
 import copy
 from typing import Any
 
+from devstack.moto_requests import FAST_OPERATIONS
+
 _installed = False
 
 
@@ -200,20 +202,9 @@ def _bounded_memory() -> None:
     streams.ShardIterator.get = bounded_get  # type: ignore[method-assign]
 
 
-# The item operations whose answers are written with json.dumps (see _fast_json_results).
-FAST_JSON_OPERATIONS = {
-    "Query",
-    "Scan",
-    "GetItem",
-    "BatchGetItem",
-    "PutItem",
-    "UpdateItem",
-    "DeleteItem",
-    "BatchWriteItem",
-    "TransactWriteItems",
-    "TransactGetItems",
-    "GetRecords",
-}
+# The operations whose answers are written with json.dumps (see _fast_json_results): the
+# item operations moto_requests parses fast, and the stream's reads.
+FAST_JSON_OPERATIONS = FAST_OPERATIONS | {"GetRecords"}
 fast_json = {"enabled": True}
 
 

@@ -22,6 +22,7 @@ Decisions where the brief left a choice:
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from pynamodb.exceptions import DoesNotExist, PutError, TransactWriteError
@@ -215,25 +216,11 @@ def forget_group(ws: str, group_id: str) -> list[str]:
     carry on. One Query of the group's links, then each campaign's own write (retried when
     an edit raced it). Returns the campaigns' ids."""
 
-    links = CampaignLink.query(keys.group_partition(ws, group_id), CampaignLink.sk.startswith("CAMPAIGN#"))
-    changed = []
-    for link in links:
-        for _ in range(3):
-            try:
-                campaign = get(ws, link.campaignId)
-            except NotFound:
-                break
-            before = _snapshot(campaign)
-            campaign.includeGroupIds = [g for g in campaign.includeGroupIds if g != group_id]
-            campaign.excludeGroupIds = [g for g in campaign.excludeGroupIds if g != group_id]
-            campaign.updatedAt = clock.now_iso()
-            try:
-                _commit(campaign, before=before)
-            except Conflict:
-                continue
-            changed.append(campaign.id)
-            break
-    return changed
+    def without(campaign: Campaign) -> None:
+        campaign.includeGroupIds = [g for g in campaign.includeGroupIds if g != group_id]
+        campaign.excludeGroupIds = [g for g in campaign.excludeGroupIds if g != group_id]
+
+    return _edit_linked(ws, group_id, without)
 
 
 def replace_group(ws: str, group_id: str, by: str) -> list[str]:
@@ -241,6 +228,21 @@ def replace_group(ws: str, group_id: str, by: str) -> list[str]:
     exclude; a group merged into another). Its links move in each campaign's own write
     (retried when an edit raced it); a campaign that would then include and exclude `by`
     only loses `group_id`. Run again, it finds no campaign. Returns the campaigns' ids."""
+
+    def swapped(campaign: Campaign) -> None:
+        include = _swap(campaign.includeGroupIds, group_id, by)
+        exclude = _swap(campaign.excludeGroupIds, group_id, by)
+        if by in include and by in exclude:
+            include = [g for g in campaign.includeGroupIds if g != group_id]
+            exclude = [g for g in campaign.excludeGroupIds if g != group_id]
+        campaign.includeGroupIds, campaign.excludeGroupIds = include, exclude
+
+    return _edit_linked(ws, group_id, swapped)
+
+
+def _edit_linked(ws: str, group_id: str, edit: Callable[[Campaign], None]) -> list[str]:
+    """`edit` each campaign linked to the group and commit it (links follow its group ids);
+    an edit that raced ours is read again and redone, up to three times. The campaigns' ids."""
     links = CampaignLink.query(keys.group_partition(ws, group_id), CampaignLink.sk.startswith("CAMPAIGN#"))
     changed = []
     for link in links:
@@ -250,12 +252,7 @@ def replace_group(ws: str, group_id: str, by: str) -> list[str]:
             except NotFound:
                 break
             before = _snapshot(campaign)
-            include = _swap(campaign.includeGroupIds, group_id, by)
-            exclude = _swap(campaign.excludeGroupIds, group_id, by)
-            if by in include and by in exclude:
-                include = [g for g in campaign.includeGroupIds if g != group_id]
-                exclude = [g for g in campaign.excludeGroupIds if g != group_id]
-            campaign.includeGroupIds, campaign.excludeGroupIds = include, exclude
+            edit(campaign)
             campaign.updatedAt = clock.now_iso()
             try:
                 _commit(campaign, before=before)

@@ -138,14 +138,8 @@ def view(item: Import) -> dict[str, Any]:
         "tags": list(item.tags or []),
         "updateExisting": bool(item.updateExisting),
         "totalRows": int(item.totalRows) if item.totalRows is not None else None,
-        "processedRows": int(item.processedRows),
-        "created": int(item.created),
-        "updated": int(item.updated),
-        "skipped": int(item.skipped),
-        "failed": int(item.failed),
-        "warnings": int(item.warnings or 0),
+        **counts_view(item),
         "errors": [_error_view(error) for error in item.errors or []],
-        "errorCount": int(item.errorCount),
         "errorReportUrl": f"/api/v1/imports/{item.id}/errors.csv" if finished else None,
         "columns": plain(item.columns) if item.columns is not None else None,
         "encoding": item.encoding,
@@ -154,6 +148,19 @@ def view(item: Import) -> dict[str, Any]:
         "createdAt": item.createdAt,
         "startedAt": item.startedAt,
         "finishedAt": item.finishedAt,
+    }
+
+
+def counts_view(item: Import) -> dict[str, int]:
+    """What an import (or a sync's run, the same item) has done with its rows so far."""
+    return {
+        "processedRows": int(item.processedRows),
+        "created": int(item.created),
+        "updated": int(item.updated),
+        "skipped": int(item.skipped),
+        "failed": int(item.failed),
+        "warnings": int(item.warnings or 0),
+        "errorCount": int(item.errorCount),
     }
 
 

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 
 from pynamodb.exceptions import DeleteError, DoesNotExist, PutError, UpdateError
 
-from chalicelib.exchange import column_mapping, import_rows, stored, sync_query, sync_sources
+from chalicelib.exchange import column_mapping, import_rows, imports, stored, sync_query, sync_sources
 from chalicelib.exchange.sync_sources import SAMPLE_ROWS, Source, SourceError, cell_text
 from chalicelib.groups import service as groups
 from chalicelib.models.imports import Import, plain
@@ -422,13 +422,7 @@ def run_view(run: Import) -> dict[str, Any]:
     return {
         "id": run.id,
         "status": run.status,
-        "processedRows": int(run.processedRows),
-        "created": int(run.created),
-        "updated": int(run.updated),
-        "skipped": int(run.skipped),
-        "failed": int(run.failed),
-        "warnings": int(run.warnings or 0),
-        "errorCount": int(run.errorCount),
+        **imports.counts_view(run),
         "failureReason": run.failureReason,
         "cursorFrom": run.cursorFrom,
         "cursorHigh": run.cursorHigh,

@@ -10,21 +10,15 @@ answer 404). Reading needs no DynamoDB request.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 from dataclasses import dataclass
 
-from chalicelib.platform import config, ids
+from chalicelib.platform import ids, signing
 
 OPEN, CLICK, UNSUBSCRIBE = "o", "c", "u"
 KINDS = frozenset({OPEN, CLICK, UNSUBSCRIBE})
 
 _VERSION = 1
-_SIG_BYTES = 16
-_ULID_BYTES = 16
-_ALPHABET = "0123456789ABCDEFGHJKMNPQRSTVWXYZ"
-_DIGITS = {c: i for i, c in enumerate(_ALPHABET)}
+_PURPOSE = "cohort-link"  # keeps these signatures apart from the cursors' (same secret)
 MAX_URL_BYTES = 2048
 
 
@@ -57,26 +51,25 @@ def mint(kind: str, target: Target, url: str | None = None) -> str:
         raise ValueError("run out of range")
     payload = bytearray([_VERSION, ord(kind)])
     for value in (target.workspace_id, target.campaign_id, target.contact_id, target.step_id):
-        payload += _ulid_bytes(value)
-    payload += b"\x01" + _ulid_bytes(target.group_id) if target.group_id else b"\x00"
+        payload += ids.to_bytes(value)
+    payload += b"\x01" + ids.to_bytes(target.group_id) if target.group_id else b"\x00"
     payload += target.run.to_bytes(2, "big")
     if url is not None:
         encoded = url.encode()
         if len(encoded) > MAX_URL_BYTES:
             raise ValueError("the URL is too long for a tracked link")
         payload += encoded
-    signed = bytes(payload) + _sign(bytes(payload))
-    return base64.urlsafe_b64encode(signed).decode().rstrip("=")
+    return signing.to_text(bytes(payload) + signing.sign(_PURPOSE, bytes(payload)))
 
 
 def read(token: str, kind: str) -> Link | None:
     """The link a token stands for, or None when it is not a valid token of this kind."""
     try:
-        raw = base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))
+        raw = signing.from_text(token)
     except (ValueError, TypeError):
         return None
-    payload, signature = raw[:-_SIG_BYTES], raw[-_SIG_BYTES:]
-    if len(raw) <= _SIG_BYTES or not hmac.compare_digest(signature, _sign(payload)):
+    payload, signature = raw[: -signing.SIG_BYTES], raw[-signing.SIG_BYTES :]
+    if len(raw) <= signing.SIG_BYTES or not signing.verify(_PURPOSE, payload, signature):
         return None
     try:
         return _unpack(payload, kind)
@@ -90,12 +83,12 @@ def _unpack(payload: bytes, kind: str) -> Link | None:
     at = 2
     fields = []
     for _ in range(4):
-        fields.append(_ulid_text(payload[at : at + _ULID_BYTES]))
-        at += _ULID_BYTES
+        fields.append(ids.from_bytes(payload[at : at + ids.BYTES]))
+        at += ids.BYTES
     group_id = None
     if payload[at] == 1:
-        group_id = _ulid_text(payload[at + 1 : at + 1 + _ULID_BYTES])
-        at += _ULID_BYTES
+        group_id = ids.from_bytes(payload[at + 1 : at + 1 + ids.BYTES])
+        at += ids.BYTES
     at += 1
     run = int.from_bytes(payload[at : at + 2], "big")
     at += 2
@@ -105,30 +98,3 @@ def _unpack(payload: bytes, kind: str) -> Link | None:
         return None
     workspace_id, campaign_id, contact_id, step_id = fields
     return Link(kind, Target(workspace_id, campaign_id, contact_id, run, step_id, group_id), url)
-
-
-def _sign(payload: bytes) -> bytes:
-    # A purpose prefix keeps these signatures apart from the cursors' (same secret).
-    return hmac.new(config.secret(), b"cohort-link\0" + payload, hashlib.sha256).digest()[:_SIG_BYTES]
-
-
-def _ulid_bytes(value: str) -> bytes:
-    if not ids.is_id(value):
-        raise ValueError(f"{value!r} is not a ULID")
-    number = 0
-    for char in value:
-        number = number * 32 + _DIGITS[char]
-    if number >= 1 << (8 * _ULID_BYTES):
-        raise ValueError(f"{value!r} is not a ULID")
-    return number.to_bytes(_ULID_BYTES, "big")
-
-
-def _ulid_text(raw: bytes) -> str:
-    if len(raw) != _ULID_BYTES:
-        raise ValueError("short id")
-    number = int.from_bytes(raw, "big")
-    chars = []
-    for _ in range(26):
-        chars.append(_ALPHABET[number & 31])
-        number >>= 5
-    return "".join(reversed(chars))

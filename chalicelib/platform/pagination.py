@@ -6,24 +6,18 @@ from another workspace or another list is refused like a tampered one.
 
 from __future__ import annotations
 
-import base64
-import hashlib
-import hmac
 import json
 from typing import Any
 
-from chalicelib.platform import config
+from chalicelib.platform import signing
 from chalicelib.platform.errors import field_error
-
-_SIG_BYTES = 16
 
 
 def encode(last_key: dict[str, Any] | None, scope: str) -> str | None:
     if not last_key:
         return None
     payload = json.dumps(last_key, separators=(",", ":"), sort_keys=True).encode()
-    signature = _sign(payload, scope)
-    return base64.urlsafe_b64encode(signature + payload).decode().rstrip("=")
+    return signing.to_text(signing.sign(scope, payload) + payload)
 
 
 def decode(cursor: str | None, scope: str) -> dict[str, Any] | None:
@@ -31,9 +25,9 @@ def decode(cursor: str | None, scope: str) -> dict[str, Any] | None:
     if not cursor:
         return None
     try:
-        raw = base64.urlsafe_b64decode(cursor + "=" * (-len(cursor) % 4))
-        signature, payload = raw[:_SIG_BYTES], raw[_SIG_BYTES:]
-        if not hmac.compare_digest(signature, _sign(payload, scope)):
+        raw = signing.from_text(cursor)
+        signature, payload = raw[: signing.SIG_BYTES], raw[signing.SIG_BYTES :]
+        if not signing.verify(scope, payload, signature):
             raise ValueError("bad signature")
         value = json.loads(payload)
         if not isinstance(value, dict):
@@ -41,7 +35,3 @@ def decode(cursor: str | None, scope: str) -> dict[str, Any] | None:
         return value
     except (ValueError, TypeError):
         raise field_error("cursor", "the cursor is not valid for this list") from None
-
-
-def _sign(payload: bytes, scope: str) -> bytes:
-    return hmac.new(config.secret(), scope.encode() + b"\0" + payload, hashlib.sha256).digest()[:_SIG_BYTES]

@@ -169,10 +169,8 @@ def _resolve(workspace_id: str, walk: _Walk) -> tuple[dict[str, Kind], set[str],
         if name in BUILTIN:
             kinds[name] = BUILTIN[name]
         elif name.startswith(CUSTOM_PREFIX):
-            definition = found.get(FieldDefinition.key(workspace_id, name[len(CUSTOM_PREFIX) :]))
-            if isinstance(definition, FieldDefinition):
-                options = tuple(definition.options or ()) or None
-                kinds[name] = Kind(_CUSTOM_TYPES.get(definition.fieldType, TEXT), options)
+            if (kind := _custom_kind(workspace_id, name, found)) is not None:
+                kinds[name] = kind
             else:
                 walk.problem(f"{where}.field", f"unknown custom field {name[len(CUSTOM_PREFIX) :]!r}")
         else:
@@ -342,15 +340,18 @@ def stored(workspace_id: str, node: FilterNode, found: Mapping[tuple[str, str], 
         if name in BUILTIN:
             kinds[name] = BUILTIN[name]
         elif name.startswith(CUSTOM_PREFIX):
-            definition = found.get(FieldDefinition.key(workspace_id, name[len(CUSTOM_PREFIX) :]))
-            if isinstance(definition, FieldDefinition):
-                options = tuple(definition.options or ()) or None
-                kinds[name] = Kind(_CUSTOM_TYPES.get(definition.fieldType, TEXT), options)
-            else:
-                kinds[name] = Kind(TEXT)
+            kinds[name] = _custom_kind(workspace_id, name, found) or Kind(TEXT)
         if name == "groups":
             group_ids.update(str(v) for v in _as_list(condition.value))
     return Checked(node=node, kinds=kinds, group_ids=frozenset(group_ids))
+
+
+def _custom_kind(workspace_id: str, name: str, found: Mapping[tuple[str, str], Any]) -> Kind | None:
+    """The kind of `customFields.<key>` from its definition among `found`; None without one."""
+    definition = found.get(FieldDefinition.key(workspace_id, name[len(CUSTOM_PREFIX) :]))
+    if not isinstance(definition, FieldDefinition):
+        return None
+    return Kind(_CUSTOM_TYPES.get(definition.fieldType, TEXT), tuple(definition.options or ()) or None)
 
 
 def named_groups(node: FilterNode) -> frozenset[str]:

@@ -9,46 +9,17 @@ and a member of the excluded group are not enrolled when they join the dynamic g
 
 from __future__ import annotations
 
-import json
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable
-from email import message_from_string, policy
-from typing import Any
 
 import pytest
 
 from tests.support.campaigns import SENDER
-from tests.support.stack import Stack, stack
+from tests.support.stack import Client, Stack, ses_messages, stack
 
 __all__ = ["stack"]  # the fixture, re-exported: the test below asks for it by name
 
 FIRST_EMAIL_SECONDS = 5
-
-
-class Client:
-    def __init__(self, stack: Stack, key: str | None = None) -> None:
-        self.stack, self.key = stack, key
-
-    def call(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Any:
-        sent = {"Content-Type": "application/json", **(headers or {})}
-        if self.key:
-            sent["Authorization"] = f"Bearer {self.key}"
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(self.stack.url(path), data=data, headers=sent, method=method)
-        try:
-            with urllib.request.urlopen(request, timeout=10) as reply:
-                text = reply.read()
-        except urllib.error.HTTPError as error:
-            raise AssertionError(f"{method} {path}: {error.code} {error.read()!r}") from None
-        return json.loads(text) if text else None
-
-    def get(self, path: str) -> Any:
-        return self.call("GET", path)
-
-    def post(self, path: str, body: Any = None) -> Any:
-        return self.call("POST", path, body)
 
 
 def contact_id(api: Client, email_prefix: str) -> str:
@@ -58,11 +29,7 @@ def contact_id(api: Client, email_prefix: str) -> str:
 
 def emails(stack: Stack) -> list[tuple[str, str]]:
     """(recipient, subject) of every email moto's SES kept, in the order sent."""
-    url = f"http://127.0.0.1:{stack.moto_port}/moto-api/data.json"
-    with urllib.request.urlopen(url, timeout=5) as reply:
-        raw = json.load(reply).get("ses", {}).get("RawMessage", [])
-    parsed = [message_from_string(m["raw_data"], policy=policy.default) for m in raw]
-    return [(str(m["To"]), str(m["Subject"])) for m in parsed]
+    return [(str(m["To"]), str(m["Subject"])) for m in ses_messages(stack)]
 
 
 def wait_for(check: Callable[[], bool], seconds: float, what: str, stack: Stack) -> float:

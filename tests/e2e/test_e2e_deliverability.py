@@ -17,7 +17,8 @@ from typing import Any
 import boto3
 import pytest
 
-from tests.support.stack import Stack, stack
+from tests.support import stack as stack_support
+from tests.support.stack import Stack, ses_raw, stack
 
 __all__ = ["stack"]  # the fixture, re-exported
 
@@ -29,11 +30,11 @@ HTML = (
 )
 
 
-class Client:
+class Client(stack_support.Client):
     """The stack's HTTP API and its moto, as a developer's scripts would reach them."""
 
     def __init__(self, stack: Stack, key: str | None = None) -> None:
-        self.stack, self.key = stack, key
+        super().__init__(stack, key, timeout=15)
         aws = {
             "endpoint_url": f"http://127.0.0.1:{stack.moto_port}",
             "region_name": "us-east-1",
@@ -43,19 +44,8 @@ class Client:
         self.sns = boto3.client("sns", **aws)
         self.moto = aws["endpoint_url"]
 
-    def call(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Any:
-        data = json.dumps(body).encode() if body is not None else None
-        sent = {"Content-Type": "application/json", **(headers or {})}
-        if self.key:
-            sent["Authorization"] = f"Bearer {self.key}"
-        request = urllib.request.Request(self.stack.url(path), data=data, headers=sent, method=method)
-        with urllib.request.urlopen(request, timeout=15) as reply:
-            text = reply.read()
-            return json.loads(text) if text else None
-
     def emails(self) -> list[dict[str, Any]]:
-        with urllib.request.urlopen(f"{self.moto}/moto-api/data.json", timeout=5) as reply:
-            return list(json.load(reply).get("ses", {}).get("RawMessage", []))
+        return ses_raw(self.stack)
 
     def wait_for_emails(self, count: int, seconds: float = 30) -> list[dict[str, Any]]:
         deadline = time.monotonic() + seconds

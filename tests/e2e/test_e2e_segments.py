@@ -5,52 +5,24 @@ its time passes, the stack's clock moved forward by the test (devstack/clock.py)
 
 from __future__ import annotations
 
-import json
 import tempfile
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
-from email import message_from_string, policy
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from devstack.clock import OFFSET_FILE_VARIABLE
+from tests.support import stack as stack_support
 from tests.support.campaigns import SENDER
-from tests.support.stack import Stack, stop
+from tests.support.stack import Stack, ses_messages, stop
 
 WAIT_SECONDS = 20  # generous: the machine is shared; speed is measured in bench/, not here
 ONE_EMAIL = [{"type": "email", "subject": "Welcome {{firstName}}", "bodyText": "Hello"}]
 
 
-class Client:
-    def __init__(self, stack: Stack, key: str | None = None) -> None:
-        self.stack, self.key = stack, key
-
-    def call(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Any:
-        sent = {"Content-Type": "application/json", **(headers or {})}
-        if self.key:
-            sent["Authorization"] = f"Bearer {self.key}"
-        data = json.dumps(body).encode() if body is not None else None
-        request = urllib.request.Request(self.stack.url(path), data=data, headers=sent, method=method)
-        try:
-            with urllib.request.urlopen(request, timeout=10) as reply:
-                text = reply.read()
-        except urllib.error.HTTPError as error:
-            raise AssertionError(f"{method} {path}: {error.code} {error.read()!r}") from None
-        return json.loads(text) if text else None
-
-    def get(self, path: str) -> Any:
-        return self.call("GET", path)
-
-    def post(self, path: str, body: Any = None) -> Any:
-        return self.call("POST", path, body)
-
-    def patch(self, path: str, body: Any) -> Any:
-        return self.call("PATCH", path, body)
-
+class Client(stack_support.Client):
     def members(self, group: str) -> list[str]:
         found: list[str] = []
         cursor = ""
@@ -83,11 +55,7 @@ class Running:
 
     def emails_to(self, address: str) -> list[str]:
         """Subjects of the emails moto's SES kept for `address`, in the order sent."""
-        url = f"http://127.0.0.1:{self.stack.moto_port}/moto-api/data.json"
-        with urllib.request.urlopen(url, timeout=5) as reply:
-            raw = json.load(reply).get("ses", {}).get("RawMessage", [])
-        parsed = [message_from_string(m["raw_data"], policy=policy.default) for m in raw]
-        return [str(m["Subject"]) for m in parsed if str(m["To"]) == address]
+        return [str(m["Subject"]) for m in ses_messages(self.stack) if str(m["To"]) == address]
 
     def wait_for(self, check: Callable[[], bool], what: str) -> None:
         started = time.monotonic()

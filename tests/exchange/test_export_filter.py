@@ -16,6 +16,7 @@ from chalicelib.exchange import contact_export
 from chalicelib.segments import search
 from tests.support.api import Api
 from tests.support.contacts import make_contacts
+from tests.support.filters import trees
 from tests.support.workspaces import workspace_of
 
 
@@ -145,15 +146,7 @@ LEAVES = st.one_of(
     st.builds(lambda v: {"field": "tags", "op": "has", "value": v}, st.sampled_from(["vip", "web"])),
     st.builds(lambda v: {"field": "tags", "op": "hasNone", "value": [v]}, st.sampled_from(["vip", "web"])),
 )
-FILTERS = st.recursive(
-    LEAVES,
-    lambda children: st.one_of(
-        st.builds(lambda c: {"all": c}, st.lists(children, min_size=1, max_size=3)),
-        st.builds(lambda c: {"any": c}, st.lists(children, min_size=1, max_size=3)),
-        st.builds(lambda c: {"not": c}, children),
-    ),
-    max_leaves=5,
-)
+FILTERS = trees(LEAVES, max_leaves=5)
 
 
 @settings(max_examples=20, deadline=None, suppress_health_check=list(HealthCheck))

@@ -14,6 +14,7 @@ from chalicelib.contacts import activity, engagement
 from chalicelib.models.contacts import Contact
 from chalicelib.platform import clock, ids
 from tests.support.campaigns import new_campaign
+from tests.support.filters import trees
 from tests.support.groups import member_ids
 
 TAGS = st.lists(st.sampled_from(["vip", "web", "trial"]), max_size=2, unique=True)
@@ -58,15 +59,7 @@ LEAVES = st.one_of(
         st.booleans(),
     ),
 )
-RULES = st.recursive(
-    LEAVES,
-    lambda children: st.one_of(
-        st.builds(lambda c: {"all": c}, st.lists(children, min_size=1, max_size=3)),
-        st.builds(lambda c: {"any": c}, st.lists(children, min_size=1, max_size=3)),
-        st.builds(lambda c: {"not": c}, children),
-    ),
-    max_leaves=5,
-)
+RULES = trees(LEAVES, max_leaves=5)
 
 
 def _with_campaign(node: Any, campaign: str) -> Any:
@@ -89,6 +82,21 @@ def _body(person: dict[str, Any]) -> dict[str, Any]:
     body: dict[str, Any] = {"tags": person["tags"], "customFields": {"seats": person["seats"]}}
     body["company"] = person["company"] or None
     return body
+
+
+def _given_people(api: Any, people: list[dict[str, Any]]) -> tuple[str, str, list[str]]:
+    """A `seats` number field, a campaign for the rules to name, and one contact per person
+    with their engagement: (workspace id, campaign id, contact ids in the people's order)."""
+    assert api.post("/api/v1/fields", {"key": "seats", "label": "Seats", "type": "number"}).status == 201
+    ws = api.get("/api/v1/workspace").json["id"]
+    campaign = new_campaign(api, [api.post("/api/v1/groups", {"name": "G"}).json["id"]])["id"]
+    contact_ids = []
+    for n, person in enumerate(people):
+        body = {k: v for k, v in _body(person).items() if v is not None}
+        body["customFields"] = {k: v for k, v in body["customFields"].items() if v is not None}
+        contact_ids.append(api.post("/api/v1/contacts", {"email": f"p{n}@example.com", **body}).json["id"])
+        _engage(ws, contact_ids[-1], person["engaged"], campaign)
+    return ws, campaign, contact_ids
 
 
 def _seen(api: Any, ws: str, contact_id: str) -> dict[str, Any]:
@@ -117,16 +125,8 @@ def test_a_rule_groups_members_are_the_evaluators_after_the_build_and_after_chan
 
     # GIVEN random contacts and a DYNAMIC rule group with random rules
     api = new_workspace()
-    assert api.post("/api/v1/fields", {"key": "seats", "label": "Seats", "type": "number"}).status == 201
-    ws = api.get("/api/v1/workspace").json["id"]
-    campaign = new_campaign(api, [api.post("/api/v1/groups", {"name": "G"}).json["id"]])["id"]
+    ws, campaign, contact_ids = _given_people(api, people)
     rules = _with_campaign(rules, campaign)
-    contact_ids = []
-    for n, person in enumerate(people):
-        body = {k: v for k, v in _body(person).items() if v is not None}
-        body["customFields"] = {k: v for k, v in body["customFields"].items() if v is not None}
-        contact_ids.append(api.post("/api/v1/contacts", {"email": f"p{n}@example.com", **body}).json["id"])
-        _engage(ws, contact_ids[-1], person["engaged"], campaign)
     assert all(call.ok for call in pump.drain())
     reply = api.post("/api/v1/groups", {"name": "R", "type": "DYNAMIC", "rules": rules})
     assert reply.status == 201, reply.json
@@ -174,16 +174,8 @@ def test_a_rule_group_naming_a_rule_group_follows_it_after_the_builds_and_after_
     # GIVEN random contacts, a DYNAMIC rule group A (vip) and B: A's members combined with
     # random rules
     api = new_workspace()
-    assert api.post("/api/v1/fields", {"key": "seats", "label": "Seats", "type": "number"}).status == 201
-    ws = api.get("/api/v1/workspace").json["id"]
-    campaign = new_campaign(api, [api.post("/api/v1/groups", {"name": "G"}).json["id"]])["id"]
+    ws, campaign, ids = _given_people(api, people)
     rules = _with_campaign(rules, campaign)
-    ids = []
-    for n, person in enumerate(people):
-        body = {k: v for k, v in _body(person).items() if v is not None}
-        body["customFields"] = {k: v for k, v in body["customFields"].items() if v is not None}
-        ids.append(api.post("/api/v1/contacts", {"email": f"p{n}@example.com", **body}).json["id"])
-        _engage(ws, ids[-1], person["engaged"], campaign)
     a = api.post(
         "/api/v1/groups",
         {"name": "A", "type": "DYNAMIC", "rules": {"field": "tags", "op": "has", "value": "vip"}},

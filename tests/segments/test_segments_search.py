@@ -16,6 +16,7 @@ from chalicelib.models.contacts import Contact
 from chalicelib.platform import clock
 from tests.support.api import Api
 from tests.support.campaigns import new_campaign
+from tests.support.filters import trees
 
 BAD_FILTERS: list[tuple[dict[str, Any], str]] = [
     ({"field": "nickname", "op": "eq", "value": "x"}, "filter.field"),
@@ -138,15 +139,7 @@ LEAVES = st.one_of(
     st.just({"field": "groups", "op": "has", "value": "GROUP"}),
     ENGAGEMENT_LEAVES,
 )
-FILTERS = st.recursive(
-    LEAVES,
-    lambda children: st.one_of(
-        st.builds(lambda c: {"all": c}, st.lists(children, min_size=1, max_size=3)),
-        st.builds(lambda c: {"any": c}, st.lists(children, min_size=1, max_size=3)),
-        st.builds(lambda c: {"not": c}, children),
-    ),
-    max_leaves=6,
-)
+FILTERS = trees(LEAVES, max_leaves=6)
 
 
 def _with_ids(node: Any, group: str, campaign: str) -> Any:

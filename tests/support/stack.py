@@ -13,9 +13,13 @@ import sys
 import tempfile
 import threading
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Iterator
+from email import message_from_string, policy
+from email.message import EmailMessage
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -109,6 +113,48 @@ class Stack:
         )
         with urllib.request.urlopen(request, timeout=10) as reply:
             return json.load(reply)
+
+
+class Client:
+    """The stack's HTTP API as a client's script reaches it: JSON in and out, the API key as
+    a Bearer token; an error answer fails the test with its status and body."""
+
+    def __init__(self, stack: Stack, key: str | None = None, timeout: float = 10) -> None:
+        self.stack, self.key, self.timeout = stack, key, timeout
+
+    def call(self, method: str, path: str, body: Any = None, headers: dict[str, str] | None = None) -> Any:
+        sent = {"Content-Type": "application/json", **(headers or {})}
+        if self.key:
+            sent["Authorization"] = f"Bearer {self.key}"
+        data = json.dumps(body).encode() if body is not None else None
+        request = urllib.request.Request(self.stack.url(path), data=data, headers=sent, method=method)
+        try:
+            with urllib.request.urlopen(request, timeout=self.timeout) as reply:
+                text = reply.read()
+        except urllib.error.HTTPError as error:
+            raise AssertionError(f"{method} {path}: {error.code} {error.read()!r}") from None
+        return json.loads(text) if text else None
+
+    def get(self, path: str) -> Any:
+        return self.call("GET", path)
+
+    def post(self, path: str, body: Any = None) -> Any:
+        return self.call("POST", path, body)
+
+    def patch(self, path: str, body: Any) -> Any:
+        return self.call("PATCH", path, body)
+
+
+def ses_raw(stack: Stack) -> list[dict[str, Any]]:
+    """Every email moto's SES kept (its raw records), in the order sent."""
+    url = f"http://127.0.0.1:{stack.moto_port}/moto-api/data.json"
+    with urllib.request.urlopen(url, timeout=5) as reply:
+        return list(json.load(reply).get("ses", {}).get("RawMessage", []))
+
+
+def ses_messages(stack: Stack) -> list[EmailMessage]:
+    """Every email moto's SES kept, parsed, in the order sent."""
+    return [message_from_string(m["raw_data"], policy=policy.default) for m in ses_raw(stack)]
 
 
 def stop(running: Stack) -> None:
