@@ -17,7 +17,7 @@ moto's TransactWriteItems deep-copies the whole table once per action to be able
 back, which makes a 100,000-row import take hours (the cost grows with the table). The child
 process (bench.moto_server.start_process) runs with devstack.moto_patches, as the local stack
 and the tests do: it rolls back item by item instead. The bench still counts cancelled
-transactions: an import of new rows should cancel none (contact_sync would redo the batch
+transactions: an import of new rows should cancel none (bulk_sync would redo the batch
 row by row).
 """
 

@@ -107,7 +107,7 @@ def canonical(state: State) -> Contact:
     if not archived:
         item.gsi1pk, item.gsi1sk = Contact.status_partition(ws, state["status"]), contact_id
         item.gsi2pk, item.gsi2sk = Contact.stage_partition(ws, state["pipelineStage"]), contact_id
-    if state.get("phone"):  # who has a phone, email or not (contact_sync.phone_holders)
+    if state.get("phone"):  # who has a phone, email or not (contacts.sync.phone_holders)
         item.gsi3pk, item.gsi3sk = Contact.phone_partition(ws, state["phone"]), contact_id
     return item
 

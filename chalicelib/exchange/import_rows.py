@@ -1,5 +1,5 @@
 """What the rows of one import step become: contact bodies (chalicelib.exchange.column_mapping), the
-suppression list's verdict, `contact_sync.sync_many`'s outcome as one of the import's four
+suppression list's verdict, `bulk_sync.sync_many`'s outcome as one of the import's four
 results with its reason, the reconciliation with contacts this import created before (a
 duplicate further down the file, or a dead attempt of the same step), and the group.
 """
@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
-from chalicelib.contacts import sync as contact_sync
+from chalicelib.contacts import bulk_sync
 from chalicelib.contacts.identity import IdentityError, normalise_email
 from chalicelib.contacts.service import read_items
 from chalicelib.deliverability import suppression
@@ -111,7 +111,7 @@ def apply_rows(item: Import, layout: Layout, records: Sequence[Record], claimed_
             synced.append(result)
     bodies, synced = _without_suppressed(item.workspaceId, bodies, synced)
     if bodies:
-        outcomes = contact_sync.sync_many(
+        outcomes = bulk_sync.sync_many(
             item.workspaceId,
             bodies,
             update_existing=bool(item.updateExisting),
@@ -211,7 +211,7 @@ def _reconcile(item: Import, synced: list[RowResult], bodies: list[dict[str, Any
         else:
             earlier.append((result, bodies[synced.index(result)]))
     if earlier and not item.updateExisting:
-        again = contact_sync.sync_many(
+        again = bulk_sync.sync_many(
             item.workspaceId,
             [body for _, body in earlier],
             update_existing=True,

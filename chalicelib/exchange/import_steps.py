@@ -4,7 +4,7 @@ the file, then importing chunks of rows, then the finish; and failing an import 
 Every step checkpoints in the import item with the condition `step = <its number>`: where the
 next row starts (byte offset and line), the counters and the first errors. A step that dies
 before its checkpoint runs again from the same offset when SQS delivers its message again;
-rows go through `contacts.sync.sync_many`, which never creates a contact twice, and the
+rows go through `contacts.bulk_sync.sync_many`, which never creates a contact twice, and the
 contacts that the dead attempt created are recognised (their source is this import and they
 are newer than the step's first start), so the counters come out as without the crash.
 """

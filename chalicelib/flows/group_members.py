@@ -8,7 +8,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from chalicelib.contacts import sync as contact_sync
+from chalicelib.contacts import bulk_sync
 from chalicelib.contacts.identity import IdentityError, normalise_email
 from chalicelib.groups import memberships
 from chalicelib.groups import service as groups
@@ -85,7 +85,7 @@ def _create_contacts(
     """Create a contact per unknown email (the contacts' own sync: plan limit, erased people,
     races with another writer...); what it refuses is reported, never dropped. `dry_run`:
     the same decisions, nothing written (the would-be contacts are returned by id only)."""
-    outcomes = contact_sync.sync_many(
+    outcomes = bulk_sync.sync_many(
         workspace_id,
         [{"email": email} for email in emails],
         update_existing=False,

@@ -187,13 +187,13 @@ def test_a_sync_that_matches_an_archived_contact_unarchives_it_and_says_so(api: 
 
 
 def test_an_import_row_that_matches_an_archived_contact_unarchives_it_with_a_warning(api: Api, five) -> None:
-    from chalicelib.contacts import sync as contact_sync
+    from chalicelib.contacts import bulk_sync
 
     # GIVEN an archived contact
     archive(api, five[0]["id"])
     # WHEN an import's rows (the bulk sync) name it and a new person
     rows = [{"email": "p0@example.com"}, {"email": "fresh@example.com"}]
-    outcomes = contact_sync.sync_many(workspace_of(api), rows, update_existing=False, source="import:x")
+    outcomes = bulk_sync.sync_many(workspace_of(api), rows, update_existing=False, source="import:x")
     # THEN the row is reported with a warning, and the contact is listed again
     assert [o.result for o in outcomes] == ["updated", "created"]
     assert outcomes[0].warnings == (

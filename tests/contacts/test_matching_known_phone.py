@@ -63,7 +63,7 @@ def test_a_phone_alone_still_identifies_only_a_contact_without_email(api: Api) -
 
 
 def test_the_bulk_sync_keeps_the_phone_and_says_so(api: Api) -> None:
-    from chalicelib.contacts import sync as contact_sync
+    from chalicelib.contacts import bulk_sync
 
     bob, paul = bob_and_paul(api)
     rows = [
@@ -71,7 +71,7 @@ def test_the_bulk_sync_keeps_the_phone_and_says_so(api: Api) -> None:
         {"email": "new@example.com", "phone": OTHER},
         {"email": PAUL, "phone": OTHER, "lastName": "Later"},  # OTHER: the row above's, now
     ]
-    outcomes = contact_sync.sync_many(workspace_of(api), rows, update_existing=True, source="test")
+    outcomes = bulk_sync.sync_many(workspace_of(api), rows, update_existing=True, source="test")
     assert [o.result for o in outcomes] == ["updated", "created", "updated"]
     assert outcomes[0].warnings == (
         {"field": "phone", "value": PAUL_PHONE, "reason": outcomes[0].warnings[0]["reason"]},

@@ -11,13 +11,13 @@ from tests.support.workspaces import workspace_of
 
 def make_contacts(api: Api, count: int, *, prefix: str = "person", **fields: Any) -> list[str]:
     """Contacts <prefix>0@example.com... created through the contacts' bulk sync; ids in order."""
-    from chalicelib.contacts import sync as contact_sync
+    from chalicelib.contacts import bulk_sync
 
     rows = [
         {"email": f"{prefix}{i}@example.com", "firstName": f"First{i}", "lastName": f"Last{i}", **fields}
         for i in range(count)
     ]
-    outcomes = contact_sync.sync_many(workspace_of(api), rows, update_existing=False, source="test")
+    outcomes = bulk_sync.sync_many(workspace_of(api), rows, update_existing=False, source="test")
     assert [o.result for o in outcomes] == ["created"] * count, outcomes[:3]
     return [str(o.contact_id) for o in outcomes]
 

@@ -1,4 +1,4 @@
-"""contact_sync.sync_many: the bulk upsert that imports and group pastes call."""
+"""bulk_sync.sync_many: the bulk upsert that imports and group pastes call."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.contacts import sync as contact_sync
+from chalicelib.contacts import bulk_sync
 from chalicelib.flows import contacts as contact_flows
 from tests.support.api import Api
 from tests.support.contacts import count_as_if
@@ -44,7 +44,7 @@ def test_one_outcome_per_row_in_order(api) -> None:
         "not an object",  # 11 failed
         {"email": "z@example.com", "shoe": 1},  # 12 failed: unknown field
     ]
-    outcomes = contact_sync.sync_many(workspace_of(api), rows, update_existing=True, source="import")
+    outcomes = bulk_sync.sync_many(workspace_of(api), rows, update_existing=True, source="import")
 
     assert [o.index for o in outcomes] == list(range(len(rows)))
     results = [o.result for o in outcomes]
@@ -99,7 +99,7 @@ def test_a_row_that_would_pass_a_contacts_limits_fails_alone(api) -> None:
     ).json
     rows = [{"email": "full@example.com", "tags": ["one-more"]}, {"email": "fine@example.com"}]
     # WHEN
-    outcomes = contact_sync.sync_many(workspace_of(api), rows, update_existing=True, source="import")
+    outcomes = bulk_sync.sync_many(workspace_of(api), rows, update_existing=True, source="import")
     # THEN
     assert [(o.result, o.contact_id) for o in outcomes] == [
         ("failed", None),
@@ -118,7 +118,7 @@ def test_update_existing_false_only_adds_the_extra_tags(api) -> None:
         {"email": "c@example.com", "firstName": "New", "tags": ["row-tag"]},
         {"email": "C@example.com", "lastName": "Dup"},
     ]
-    outcomes = contact_sync.sync_many(
+    outcomes = bulk_sync.sync_many(
         workspace_of(api), rows, update_existing=False, source="import", extra_tags=["imported"]
     )
     assert [(o.result, o.reason) for o in outcomes] == [
@@ -144,7 +144,7 @@ def test_the_plan_limit_holds_mid_batch(new_workspace) -> None:
         {"email": "known@example.com", "title": "T"}
     ]
     # WHEN
-    outcomes = contact_sync.sync_many(ws, rows, update_existing=True, source="import")
+    outcomes = bulk_sync.sync_many(ws, rows, update_existing=True, source="import")
     # THEN
     assert [(o.result, o.reason) for o in outcomes] == [("created", None)] * 3 + [
         ("failed", "plan_limit_reached"),
@@ -160,7 +160,7 @@ def test_requests_stay_under_the_floor(api, requests) -> None:
     rows = [{"email": f"r{i}@example.com", "firstName": "R", "lastName": f"L{i}"} for i in range(40)]
     ws = workspace_of(api)
     requests.reset()
-    outcomes = contact_sync.sync_many(ws, rows, update_existing=True, source="import")
+    outcomes = bulk_sync.sync_many(ws, rows, update_existing=True, source="import")
     assert {o.result for o in outcomes} == {"created"}
     items_per_row = 5  # contact, EMAIL# lookup, 3 search tokens
     floor = len(rows) * items_per_row / 25 + len(rows) / 100
@@ -200,7 +200,7 @@ def test_a_cancelled_batch_is_redone_row_by_row(api, before_transactions) -> Non
     before_transactions(lambda: rival.update(id=contact_flows.create(ws, {"email": "b@example.com"}).id))
     rows = [{"email": f"{name}@example.com", "firstName": name} for name in ("a", "b", "c")]
     # WHEN
-    outcomes = contact_sync.sync_many(ws, rows, update_existing=True, source="import")
+    outcomes = bulk_sync.sync_many(ws, rows, update_existing=True, source="import")
     # THEN
     assert [o.result for o in outcomes] == ["created", "updated", "created"]
     assert outcomes[1].contact_id == rival["id"]
