@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from chalicelib.contacts import fields, salvage
@@ -353,7 +353,7 @@ def _redo_rows(run: _Run, rows: Sequence[_Row]) -> None:
     for row in rows:
         outcome = _one_row(run.workspace_id, row, run.source, run.tags, run.update_existing)
         if outcome.contact_id in seen:
-            outcome = RowOutcome(row.index, outcome.result, outcome.contact_id, "duplicate_in_batch")
+            outcome = replace(outcome, reason="duplicate_in_batch")  # its warnings stay
         seen.add(outcome.contact_id or "")
         run.outcomes[row.index] = outcome
 

@@ -206,3 +206,20 @@ def test_a_cancelled_batch_is_redone_row_by_row(api, before_transactions) -> Non
     assert outcomes[1].contact_id == rival["id"]
     assert contact(api, rival["id"])["firstName"] == "b"
     assert api.get("/api/v1/workspace").json["contactCount"] == 3
+
+
+def test_a_duplicate_redone_row_by_row_keeps_its_warnings(api, before_transactions) -> None:
+    # GIVEN a batch whose transaction a rival writer cancels, and a row repeating an earlier
+    # row's email with a phone that does not parse
+    ws = workspace_of(api)
+    before_transactions(lambda: contact_flows.create(ws, {"email": "b@example.com"}))
+    rows = [
+        {"email": "a@example.com"},
+        {"email": "b@example.com"},
+        {"email": "a@example.com", "phone": "not a phone"},
+    ]
+    # WHEN an import's rows (salvaging bad values) are redone one by one
+    outcomes = bulk_sync.sync_many(ws, rows, update_existing=True, source="import", salvage=True)
+    # THEN the duplicate says so and still reports the phone it left out
+    assert outcomes[2].reason == "duplicate_in_batch", outcomes
+    assert [w["field"] for w in outcomes[2].warnings] == ["phone"]
