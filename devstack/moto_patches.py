@@ -13,7 +13,9 @@ makes moto server keep the body of a PUT whatever its Content-Type (`_put_bodies
 keeps moto's memory bounded by its data, not by its age (`_bounded_memory`), and writes the
 answers of DynamoDB's item operations and of GetRecords with `json` (`_fast_json_results`), and
 parses their requests with a compiled walker (devstack.moto_requests), and checks a request's
-condition expression once per (expression, names, values) (`_request_conditions_parsed_once`).
+condition expression once per (expression, names, values) (`_request_conditions_parsed_once`),
+and parses an update expression once and checks what in it depends on neither the item nor the
+values once (`_update_expressions_checked_once`).
 """
 
 from __future__ import annotations
@@ -54,6 +56,7 @@ def install() -> None:
     models.copy = _NoTableCopies()  # type: ignore[assignment]
     _item_size_checked_once()
     _conditions_parsed_once()
+    _update_expressions_checked_once()
     _put_bodies_are_bytes()
     _bounded_memory()
     _stream_retention()
@@ -375,6 +378,117 @@ def _request_conditions_parsed_once() -> None:
 
     create_checked_once._devstack = True  # type: ignore[attr-defined]
     responses.create_condition_expression_parser = create_checked_once  # type: ignore[assignment]
+
+
+_UPDATE_TREES_KEPT = 1024
+
+
+def _update_expressions_checked_once() -> None:
+    """moto parses an UpdateExpression three times per write (twice in the request handler's
+    checks and the backend, again for an item it creates), deep-copies the tree each time it
+    validates it, then walks it ten times; two of those walks (the clause counts, the
+    overlapping paths) look again below every node for every clause: quadratic in the actions.
+    A contact's write sets or removes each of its ~40 attributes, so during an import these
+    were 60 % of the stack's CPU. Now:
+
+    - a parsed tree is kept per expression (the 1,024 most recent) and shared: every reader
+      of it but the validator only looks (find_clauses), and the validator works on a copy;
+    - the copy is made node by node (a tree holds nodes, strings and numbers) instead of by
+      deepcopy;
+    - the walks that read only the expression, the names and the table's keys (clause counts,
+      overlapping paths, key attributes) run once per (tree, names, keys) and are skipped once
+      they passed; the walks that read the item or the values run every time.
+
+    An expression that does not parse is not kept (moto raises again), and one whose checks
+    fail is checked again next time (the same error). `__wrapped__` keeps moto's own functions
+    (tests compare both)."""
+    import functools
+
+    from moto.dynamodb.parsing import ast_nodes, validators
+    from moto.dynamodb.parsing.expressions import UpdateExpressionParser
+
+    if getattr(UpdateExpressionParser.make, "_devstack", False):
+        return
+    Node = ast_nodes.Node
+    static = (
+        validators.ActionCountValidator,
+        validators.OverlappingPathsValidator,
+        validators.UpdateHashRangeKeyValidator,
+    )
+    plain = (str, int, float, bool, type(None))
+    make = UpdateExpressionParser.make.__func__  # type: ignore[attr-defined]
+    cls_validator = validators.UpdateExpressionValidator
+    init, validate = cls_validator.__init__, cls_validator.validate
+
+    @functools.lru_cache(maxsize=_UPDATE_TREES_KEPT)
+    def parsed(expression: str) -> Any:
+        tree = make(UpdateExpressionParser, expression)
+        tree._devstack_checked = set()
+        return tree
+
+    def make_once(cls: Any, expression_str: Any) -> Any:
+        if cls is not UpdateExpressionParser or not isinstance(expression_str, str):
+            return make(cls, expression_str)
+        return parsed(expression_str)
+
+    def clone(node: Any, parent: Any) -> Any:
+        new = object.__new__(type(node))
+        for name, value in node.__dict__.items():
+            if name == "children" and value is not None:
+                value = [
+                    clone(c, new) if isinstance(c, Node) else c if type(c) in plain else copy.deepcopy(c)
+                    for c in value
+                ]
+            elif name == "parent":
+                value = parent
+            elif type(value) not in plain:
+                value = copy.deepcopy(value)
+            new.__dict__[name] = value
+        return new
+
+    def validator_init(
+        self: Any,
+        expression: Any,
+        expression_attribute_names: Any,
+        expression_attribute_values: Any,
+        item: Any,
+        table: Any,
+    ) -> None:
+        checked = getattr(expression, "_devstack_checked", None)
+        if checked is None or expression.parent is not None:  # not a kept tree: moto's own way
+            init(self, expression, expression_attribute_names, expression_attribute_values, item, table)
+            self._devstack_pending = None
+            return
+        self.expression_attribute_names = expression_attribute_names
+        self.expression_attribute_values = expression_attribute_values
+        self.item = item
+        self.table = table
+        self.processors = self.get_ast_processors()
+        self.node_to_validate = clone(expression, None)
+        key = (tuple(sorted((expression_attribute_names or {}).items())), tuple(table.table_key_attrs))
+        if key in checked:
+            self.processors = [p for p in self.processors if not isinstance(p, static)]
+            self._devstack_pending = None
+        else:
+            self._devstack_pending = (checked, key)
+
+    def validator_validate(self: Any) -> Any:
+        pending = self._devstack_pending
+        node = self.node_to_validate
+        for processor in self.processors:
+            if pending is not None and not isinstance(processor, static):
+                pending[0].add(pending[1])  # every check that reads neither item nor values passed
+                pending = None
+            node = processor.traverse(node)
+        return node
+
+    make_once._devstack = True  # type: ignore[attr-defined]
+    make_once.__wrapped__ = make  # type: ignore[attr-defined]
+    validator_init.__wrapped__ = init  # type: ignore[attr-defined]
+    validator_validate.__wrapped__ = validate  # type: ignore[attr-defined]
+    UpdateExpressionParser.make = classmethod(make_once)  # type: ignore[assignment,method-assign]
+    cls_validator.__init__ = validator_init  # type: ignore[method-assign]
+    cls_validator.validate = validator_validate  # type: ignore[method-assign]
 
 
 # Records of a stream kept once every registered consumer is past them (for `aws dynamodbstreams`
