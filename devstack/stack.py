@@ -92,14 +92,19 @@ def main() -> int:
     )
     if saved is None:
         snapshots.save_now()  # the provisioned resources, before anything else happens
+    from devstack.heap import Freezer
+
+    freezer = Freezer(persist.changes)
     pump.start()
     snapshots.start()
+    freezer.start()
     _banner(pump)
 
     while not stopping.wait(0.5):  # a timed wait, so the signal handler gets to run
         pass
     print("devstack: stopping", flush=True)
     pump.stop()
+    freezer.stop()
     http.close()
     http.front.close()
     snapshots.stop()  # the last save: nothing runs any more
