@@ -397,7 +397,8 @@ def _update_expressions_checked_once() -> None:
       deepcopy;
     - the walks that read only the expression, the names and the table's keys (clause counts,
       overlapping paths, key attributes) run once per (tree, names, keys) and are skipped once
-      they passed; the walks that read the item or the values run every time.
+      they passed; the walks that read the item or the values run every time, each asking once
+      per walk which node types it handles and once per node type whether a node is one.
 
     An expression that does not parse is not kept (moto raises again), and one whose checks
     fail is checked again next time (the same error). `__wrapped__` keeps moto's own functions
@@ -482,6 +483,41 @@ def _update_expressions_checked_once() -> None:
             node = processor.traverse(node)
         return node
 
+    traverse = ast_nodes.DepthFirstTraverser.traverse
+    own_pre = ast_nodes.DepthFirstTraverser.pre_processing_of_child
+
+    def walked(self: Any, root: Any) -> Any:
+        # moto's traverse_node_recursively, with what it asks of every node asked once per walk
+        # (the node types a processor handles) or once per node type (isinstance on ABCs).
+        handled = self.nodes_to_be_processed()
+        pre = self.pre_processing_of_child if type(self).pre_processing_of_child is not own_pre else None
+        process = self.process
+        kinds: dict[type, tuple[bool, bool]] = {}
+
+        def walk(node: Any, child_id: int) -> Any:
+            kind = kinds.get(type(node))
+            if kind is None:
+                kind = kinds[type(node)] = (isinstance(node, Node), isinstance(node, handled))
+            if not kind[0]:
+                return node
+            parent = node.parent
+            children = node.children
+            if children is not None:
+                for i, child in enumerate(children):
+                    if pre is not None:
+                        pre(node, i)
+                    walk(child, i)
+            if kind[1]:
+                node = process(node)
+                node.parent = parent
+                if parent:
+                    parent.children[child_id] = node
+            return node
+
+        return walk(root, -1)
+
+    walked.__wrapped__ = traverse  # type: ignore[attr-defined]
+    ast_nodes.DepthFirstTraverser.traverse = walked  # type: ignore[method-assign]
     make_once._devstack = True  # type: ignore[attr-defined]
     make_once.__wrapped__ = make  # type: ignore[attr-defined]
     validator_init.__wrapped__ = init  # type: ignore[attr-defined]

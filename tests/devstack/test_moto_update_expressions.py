@@ -71,20 +71,24 @@ _items = st.one_of(
 
 @contextmanager
 def _motos_own() -> Iterator[None]:
+    from moto.dynamodb.parsing.ast_nodes import DepthFirstTraverser
     from moto.dynamodb.parsing.expressions import UpdateExpressionParser
     from moto.dynamodb.parsing.validators import UpdateExpressionValidator as Validator
 
     make, init, validate = UpdateExpressionParser.__dict__["make"], Validator.__init__, Validator.validate
+    traverse = DepthFirstTraverser.traverse
     assert getattr(make.__func__, "_devstack", False), "the patch is installed (tests/conftest.py)"
     UpdateExpressionParser.make = classmethod(make.__func__.__wrapped__)  # type: ignore[assignment,method-assign]
     Validator.__init__ = init.__wrapped__  # type: ignore[attr-defined,method-assign]
     Validator.validate = validate.__wrapped__  # type: ignore[attr-defined,method-assign]
+    DepthFirstTraverser.traverse = traverse.__wrapped__  # type: ignore[attr-defined,method-assign]
     try:
         yield
     finally:
         UpdateExpressionParser.make = make  # type: ignore[method-assign]
         Validator.__init__ = init  # type: ignore[method-assign]
         Validator.validate = validate  # type: ignore[method-assign]
+        DepthFirstTraverser.traverse = traverse  # type: ignore[method-assign]
 
 
 def _update(
