@@ -26,9 +26,11 @@ its own timing and each stream poller goes on after its last record done.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import pickle
+import signal
 import struct
 import sys
 import threading
@@ -226,6 +228,7 @@ class Store:
 
         with self.path.open("rb") as saved_file:
             saved = pickle.load(saved_file)
+        self.last_bytes = self.path.stat().st_size
         if saved.get("format") != FORMAT:
             print(f"devstack: {self.path} is from another version; starting empty", file=sys.stderr)
             self._drop_logs_before(sys.maxsize)
@@ -244,6 +247,7 @@ class Store:
                     stack = _replay(frame)
                     self.replayed += 1
                 generation = max(generation, _generation_of(path))
+                self.log_bytes += path.stat().st_size  # a long log makes the next base due sooner
         self.generation = generation + 1  # a new log: never append after a frame cut short
         self._stream_ends = _stream_ends()
         _dirty.clear()
@@ -358,8 +362,20 @@ class Store:
         return True
 
     def wait(self) -> None:
-        """Wait for a forked save still running (before the last save, at stop)."""
+        """Wait for a forked save still running."""
         self.reap(wait=True)
+
+    def abandon(self) -> None:
+        """Stop a forked save still running (at stop: with 100,000 contacts a base takes a
+        minute or more to write). Nothing is lost: the base before it and every log after that
+        base stay until a new base is whole; a base the child finished meanwhile is kept."""
+        if self._child is None:
+            return
+        with contextlib.suppress(ProcessLookupError):  # it ended meanwhile
+            os.kill(self._child, signal.SIGKILL)
+        self.reap(wait=True)
+        for partial in self.folder.glob(f"{FILE_NAME.split('.')[0]}.partial*"):
+            partial.unlink(missing_ok=True)
 
     def _drop_logs_before(self, generation: int) -> None:
         for path in self.folder.glob("state.*.log"):
@@ -556,12 +572,20 @@ class Snapshots:
         self.store.save(self._stack())
         self._saved_at, self._tables_at = seen, tables
 
-    def stop(self) -> None:
-        """Stop the thread and save a last time (call once nothing runs any more)."""
+    def stop(self) -> str:
+        """Stop the thread and log a last frame (call once nothing runs any more): the base and
+        its log hold the rest, so a stop takes a frame's time whatever the size of the stack
+        (a whole base of 100,000 contacts took minutes). A base is written only when there is
+        none yet or a table changed since (the log holds items, not tables)."""
         self._stop.set()
-        self._thread.join()
-        self.store.wait()
+        if self._thread.ident is not None:  # started
+            self._thread.join()
+        self.store.abandon()
+        if self.store.path.exists() and _tables_changed["count"] == self._tables_at:
+            size = self.store.append(self._stack())
+            return f"a last log frame of {size / 1e6:.1f} MB in {self.store.last_frame_seconds:.1f} s"
         self.save_now()
+        return f"{self.store.last_bytes / 1e6:.1f} MB in {self.store.last_seconds:.1f} s"
 
     def _base_due(self) -> bool:
         return _tables_changed["count"] != self._tables_at or self.store.log_bytes > max(

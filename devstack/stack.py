@@ -107,11 +107,8 @@ def main() -> int:
     freezer.stop()
     http.close()
     http.front.close()
-    snapshots.stop()  # the last save: nothing runs any more
-    print(
-        f"devstack: saved      {store.path} ({store.last_bytes / 1e6:.1f} MB in {store.last_seconds:.1f} s)",
-        flush=True,
-    )
+    saved_how = snapshots.stop()  # the last save: nothing runs any more
+    print(f"devstack: saved      {store.folder} ({saved_how})", flush=True)
     moto.stop()
     print("devstack: stopped", flush=True)
     return 0

@@ -3,6 +3,8 @@ whatever the size of the tables, and a restart replays it over the base."""
 
 from __future__ import annotations
 
+import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -168,3 +170,61 @@ def test_a_log_left_without_its_base_is_never_replayed(aws: Provisioned, store: 
     # Then a restart has the fresh base only, not the stale log's item
     assert persist.Store(store.folder).load() == {"n": "fresh"}
     assert _all_items(table) == {}
+
+
+def test_a_stop_logs_a_last_frame_instead_of_writing_the_base_again(
+    aws: Provisioned, store: persist.Store
+) -> None:
+    # Given a stack with a base of 2,000 items, and an item written since its last frame
+    table = aws.table_name
+    _fill(table, 2000)
+    store.save({"n": 0})
+    base = store.path.read_bytes()
+    snapshots = persist.Snapshots(store, lambda: {"n": 1}, every=3600)
+    boto3.client("dynamodb").put_item(TableName=table, Item=_item(5000, "last"))
+
+    # When the stack stops
+    snapshots.stop()
+
+    # Then the base was not written again (a whole base of 100,000 contacts takes minutes)
+    assert store.path.read_bytes() == base
+    # and a restart has everything, the last write included
+    _restart(aws)
+    assert persist.Store(store.folder).load() == {"n": 1}
+    assert _all_items(table)["S#005000"] == "last" * 40
+    assert len(_all_items(table)) == 2001
+
+
+def test_a_stop_during_a_forked_save_does_not_wait_for_it_and_loses_nothing(
+    aws: Provisioned, store: persist.Store, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # Given a base, a write logged after it, and a child writing a new base that never ends
+    table = aws.table_name
+    client = boto3.client("dynamodb")
+    store.save({"n": 0})
+    client.put_item(TableName=table, Item=_item(1, "logged"))
+    store.append({"n": 1})
+
+    def endless(stack: dict[str, Any], generation: int) -> bytes:
+        time.sleep(3600)
+        return b""
+
+    monkeypatch.setattr(persist.Store, "_dumps", staticmethod(endless))
+    assert store.save_forked({"n": 2})
+    child = store._child
+    client.put_item(TableName=table, Item=_item(2, "after"))
+    snapshots = persist.Snapshots(store, lambda: {"n": 3}, every=3600)
+
+    # When the stack stops
+    stopping = threading.Thread(target=snapshots.stop)
+    stopping.start()
+    stopping.join(timeout=60)
+
+    # Then the stop did not wait for the child, which is gone
+    assert not stopping.is_alive()
+    assert child is not None and not Path(f"/proc/{child}").exists()
+    # and a restart has every write (the base before the child and the logs after it)
+    monkeypatch.undo()
+    _restart(aws)
+    assert persist.Store(store.folder).load() == {"n": 3}
+    assert _all_items(table) == {"S#000001": "logged" * 40, "S#000002": "after" * 40}
