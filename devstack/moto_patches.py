@@ -456,6 +456,10 @@ def _update_expressions_checked_once() -> None:
         table: Any,
     ) -> None:
         checked = getattr(expression, "_devstack_checked", None)
+        try:
+            key = (tuple(sorted((expression_attribute_names or {}).items())), tuple(table.table_key_attrs))
+        except TypeError:  # names that are not strings: moto's own way, its own error
+            checked = None
         if checked is None or expression.parent is not None:  # not a kept tree: moto's own way
             init(self, expression, expression_attribute_names, expression_attribute_values, item, table)
             self._devstack_pending = None
@@ -466,7 +470,6 @@ def _update_expressions_checked_once() -> None:
         self.table = table
         self.processors = self.get_ast_processors()
         self.node_to_validate = clone(expression, None)
-        key = (tuple(sorted((expression_attribute_names or {}).items())), tuple(table.table_key_attrs))
         if key in checked:
             self.processors = [p for p in self.processors if not isinstance(p, static)]
             self._devstack_pending = None

@@ -366,3 +366,40 @@ def test_a_request_condition_checked_once_answers_as_motos_check(
         again.parse()
         again.expr_attr_names_found += ["#added-by-a-caller"]  # as moto's handlers extend it
         assert _checked(patched, expr, names, values) == expected
+
+
+def test_describe_and_scan_answer_while_writes_add_partitions(aws: Provisioned) -> None:
+    """A DescribeTable (its ItemCount) or a Scan walks every partition; a write adding one
+    meanwhile made it fail (a 500 from `aws dynamodb describe-table` during an import)."""
+    import sys
+    import threading
+
+    dynamodb = boto3.client("dynamodb")
+    stop = threading.Event()
+    failures: list[Exception] = []
+
+    def writer() -> None:
+        i = 0
+        while not stop.is_set():
+            dynamodb.put_item(TableName=aws.table_name, Item=_item(f"W#{i}"))
+            i += 1
+
+    for start in range(0, 2000, 25):
+        batch = [{"PutRequest": {"Item": _item(f"P#{i}")}} for i in range(start, start + 25)]
+        dynamodb.batch_write_item(RequestItems={aws.table_name: batch})
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)  # switch threads as often as possible: the race shows at once
+    thread = threading.Thread(target=writer)
+    thread.start()
+    try:
+        for _ in range(30):
+            try:
+                dynamodb.describe_table(TableName=aws.table_name)
+                dynamodb.scan(TableName=aws.table_name, Limit=5000, Select="COUNT")
+            except Exception as error:
+                failures.append(error)
+    finally:
+        stop.set()
+        thread.join()
+        sys.setswitchinterval(interval)
+    assert failures == []
