@@ -374,8 +374,7 @@ class Store:
         with contextlib.suppress(ProcessLookupError):  # it ended meanwhile
             os.kill(self._child, signal.SIGKILL)
         self.reap(wait=True)
-        for partial in self.folder.glob(f"{FILE_NAME.split('.')[0]}.partial*"):
-            partial.unlink(missing_ok=True)
+        self._drop_partials()
 
     def _drop_logs_before(self, generation: int) -> None:
         for path in self.folder.glob("state.*.log"):
@@ -451,6 +450,11 @@ class Store:
             self._stream_ends[shard_id] = end
         return items, streams
 
+    def _drop_partials(self) -> None:
+        """Bases written only in part (`_write` names them after the writing process)."""
+        for partial in self.folder.glob(f"{self.path.stem}.partial*"):
+            partial.unlink(missing_ok=True)
+
     def _write(self, data: bytes) -> None:
         partial = self.path.with_suffix(f".partial{os.getpid()}")
         with partial.open("wb") as out:
@@ -461,8 +465,7 @@ class Store:
 
     def clear(self) -> None:
         self.path.unlink(missing_ok=True)
-        for partial in self.folder.glob(f"{FILE_NAME.split('.')[0]}.partial*"):
-            partial.unlink(missing_ok=True)
+        self._drop_partials()
         for log in self.folder.glob("state.*.log"):
             log.unlink(missing_ok=True)
 
