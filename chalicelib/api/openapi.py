@@ -22,7 +22,8 @@ _ERROR_STATUSES = {
 # a body over the limit.
 _WRITE_STATUSES = {"403": "forbidden", "409": "conflict"}
 _BODY_STATUSES = {"413": "payload_too_large"}
-_CODES = {**_ERROR_STATUSES, **_WRITE_STATUSES, **_BODY_STATUSES}
+# A route that can add a contact to the workspace's count names it (errors=(402,)).
+_CODES = {**_ERROR_STATUSES, **_WRITE_STATUSES, **_BODY_STATUSES, "402": "plan_limit_reached"}
 # A page a browser opens (or posts, form-encoded) answers its errors as a page, not as JSON.
 _HTML = "text/html"
 _FORM_ENCODED = "application/x-www-form-urlencoded"

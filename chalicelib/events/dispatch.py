@@ -71,10 +71,12 @@ def steps_routes() -> Routes:
 
 @cache
 def jobs_routes() -> Routes:
-    """The jobs queue: pages of paged jobs, and the campaigns' and groups' own upkeep."""
+    """The jobs queue: pages of paged jobs, the campaigns' and groups' own upkeep, and the
+    timed work of scoring, rule groups and imports' deadlines."""
     # cold start: the jobs Lambda only
     from chalicelib.campaigns import launch
     from chalicelib.contacts import engagement_backfill
+    from chalicelib.exchange import import_start
     from chalicelib.groups import jobs, upkeep
     from chalicelib.scoring import awards, recompute
     from chalicelib.segments import membership as rule_groups
@@ -90,6 +92,7 @@ def jobs_routes() -> Routes:
         upkeep.CONFIRM_KIND: Route(upkeep.confirm_repair),
         launch.RELEASE_KIND: Route(launch.release_parked),
         launch.PURGE_KIND: Route(launch.purge),
+        import_start.DEADLINE_KIND: Route(import_start.on_deadline),
     }
 
 

@@ -1,6 +1,7 @@
 """Starting an import when its file lands: S3's notification on the imports queue, the
 first bytes read (encoding, delimiter, header, column mapping), the import turned RUNNING
-with step 0 sent (chalicelib.exchange.import_steps runs the steps)."""
+with step 0 sent (chalicelib.exchange.import_steps runs the steps). And its deadline: an
+import whose file never landed does not stay PENDING for ever."""
 
 from __future__ import annotations
 
@@ -16,8 +17,13 @@ from chalicelib.platform import clock
 from chalicelib.platform import files as file_store
 from chalicelib.platform.db import is_conditional_failure
 from chalicelib.platform.logs import logger
+from chalicelib.timers import due
 
 MAX_FILE_BYTES = 2 * 1024**3
+DEADLINE_KIND = "imports.deadline"
+# After the upload URL's hour, time for a PUT begun just before the end to finish.
+UPLOAD_GRACE_SECONDS = 3600
+NEVER_UPLOADED = "no file was uploaded while its upload URL was valid; create a new import"
 
 
 def on_s3_notification(message: dict[str, Any], attempt: int = 1) -> None:
@@ -112,3 +118,28 @@ def _head(key: str, etag: str, limit: int) -> bytes:
             if len(sample) >= limit:
                 break
     return bytes(sample[:limit])
+
+
+def deadline(item: Import, upload_seconds: int) -> due.Due:
+    """The timer of a new import: once its upload URL has expired (and a late PUT had time to
+    finish), `on_deadline` settles an import still PENDING."""
+    return due.Due(
+        queue=due.JOBS,
+        key=f"IMPORT#{item.workspaceId}#{item.id}",
+        spread=item.id,
+        message={"kind": DEADLINE_KIND, "workspaceId": item.workspaceId, "importId": item.id},
+        wait=upload_seconds + UPLOAD_GRACE_SECONDS,
+    )
+
+
+def on_deadline(message: dict[str, Any], attempt: int = 1) -> None:
+    """An import's upload time is up. Still PENDING with its file there (S3's notification was
+    lost): start it now; without a file: FAILED, saying so. Started already: nothing."""
+    item = stored.load(Import, str(message["workspaceId"]), str(message["importId"]))
+    if item is None or item.status != "PENDING":
+        return
+    found = file_store.stat(item.objectKey)
+    if found is None:
+        fail(item, NEVER_UPLOADED, pending=True)
+    else:
+        start(item, *found)

@@ -23,13 +23,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from chalicelib.exchange import column_mapping, import_rows, stored
+from chalicelib.exchange import column_mapping, import_rows, import_start, stored
 from chalicelib.groups import service as groups
 from chalicelib.models.imports import Import, plain
 from chalicelib.platform import clock, ids
 from chalicelib.platform import files as file_store
 from chalicelib.platform.errors import InvalidRequest, PayloadTooLarge, ValidationFailed
 from chalicelib.platform.paged_query import cursor_page
+from chalicelib.timers import due
 
 MAX_BODY_BYTES = 5 * 1024 * 1024
 UPLOAD_URL_SECONDS = 3600
@@ -87,6 +88,9 @@ def _new(workspace_id: str, options: Options, source: str) -> Import:
         createdAt=now,
         updatedAt=now,
     )
+    # The deadline first: a crash between the two leaves a timer that finds no import, never
+    # an import that stays PENDING for ever.
+    due.schedule([import_start.deadline(item, UPLOAD_URL_SECONDS)])
     item.save(condition=Import.pk.does_not_exist())
     return item
 

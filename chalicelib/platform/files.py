@@ -112,15 +112,22 @@ def get(key: str) -> bytes | None:
 
 
 def size_of(key: str) -> int | None:
+    found = stat(key)
+    return None if found is None else found[1]
+
+
+def stat(key: str) -> tuple[str, int] | None:
+    """The object's ETag (unquoted) and size; None when there is no such object."""
     # cold start: heavy library, loaded on first use
     from botocore.exceptions import ClientError
 
     try:
-        return int(_client().head_object(Bucket=bucket(), Key=key)["ContentLength"])
+        head = _client().head_object(Bucket=bucket(), Key=key)
     except ClientError as error:
         if error.response.get("Error", {}).get("Code") in ("404", "NoSuchKey", "NotFound"):
             return None
         raise
+    return str(head["ETag"]).strip('"'), int(head["ContentLength"])
 
 
 def read_from(

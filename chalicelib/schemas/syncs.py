@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from chalicelib.schemas.common import ApiModel, ListQuery, Page
 
@@ -66,6 +66,15 @@ class SyncPatch(ApiModel):
     group_id: str | None = Field(default=None, max_length=26, description="null: none")
     schedule: Schedule | None = None
     update_existing: bool | None = None
+
+    @model_validator(mode="after")
+    def _not_null(self) -> SyncPatch:
+        # Only the cursor column and the group can be removed; a null elsewhere would be a
+        # silent no-op, so it is refused.
+        for name in self.model_fields_set - {"cursor_column", "group_id"}:
+            if getattr(self, name) is None:
+                raise ValueError(f"{type(self).model_fields[name].alias or name} cannot be null")
+        return self
 
 
 class SyncConnectionView(ApiModel):

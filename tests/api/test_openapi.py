@@ -66,3 +66,24 @@ def test_the_document_declares_the_answers_the_api_really_gives(client) -> None:
     assert set(posted["200"]["content"]) == {"application/json", "text/html"}
     assert "303" in posted
     assert "text/html" not in paths["/api/v1/contacts"]["post"]["responses"]["422"]["content"]
+
+
+def test_the_routes_that_can_pass_the_plan_declare_402(client) -> None:
+    # The contact-creating routes answer 402 `plan_limit_reached` past a FREE plan's contacts
+    # (tests/contacts/test_contacts.py, test_archive.py, tests/forms/test_forms.py); a client
+    # generated from the document must expect it there, and nowhere else.
+    paths = Api(client).get("/api/v1/openapi.json").json["paths"]
+    declaring = {
+        (method, path)
+        for path, operations in paths.items()
+        for method, operation in operations.items()
+        if "402" in operation["responses"]
+    }
+    assert declaring == {
+        ("post", "/api/v1/contacts"),
+        ("post", "/api/v1/contacts/sync"),
+        ("post", "/api/v1/contacts/{id}/unarchive"),
+        ("post", "/f/{formId}"),
+    }
+    error = paths["/api/v1/contacts"]["post"]["responses"]["402"]
+    assert error["content"]["application/json"]["schema"] == {"$ref": "#/components/schemas/ErrorBody"}

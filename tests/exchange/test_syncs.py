@@ -132,6 +132,28 @@ def test_a_patch_with_a_bad_query_changes_nothing(api: Api) -> None:
     assert api.get(f"/api/v1/syncs/{sync_id}").json["name"] == "CRM"
 
 
+@pytest.mark.parametrize("field", ["connection", "name", "query", "mapping", "schedule", "updateExisting"])
+def test_a_null_for_what_a_sync_cannot_lack_is_refused_not_ignored(api: Api, field: str) -> None:
+    sync_id = api.post("/api/v1/syncs", body()).json["id"]
+    before = api.get(f"/api/v1/syncs/{sync_id}").json
+
+    reply = api.patch(f"/api/v1/syncs/{sync_id}", {"name": "renamed", field: None})
+
+    assert reply.status == 422, reply.json
+    assert f"{field} cannot be null" in str(reply.json)
+    assert api.get(f"/api/v1/syncs/{sync_id}").json == before
+
+
+def test_a_null_cursor_column_or_group_removes_it(api: Api) -> None:
+    sync_id = api.post("/api/v1/syncs", body()).json["id"]
+    api.patch(f"/api/v1/syncs/{sync_id}", {"cursorColumn": "updated_at"})
+
+    cleared = api.patch(f"/api/v1/syncs/{sync_id}", {"cursorColumn": None})
+
+    assert cleared.status == 200, cleared.json
+    assert cleared.json.get("cursorColumn") is None
+
+
 def test_a_second_run_while_one_is_in_progress_is_refused(api: Api) -> None:
     sync_id = api.post("/api/v1/syncs", body()).json["id"]
 

@@ -44,6 +44,7 @@ def _left_out_read_only(data: dict[str, Any]) -> list[dict[str, str]]:
     body="contacts.ContactCreate",
     response="contacts.ContactView",
     status=201,
+    errors=(402,),
 )
 def create_contact() -> Response:
     # cold start: loaded on first use, not at the API's import
@@ -68,6 +69,7 @@ def create_contact() -> Response:
     body="contacts.ContactCreate",
     response="contacts.SyncAnswer",
     status=200,
+    errors=(402,),
 )
 def sync_contact() -> Response:
     # cold start: loaded on first use, not at the API's import
@@ -256,6 +258,7 @@ def archive_contact(id: str) -> Response:
     "POST",
     summary="Unarchive a contact (402 when the plan has no room for it)",
     response="contacts.ContactView",
+    errors=(402,),
 )
 def unarchive_contact(id: str) -> Response:
     # cold start: loaded on first use, not at the API's import

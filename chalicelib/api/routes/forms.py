@@ -138,6 +138,7 @@ def form_page(formId: str) -> Response:
     also=(200, 303),
     public=True,
     content_types=(FORM_ENCODED, JSON),
+    errors=(402,),
 )
 def post_form(formId: str) -> Response:
     request = bp.current_request
