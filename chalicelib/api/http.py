@@ -10,9 +10,10 @@ from __future__ import annotations
 
 import importlib
 import json
+import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any, TypeVar, Union
+from typing import TYPE_CHECKING, Any, TypeVar, Union, cast
 
 from chalice.app import Blueprint, CaseInsensitiveMapping, MultiDict, Request, Response
 
@@ -194,18 +195,44 @@ def _normalise_chalice_error(response: Response, doc: RouteDoc | None = None) ->
 
 
 def read_json(request: Request, max_bytes: int = MAX_JSON_BYTES) -> Any:
-    raw = request.raw_body
+    raw = cast(bytes, request.raw_body)  # chalice types raw_body str | bytes: always bytes
     if len(raw) > max_bytes:
         raise PayloadTooLarge(f"the body is larger than {max_bytes} bytes")
     if not raw or not raw.strip():
         raise InvalidRequest("a JSON body is required")
     try:
-        return json.loads(raw)
+        data = json.loads(raw)
     except (ValueError, UnicodeDecodeError):
         raise InvalidRequest("the body is not valid JSON") from None
     except RecursionError:
         # json nests by recursion: a body of thousands of `[` would otherwise be a 500
         raise InvalidRequest("the body is nested too deeply") from None
+    if _SURROGATE_ESCAPE.search(raw) and _lone_surrogate(data):
+        raise InvalidRequest("the body has a \\u escape of half a UTF-16 pair, which is no character")
+    return data
+
+
+# JSON lets `\ud800` stand alone; it names no character, UTF-8 (DynamoDB's strings, the CSV
+# exports, email) cannot carry it, so it is refused here rather than failing a write later.
+# Only an escape can make one (UTF-8 bytes cannot), so bodies without such an escape skip the walk.
+_SURROGATE_ESCAPE = re.compile(rb"\\u[dD][89a-fA-F]")
+
+
+def _lone_surrogate(value: Any) -> bool:
+    pending = [value]  # a loop, not recursion: the body may nest as deep as json allowed
+    while pending:
+        node = pending.pop()
+        if isinstance(node, str):
+            try:
+                node.encode("utf-8")
+            except UnicodeEncodeError:
+                return True
+        elif isinstance(node, dict):
+            pending += node.keys()
+            pending += node.values()
+        elif isinstance(node, list):
+            pending += node
+    return False
 
 
 def parse_body(request: Request, model: type[ModelT], max_bytes: int = MAX_JSON_BYTES) -> ModelT:

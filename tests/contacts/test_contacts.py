@@ -391,6 +391,13 @@ BAD_INPUT = [
     pytest.param(
         CONTACTS, '{"email": ' + "[" * 5000 + "]" * 5000 + "}", 400, None, id="json nested 5,000 deep"
     ),
+    # Half a UTF-16 pair names no character; DynamoDB's UTF-8 strings cannot hold it.
+    pytest.param(
+        CONTACTS, r'{"email": "a@example.com", "firstName": "Ana\ud800"}', 400, None, id="lone surrogate"
+    ),
+    pytest.param(
+        SYNC, r'{"email": "a@example.com", "tags": ["\uDFFF"]}', 400, None, id="sync lone surrogate"
+    ),
     pytest.param(CONTACTS, {**OK, "favouriteColour": "red"}, 422, "favouriteColour", id="unknown field"),
     pytest.param(CONTACTS, {"email": "nobody.example.com"}, 422, "email", id="email without @"),
     pytest.param(CONTACTS, {**OK, "firstName": "x" * 300}, 422, "firstName", id="300-character name"),
@@ -426,6 +433,13 @@ def test_bad_input_is_a_clear_4xx_and_changes_nothing(api, aws, path, body, stat
         assert field in {d["field"] for d in error["details"]}, error
     assert table_items(aws) == before
     assert api.get(f"/api/v1/contacts/{existing['id']}").status == 200
+
+
+def test_a_whole_utf16_pair_escaped_in_json_is_its_character(api) -> None:
+    reply = api.post(CONTACTS, raw=r'{"email": "emoji@example.com", "firstName": "Ana \ud83d\ude00"}')
+
+    assert reply.status == 201, reply.json
+    assert api.get(f"/api/v1/contacts/{reply.json['id']}").json["firstName"] == "Ana \U0001f600"
 
 
 def test_bad_patch_changes_nothing(api, aws) -> None:
