@@ -1,7 +1,8 @@
 """The step runner: runs each step message of the steps queue for its enrollment.
 
 Running a step (`StepRunner.run`), for the message (run, step, stepId) of one enrollment:
-1. one consistent BatchGetItem reads the enrollment, the campaign and the contact;
+1. one consistent BatchGetItem reads the enrollment, the campaign, the contact and the
+   workspace (its requireConsent: consent required since the enrollment began stops it);
 2. the message acts only while the enrollment still stands exactly where the message says
    (same run, currentStep and currentStepId, ACTIVE): a duplicate or late message is a no-op;
 3. a PAUSED campaign parks the step (ParkedStep) for resume to release; a COMPLETED or
@@ -44,6 +45,7 @@ from chalicelib.campaigns.step_messages import StepRef
 from chalicelib.deliverability import outgoing
 from chalicelib.models.campaigns import Campaign, Enrollment, ParkedStep
 from chalicelib.models.contacts import Contact
+from chalicelib.models.workspaces import Workspace
 from chalicelib.platform import clock, ids, mailer
 from chalicelib.platform.db import Item, is_conditional_failure
 from chalicelib.platform.logs import logger
@@ -66,7 +68,7 @@ class StepRunner:
         self.record: Record = record_sent
 
     def run(self, ref: StepRef) -> None:
-        enrollment, campaign, contact = _read(ref)
+        enrollment, campaign, contact, require_consent = _read(ref)
         if ref.ahead_of(enrollment):
             # Arrived before the previous step was recorded (a step with no wait): fail it, so
             # SQS delivers it again once the enrollment has caught up, instead of dropping it.
@@ -93,7 +95,7 @@ class StepRunner:
         if upcoming.index != here:
             _move(ref, upcoming)
             return
-        reason = stop_reason(contact)
+        reason = stop_reason(contact, require_consent=require_consent)
         if reason or contact is None:
             _end(ref, "STOPPED", reason or "contactDeleted")
             return
@@ -126,23 +128,27 @@ class StepRunner:
             campaign_stats.note_sent(ref.ws, ref.campaign_id, enrollment.viaGroupId, now)
 
 
-def stop_reason(contact: Contact | None) -> str | None:
+def stop_reason(contact: Contact | None, *, require_consent: bool = False) -> str | None:
     """Why a contact cannot receive campaign email (None when it can)."""
     values = None if contact is None else contact.attribute_values
-    return eligibility.reason(values, missing=Ineligible.CONTACT_DELETED)
+    return eligibility.reason(values, missing=Ineligible.CONTACT_DELETED, require_consent=require_consent)
 
 
-def _read(ref: StepRef) -> tuple[Enrollment | None, Campaign | None, Contact | None]:
+def _read(ref: StepRef) -> tuple[Enrollment | None, Campaign | None, Contact | None, bool]:
+    """The enrollment, campaign and contact, and whether the workspace requires consent now
+    (the same request: a workspace item is well under 4 KB, one more read unit)."""
     keys = [
         Enrollment.key(ref.ws, ref.campaign_id, ref.contact_id),
         Campaign.key(ref.ws, ref.campaign_id),
         Contact.key(ref.ws, ref.contact_id),
+        Workspace.key(ref.ws),
     ]
     found = list(Item.batch_get(keys, consistent_read=True))
     return (
         next((i for i in found if isinstance(i, Enrollment)), None),
         next((i for i in found if isinstance(i, Campaign)), None),
         next((i for i in found if isinstance(i, Contact)), None),
+        any(isinstance(i, Workspace) and bool(i.requireConsent) for i in found),
     )
 
 

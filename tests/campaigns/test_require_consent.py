@@ -12,6 +12,7 @@ from tests.support.campaigns import (
     sent_emails,
     verify_sender,
 )
+from tests.support.timers import let_time_pass
 from tests.support.workspaces import workspace_of
 
 ONE_EMAIL = [{"type": "email", "subject": "Hello", "bodyText": "Hi"}]
@@ -109,3 +110,29 @@ def test_an_unconfirmed_contact_is_never_enrolled(api: Api, pump) -> None:
         via_group_id=leads,
     )
     assert outcome.skipped == [(unconfirmed["id"], campaign, "unconfirmed")]
+
+
+def test_consent_required_while_campaigns_run_stops_the_next_email_of_the_others(
+    api: Api, pump, fake_clock
+) -> None:
+    # GIVEN contacts of every consent enrolled in a campaign of two emails a day apart, the
+    # first email sent, in a workspace that does not require consent yet
+    verify_sender(api)
+    people = _people(api)
+    leads = new_group(api, "Leads", "DYNAMIC")
+    steps = [*ONE_EMAIL, {"type": "wait", "days": 1}, {"type": "email", "subject": "Again", "bodyText": "Hi"}]
+    campaign = running_campaign(api, [leads], steps=steps)
+    add_members(api, leads, list(people.values()))
+    assert all(call.ok for call in fake_clock.drain(pump, wait=3))
+    assert len(sent_emails()) == 3
+    # WHEN the workspace starts requiring consent, and the day passes
+    assert api.patch("/api/v1/workspace", {"requireConsent": True}).status == 200
+    let_time_pass(fake_clock, pump, 86_400 + 60)
+    # THEN only the granted contact gets the second email; the others stop, saying why
+    assert [(m.to, m.subject) for m in sent_emails()[3:]] == [("granted@example.com", "Again")]
+    ended = {e["contactId"]: (e["status"], e["stopReason"]) for e in enrollments(api, campaign)}
+    assert ended == {
+        people["granted"]: ("COMPLETED", None),
+        people["pending"]: ("STOPPED", "noConsent"),
+        people["none"]: ("STOPPED", "noConsent"),
+    }
