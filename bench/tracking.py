@@ -69,7 +69,7 @@ def run(emails: int, counter: object) -> dict[str, tuple[float, dict[str, float]
         )
         ws = json.loads(created.body)["id"]
         campaign, group = ids.new_id(), ids.new_id()
-        people = [contact_flows.create(ws, {"email": f"p{n}@bench.example"}).id for n in range(emails)]
+        people = [contact_flows.create(ws, {"email": f"p{n}@bench.example"})[0].id for n in range(emails)]
         targets = [Target(ws, campaign, person, 1, ids.new_id(), group) for person in people]
         for target in targets:
             tracking.record_sent(target, f"<{ids.new_id()}@bench.local>", "Bench")

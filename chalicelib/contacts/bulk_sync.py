@@ -127,7 +127,7 @@ def sync_many(
     """Sync many contacts; one RowOutcome per row, in order (see RowOutcome). `dry_run`
     decides every row the same way and writes nothing (a "created" row's id is then unused).
     `salvage` (imports): a refused value beside a usable identity is left out of its row and
-    listed in the outcome's `warnings` (`parse_salvaging`, `check_custom_salvaging`); the row
+    listed in the outcome's `warnings` (`parse_salvaging`, `fields.check_salvaging`); the row
     fails only without a usable identity or past a hard rule (plan limit, erasure).
 
     Same matching as sync_one. Rows naming the same person are merged (the later occurrence
@@ -216,7 +216,7 @@ def _with_custom_fields(
     for row in rows:
         try:
             if row.given.custom_fields and run.salvage:
-                row.custom, refused = salvage.check_custom_salvaging(row.given.custom_fields, definitions)
+                row.custom, refused = fields.check_salvaging(row.given.custom_fields, definitions)
                 row.given.custom_fields = dict(row.custom)  # what a redo (`_one_row`) checks again
                 row.warnings += refused
             elif row.given.custom_fields:
@@ -363,7 +363,7 @@ def _one_row(
 ) -> RowOutcome:
     """A row whose batched transaction was cancelled, synced alone with fresh reads."""
     try:
-        result, state, unarchived = sync_single(
+        result, state, unarchived, _ = sync_single(  # its custom fields were checked already
             workspace_id, row.given, source=source, extra_tags=extra_tags, update_existing=update_existing
         )
     except PersonErased:

@@ -12,6 +12,7 @@ from collections.abc import Iterable, Mapping
 from datetime import date
 from typing import Any
 
+from chalicelib.contacts.input import left_out
 from chalicelib.models.fields import FieldDefinition
 from chalicelib.models.keys import workspace
 from chalicelib.platform import clock
@@ -100,6 +101,30 @@ def check(values: Mapping[str, Any], definitions: Mapping[str, FieldDefinition])
     if details:
         raise ValidationFailed(f"{details[0]['field']}: {details[0]['message']}", details)
     return checked
+
+
+def check_salvaging(
+    values: Mapping[str, Any], definitions: Mapping[str, FieldDefinition]
+) -> tuple[dict[str, Any], tuple[dict[str, str], ...]]:
+    """`check` that leaves out each refused custom field (a wrong type, an unknown select
+    option, a malformed date, an undefined key) with a warning instead of failing."""
+    remaining = dict(values)
+    warnings: list[dict[str, str]] = []
+    while True:
+        try:
+            return check(remaining, definitions), tuple(warnings)
+        except ValidationFailed as error:
+            dropped = False
+            for detail in error.details:
+                name = str(detail.get("field") or "")
+                key = name.removeprefix("customFields.") if name.startswith("customFields.") else None
+                keys = [key] if key in remaining else (list(remaining) if name == "customFields" else [])
+                for each in keys:
+                    reason = str(detail.get("message") or "refused")
+                    warnings.append(left_out(f"customFields.{each}", remaining.pop(each), reason))
+                    dropped = True
+            if not dropped:
+                raise
 
 
 def _check_value(value: Any, definition: FieldDefinition) -> Any:

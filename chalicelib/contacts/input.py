@@ -3,6 +3,7 @@ reported at once as a 422 naming its field."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -15,6 +16,13 @@ from chalicelib.schemas.validation import validate
 
 # The fields a body may set on a contact, as stored (camelCase); identity is handled apart.
 WRITABLE = (*PROFILE_FIELDS, "status", "pipelineStage", "source", "consent")
+
+
+def left_out(field: str, value: Any, reason: str) -> dict[str, str]:
+    """A value of the input kept out of the contact, and why (an answer's `warnings`, an
+    import report's warning lines)."""
+    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
+    return {"field": field, "value": text[:200], "reason": reason}
 
 
 @dataclass

@@ -1,21 +1,28 @@
-"""Keeping what is valid of an input (imports, lead forms): a refused secondary value (a bad
-phone beside a valid email, a custom field of the wrong type...) is left out of the contact
-and returned as a warning {"field", "value", "reason"}, as long as a usable identity remains;
-without one the input fails as a plain parse does."""
+"""Keeping what is valid of an input (imports, lead forms, the API's create and sync): a
+refused secondary value (a bad phone beside a valid email, a custom field of the wrong
+type...) is left out of the contact and returned as a warning {"field", "value", "reason"},
+as long as a usable identity remains; without one the input fails as a plain parse does.
+Custom fields are checked against their definitions later, where those are read
+(`fields.check_salvaging`)."""
 
 from __future__ import annotations
 
 import copy
-import json
 from collections.abc import Collection, Sequence
 from typing import Any
 
-from chalicelib.contacts import fields
-from chalicelib.contacts.input import ContactInput, parse
+from chalicelib.contacts.input import ContactInput, left_out, parse
 from chalicelib.contacts.service import merged_tags, require_identity
 from chalicelib.models.contacts import IDENTITY_FIELDS
 from chalicelib.platform.errors import ValidationFailed
 from chalicelib.schemas.contacts import ContactCreate
+
+# What a client's create or sync (POST /contacts, /contacts/sync) may have left out, with a
+# warning, rather than the contact refused: a bad phone beside a valid email, a name too long,
+# a custom field of the wrong type... The email, status, consent, tags, groups and unknown
+# fields still refuse it (422): leaving those out would change who is emailed or where the
+# contact goes, or hide a client's typo.
+SECONDARY = ("phone", "firstName", "lastName", "company", "title", "customFields", "pipelineStage", "source")
 
 
 def parse_salvaging(
@@ -62,35 +69,6 @@ def _leave_out(
             value, name = body.pop(top), top
         else:
             continue
-        warnings.append(_warning(name, value, str(detail.get("message") or "refused")))
+        warnings.append(left_out(name, value, str(detail.get("message") or "refused")))
         removed = True
     return removed
-
-
-def _warning(field: str, value: Any, reason: str) -> dict[str, str]:
-    text = value if isinstance(value, str) else json.dumps(value, ensure_ascii=False, default=str)
-    return {"field": field, "value": text[:200], "reason": reason}
-
-
-def check_custom_salvaging(
-    values: dict[str, Any], definitions: Any
-) -> tuple[dict[str, Any], tuple[dict[str, str], ...]]:
-    """`fields.check` that leaves out each refused custom field (a wrong type, an unknown
-    select option, a malformed date, an undefined key) with a warning instead of failing."""
-    remaining = dict(values)
-    warnings: list[dict[str, str]] = []
-    while True:
-        try:
-            return fields.check(remaining, definitions), tuple(warnings)
-        except ValidationFailed as error:
-            dropped = False
-            for detail in error.details:
-                name = str(detail.get("field") or "")
-                key = name.removeprefix("customFields.") if name.startswith("customFields.") else None
-                keys = [key] if key in remaining else (list(remaining) if name == "customFields" else [])
-                for each in keys:
-                    reason = str(detail.get("message") or "refused")
-                    warnings.append(_warning(f"customFields.{each}", remaining.pop(each), reason))
-                    dropped = True
-            if not dropped:
-                raise

@@ -3,8 +3,8 @@
 Every write goes through chalicelib.contacts.store (one transaction with the contact's copies
 and counters). Public functions other modules call:
 
-- `parse_new(workspace_id, data) -> ContactInput` (422), then
-  `create(workspace_id, given, *, source="api") -> Contact` (409 conflict, 402 plan limit)
+- `create(workspace_id, given, *, source="api") -> (Contact, warnings)` (409 conflict, 402
+  plan limit), `given` parsed by chalicelib.contacts.salvage (422)
 - `get(workspace_id, contact_id) -> Contact` (404 NotFound); one GetItem
 - `get_many(workspace_id, contact_ids) -> dict[str, Contact]` (BatchGetItem, 100 keys a call)
 - `view(contact) -> dict` (the API JSON of a contact or of any of its copies)
@@ -34,7 +34,7 @@ from chalicelib.models.workspaces import Workspace
 from chalicelib.platform import clock, ids
 from chalicelib.platform.db import Item
 from chalicelib.platform.errors import Conflict, NotFound, PlanLimitReached, ValidationFailed, field_error
-from chalicelib.schemas.contacts import MAX_TAGS_PER_CONTACT, ContactCreate, ContactPatch
+from chalicelib.schemas.contacts import MAX_TAGS_PER_CONTACT, ContactPatch
 
 MAX_ATTEMPTS = 10  # reads and conditional writes retried when another writer got there first
 _REGION_SECONDS = 60.0
@@ -259,26 +259,23 @@ def raise_for(rejected: WriteRejected) -> None:
 # ---- writing ----------------------------------------------------------------------------
 
 
-def parse_new(workspace_id: str, data: dict[str, Any]) -> ContactInput:
-    """An API body checked as a new contact (422 naming each field; an email or a phone)."""
-    given = parse(data, ContactCreate, lambda: workspace_region(workspace_id))
-    require_identity(given.email, given.phone)
-    return given
-
-
-def create(workspace_id: str, given: ContactInput, *, source: str = "api") -> Contact:
+def create(
+    workspace_id: str, given: ContactInput, *, source: str = "api"
+) -> tuple[Contact, tuple[dict[str, str], ...]]:
     """Create a contact from a parsed body; never updates. One TransactWriteItems (plus one
     BatchGetItem when the body has custom fields). Its groups are the caller's
-    (chalicelib.flows.contacts).
+    (chalicelib.flows.contacts). Returns it with the custom fields left out (a wrong type, an
+    undefined key: `fields.check_salvaging`), as warnings.
 
     409 `conflict` (details: field, existingContactId) when the email is taken, or when a
     contact without email is created with the phone of another contact without email;
     409 when the person was erased; 402 `plan_limit_reached` past the plan's contacts.
     """
-    custom = None
+    custom: dict[str, Any] | None = None
+    refused: tuple[dict[str, str], ...] = ()
     if given.custom_fields:
         found = read_items(fields.keys_for(workspace_id, given.custom_fields))
-        custom = fields.check(given.custom_fields, definitions_in(found))
+        custom, refused = fields.check_salvaging(given.custom_fields, definitions_in(found))
     state = new_state(workspace_id, given, custom, source=source)
     write = plan(None, state, erased_check=list(erased_digests(workspace_id, given.email, given.phone)))
     try:
@@ -286,7 +283,7 @@ def create(workspace_id: str, given: ContactInput, *, source: str = "api") -> Co
     except WriteRejected as rejected:
         raise_for(rejected)
         raise Conflict("the contact could not be created; try again") from None
-    return canonical(state)
+    return canonical(state), refused
 
 
 def patch(workspace_id: str, contact_id: str, data: dict[str, Any]) -> Contact:

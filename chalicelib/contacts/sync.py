@@ -19,7 +19,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from chalicelib.contacts import consent, fields
 from chalicelib.contacts.input import ContactInput
@@ -66,7 +66,7 @@ def sync_one(
     extra_tags: Sequence[str] = (),
     refused: Sequence[dict[str, str]] = (),
 ) -> SyncResult:
-    """Create or update one contact from a parsed body (chalicelib.contacts.service.parse_new).
+    """Create or update one contact from a parsed body (chalicelib.contacts.salvage.parse_salvaging).
 
     `source` is recorded on a created contact (the body's own `source` wins); `extra_tags` are
     added to it. Raises 422 ValidationFailed (details name each field), 409 PersonErased
@@ -75,14 +75,12 @@ def sync_one(
     (`parse_salvaging`), reported in `warnings` with what the matching rules keep.
     """
     tags = merged_tags(extra_tags)  # checks the caller's tags like a client's
-    result, state, unarchived = sync_single(
-        workspace_id, given, source=source, extra_tags=tags, update_existing=True
-    )
+    synced = sync_single(workspace_id, given, source=source, extra_tags=tags, update_existing=True)
     return SyncResult(
-        result=result if result == "created" else "updated",
-        contact=canonical(state),
-        warnings=(*refused, *left_out(given, state)),
-        unarchived=unarchived,
+        result=synced.result if synced.result == "created" else "updated",
+        contact=canonical(synced.state),
+        warnings=(*refused, *synced.refused, *left_out(given, synced.state)),
+        unarchived=synced.unarchived,
     )
 
 
@@ -107,6 +105,13 @@ def holders_to_ask(email_owner: State | None, phone_owner: str | None, phone: st
     return bool(email_owner and phone and phone_owner is None and email_owner.get("phone") != phone)
 
 
+class Synced(NamedTuple):
+    result: str  # created | updated | unchanged
+    state: State
+    unarchived: bool
+    refused: tuple[dict[str, str], ...]  # custom fields left out (`fields.check_salvaging`)
+
+
 def sync_single(
     workspace_id: str,
     given: ContactInput,
@@ -114,12 +119,13 @@ def sync_single(
     source: str,
     extra_tags: Sequence[str],
     update_existing: bool,
-) -> tuple[str, State, bool]:
-    """(result, state, unarchived) for one input; reads and retries when a concurrent write
-    won (an archive racing this sync's unarchive included: decided again on what is stored)."""
+) -> Synced:
+    """One input synced; reads and retries when a concurrent write won (an archive racing
+    this sync's unarchive included: decided again on what is stored)."""
     digests = erased_digests(workspace_id, given.email, given.phone)
     custom_keys = list(given.custom_fields or {})
     custom: dict[str, Any] | None = None
+    refused: tuple[dict[str, str], ...] = ()
     for _ in attempts():
         definitions = fields.keys_for(workspace_id, custom_keys) if custom is None else []
         found = read_items(
@@ -129,7 +135,7 @@ def sync_single(
             if ErasedIdentity.key(workspace_id, digest) in found:
                 raise PersonErased(field)
         if custom is None and given.custom_fields:
-            custom = fields.check(given.custom_fields, definitions_in(found))
+            custom, refused = fields.check_salvaging(given.custom_fields, definitions_in(found))
         email_owner, phone_owner = _owners(workspace_id, given, found)
         holders: frozenset[str] = frozenset()
         if holders_to_ask(state_of(email_owner) if email_owner else None, _id(phone_owner), given.phone):
@@ -144,7 +150,7 @@ def sync_single(
             before = state_of(holder)
             state = merged_contact(before, given, custom, match, extra_tags, update_existing, source)
             if same(before, state):
-                return "unchanged", before, False
+                return Synced("unchanged", before, False, refused)
             write = plan(before, state)
             result = "updated"
         try:
@@ -155,7 +161,7 @@ def sync_single(
             if rejected.of_kind("erased"):
                 raise PersonErased("email" if given.email else "phone") from None
             continue  # an identity was taken or the contact changed meanwhile: read again
-        return result, state, bool(write.before and write.before.get("archivedAt"))
+        return Synced(result, state, bool(write.before and write.before.get("archivedAt")), refused)
     raise Conflict("the contact kept changing while it was being synced; try again")
 
 

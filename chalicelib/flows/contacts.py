@@ -29,15 +29,19 @@ def _groups(workspace_id: str, group_ids: Sequence[str]) -> list[Group]:
     return [found[gid] for gid in wanted]
 
 
-def create(workspace_id: str, data: dict[str, Any], *, source: str = "api") -> Contact:
+def create(
+    workspace_id: str, data: dict[str, Any], *, source: str = "api"
+) -> tuple[Contact, tuple[dict[str, str], ...]]:
     """POST /contacts: a new contact (422, 409, 402 as chalicelib.contacts.service.create),
-    in the groups of its `groupId`/`groupIds` (404 before any write)."""
-    given = contacts.parse_new(workspace_id, data)
+    in the groups of its `groupId`/`groupIds` (404 before any write), and the warnings of
+    the values left out of it (`salvage.SECONDARY`: a bad phone beside a valid email...)."""
+    region = lambda: contacts.workspace_region(workspace_id)  # noqa: E731
+    given, refused = salvage.parse_salvaging(data, region, only=salvage.SECONDARY)
     joining = _groups(workspace_id, given.group_ids)
-    contact = contacts.create(workspace_id, given, source=source)
+    contact, left_out = contacts.create(workspace_id, given, source=source)
     if joining:
         memberships.join(workspace_id, contact, joining)
-    return contact
+    return contact, (*refused, *left_out)
 
 
 def sync(
@@ -47,17 +51,14 @@ def sync(
     source: str,
     extra_tags: Sequence[str] = (),
     group_ids: Sequence[str] = (),
-    leave_out: Collection[str] = (),
+    leave_out: Collection[str] = salvage.SECONDARY,
 ) -> contact_sync.SyncResult:
     """POST /contacts/sync and lead forms: create or update one contact
     (chalicelib.contacts.sync), then join `group_ids` and the body's groupId/groupIds (404
-    before any write). `leave_out` (lead forms: the phone): fields whose refused value,
+    before any write). `leave_out` (lead forms: only the phone): fields whose refused value,
     beside a usable identity, is left out and reported in `warnings` instead of a 422."""
-    if leave_out:
-        region = lambda: contacts.workspace_region(workspace_id)  # noqa: E731
-        given, refused = salvage.parse_salvaging(data, region, extra_tags, only=leave_out)
-    else:
-        given, refused = contacts.parse_new(workspace_id, data), ()
+    region = lambda: contacts.workspace_region(workspace_id)  # noqa: E731
+    given, refused = salvage.parse_salvaging(data, region, extra_tags, only=leave_out)
     joining = _groups(workspace_id, [*given.group_ids, *group_ids])
     synced = contact_sync.sync_one(workspace_id, given, source=source, extra_tags=extra_tags, refused=refused)
     if joining:

@@ -180,6 +180,12 @@ class LeftOut(ApiModel):
     reason: str
 
 
+class ContactCreated(ContactView):
+    warnings: list[LeftOut] = Field(
+        default_factory=list, description="values left out of the contact (absent when none was)"
+    )
+
+
 class SyncAnswer(ApiModel):
     contact: ContactView
     result: str = Field(description="created | updated")

@@ -93,7 +93,7 @@ def test_ineligible_contacts_are_not_enrolled(api: Api, pump) -> None:
     pump.drain()
     eligible, unsubscribed, customer = make_contacts(api, 3)
     contact_status.raise_status(ws, unsubscribed, "UNSUBSCRIBED", "test")
-    phone_only = contact_flows.create(ws, {"phone": "+33612345678", "firstName": "Phone"}).id
+    phone_only = contact_flows.create(ws, {"phone": "+33612345678", "firstName": "Phone"})[0].id
     add_members(api, customers, [customer])
     pump.drain()
     # WHEN
@@ -111,7 +111,7 @@ def test_suppressed_contacts_are_not_enrolled(api: Api, pump) -> None:
     campaign = running_campaign(api, [leads], steps=ONE_EMAIL)
     pump.drain()
     fine, excluded = make_contacts(api, 2)
-    rival = contact_flows.create(ws, {"email": "buyer@eu.rival.com", "firstName": "Rival"}).id
+    rival = contact_flows.create(ws, {"email": "buyer@eu.rival.com", "firstName": "Rival"})[0].id
     for value in ("person1@example.com", "@rival.com"):
         assert api.post("/api/v1/exclusions", {"value": value}).status == 201
     add_members(api, leads, [fine, excluded, rival])

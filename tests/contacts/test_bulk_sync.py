@@ -197,7 +197,7 @@ def test_a_cancelled_batch_is_redone_row_by_row(api, before_transactions) -> Non
     # GIVEN
     ws = workspace_of(api)
     rival: dict[str, Any] = {}
-    before_transactions(lambda: rival.update(id=contact_flows.create(ws, {"email": "b@example.com"}).id))
+    before_transactions(lambda: rival.update(id=contact_flows.create(ws, {"email": "b@example.com"})[0].id))
     rows = [{"email": f"{name}@example.com", "firstName": name} for name in ("a", "b", "c")]
     # WHEN
     outcomes = bulk_sync.sync_many(ws, rows, update_existing=True, source="import")

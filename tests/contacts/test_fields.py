@@ -94,12 +94,13 @@ def test_values_of_every_type_are_stored(defined) -> None:
     assert defined.get(f"/api/v1/contacts/{created.json['id']}").json["customFields"] == GOOD
 
 
-def test_a_value_of_the_wrong_type_is_422_naming_the_field(defined) -> None:
-    for key, value in BAD:
-        reply = defined.post("/api/v1/contacts", {"email": "a@example.com", "customFields": {key: value}})
-        assert reply.status == 422, (key, value, reply.json)
-        assert [d["field"] for d in reply.json["error"]["details"]] == [f"customFields.{key}"]
-    assert defined.get("/api/v1/contacts").json["items"] == []
+def test_a_value_of_the_wrong_type_is_left_out_with_a_warning_naming_the_field(defined) -> None:
+    for n, (key, value) in enumerate(BAD):
+        reply = defined.post("/api/v1/contacts", {"email": f"a{n}@example.com", "customFields": {key: value}})
+        assert reply.status == 201, (key, value, reply.json)
+        assert [w["field"] for w in reply.json["warnings"]] == [f"customFields.{key}"]
+        assert reply.json["customFields"] == {}
+        assert defined.get(f"/api/v1/contacts/{reply.json['id']}").json["customFields"] == {}
 
 
 def test_patch_merges_values_and_null_removes_one(defined) -> None:
@@ -114,13 +115,13 @@ def test_patch_merges_values_and_null_removes_one(defined) -> None:
     assert defined.get(f"/api/v1/contacts/{contact['id']}").json["customFields"] == expected
 
 
-def test_every_bad_value_is_reported_at_once(defined) -> None:
-    reply = defined.post(
-        "/api/v1/contacts", {"email": "a@example.com", "customFields": {"seats": "x", "vip": 1, "nope": 2}}
-    )
-    assert reply.status == 422
-    fields = {d["field"] for d in reply.json["error"]["details"]}
+def test_every_bad_value_is_reported_at_once_and_the_good_ones_kept(defined) -> None:
+    body = {"email": "a@example.com", "customFields": {"seats": "x", "vip": 1, "nope": 2, "plan": "pro"}}
+    reply = defined.post("/api/v1/contacts", body)
+    assert reply.status == 201, reply.json
+    fields = {w["field"] for w in reply.json["warnings"]}
     assert fields == {"customFields.seats", "customFields.vip", "customFields.nope"}
+    assert reply.json["customFields"] == {"plan": "pro"}
 
 
 def test_an_idempotency_key_replays_the_first_definition(api) -> None:

@@ -34,9 +34,15 @@ def workspace_in(new_workspace, region: str) -> Api:
 
 
 def phone_message(api: Api, phone: str) -> str:
+    """What a client is told of a bad phone: the warning of the phone left out of a create,
+    and the same words in the 422 of a PATCH."""
     reply = api.post("/api/v1/contacts", {"email": "ann@example.com", "phone": phone})
-    assert reply.status == 422, reply.json
-    [detail] = [d for d in reply.json["error"]["details"] if d["field"] == "phone"]
+    assert reply.status == 201, reply.json
+    [warning] = reply.json["warnings"]
+    refused = api.patch(f"/api/v1/contacts/{reply.json['id']}", {"phone": phone})
+    assert refused.status == 422, refused.json
+    [detail] = [d for d in refused.json["error"]["details"] if d["field"] == "phone"]
+    assert (warning["field"], warning["value"], warning["reason"]) == ("phone", phone, detail["message"])
     return str(detail["message"])
 
 

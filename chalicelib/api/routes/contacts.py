@@ -40,9 +40,13 @@ def _left_out_read_only(data: dict[str, Any]) -> list[dict[str, str]]:
     bp,
     "/api/v1/contacts",
     "POST",
-    summary="Create a contact (409 when its email, or a phone-only contact's phone, is taken)",
+    summary=(
+        "Create a contact (409 when its email, or a phone-only contact's phone, is taken); a bad "
+        "secondary value (a phone beside a valid email, a custom field's type...) is left out, "
+        "in `warnings`"
+    ),
     body="contacts.ContactCreate",
-    response="contacts.ContactView",
+    response="contacts.ContactCreated",
     status=201,
     errors=(402,),
 )
@@ -56,7 +60,9 @@ def create_contact() -> Response:
     ws = workspace_id(request)
 
     def produce() -> tuple[int, dict[str, Any]]:
-        return 201, contacts.view(contact_flows.create(ws, _body(), source="api"))
+        contact, warnings = contact_flows.create(ws, _body(), source="api")
+        # The contact as GET shows it; `warnings` only when a value was left out.
+        return 201, {**contacts.view(contact), **({"warnings": list(warnings)} if warnings else {})}
 
     return idempotency.respond(request, ws, "contacts.create", produce)
 
