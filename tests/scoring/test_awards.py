@@ -233,3 +233,7 @@ def test_the_score_is_read_only_through_the_contact_routes(api: Api) -> None:
     assert [w["field"] for w in reply.json["warnings"]] == ["score"]
     assert (reply.json["contact"]["company"], reply.json["contact"]["score"]) == ("Acme", 0)
     assert api.get(f"/api/v1/contacts/{person}").json["score"] == 0
+    # WHEN a create sets it THEN the same: kept without it, said so
+    created = api.post("/api/v1/contacts", {"email": "bob@example.com", "score": 100})
+    assert created.status == 201, created.json
+    assert ([w["field"] for w in created.json["warnings"]], created.json["score"]) == (["score"], 0)

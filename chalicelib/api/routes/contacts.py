@@ -23,8 +23,8 @@ def _body() -> dict[str, Any]:
     return data
 
 
-# Kept by Cohort, never written by a client: a sync leaves it out with a warning (the other
-# contact routes refuse it as any unknown field, 422).
+# Kept by Cohort, never written by a client: a create or sync leaves it out with a warning
+# (PATCH refuses it as any unknown field, 422).
 _READ_ONLY = {"score": "read-only: the sum of the scoring rules' awards"}
 
 
@@ -60,9 +60,12 @@ def create_contact() -> Response:
     ws = workspace_id(request)
 
     def produce() -> tuple[int, dict[str, Any]]:
-        contact, warnings = contact_flows.create(ws, _body(), source="api")
+        body = _body()
+        refused = _left_out_read_only(body)
+        contact, left_out = contact_flows.create(ws, body, source="api")
+        warnings = [*refused, *left_out]
         # The contact as GET shows it; `warnings` only when a value was left out.
-        return 201, {**contacts.view(contact), **({"warnings": list(warnings)} if warnings else {})}
+        return 201, {**contacts.view(contact), **({"warnings": warnings} if warnings else {})}
 
     return idempotency.respond(request, ws, "contacts.create", produce)
 
