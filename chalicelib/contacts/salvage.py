@@ -28,10 +28,10 @@ SECONDARY = ("phone", "firstName", "lastName", "company", "title", "customFields
 def parse_salvaging(
     data: Any, region_of: Any, extra_tags: Sequence[str] = (), only: Collection[str] | None = None
 ) -> tuple[ContactInput, tuple[dict[str, str], ...]]:
-    """`parse` for imports and lead forms: a value it refuses (a bad phone beside a valid
-    email, a name too long, an unknown status, a bad custom field...) is left out and
-    returned as a warning {"field", "value", "reason"}, as long as a usable identity (a
-    valid email or a valid phone) remains. Without one, the input fails as `parse` fails
+    """`parse` for imports, lead forms and the API's create and sync: a value it refuses (a
+    bad phone beside a valid email, a name too long, an unknown status, a bad custom
+    field...) is left out and returned as a warning {"field", "value", "reason"}, as long as
+    a usable identity (a valid email or a valid phone) remains. Without one, the input fails as `parse` fails
     (ValidationFailed naming every bad field); so does a refused field outside `only`."""
     body = copy.deepcopy(data)
     warnings: list[dict[str, str]] = []
