@@ -211,6 +211,22 @@ def take_back(ws: str, contact_id: str, rule_id: str) -> bool:
         found = Activity.get(Activity.partition(ws, contact_id), sk, consistent_read=True)
     except DoesNotExist:
         return False
+    return _take_back(ws, contact_id, found)
+
+
+def withdraw(ws: str, contact_id: str, rule_id: str) -> int:
+    """A deleted rule: every award it gave the contact goes, each live one's points with it
+    (one Query of the rule's awards, one transaction an award). Returns how many went."""
+    found = Activity.query(
+        Activity.partition(ws, contact_id),
+        Activity.sk.startswith(f"{PREFIX}{rule_id}#"),
+        consistent_read=True,
+    )
+    return sum(_take_back(ws, contact_id, award) for award in found if isinstance(award, Activity))
+
+
+def _take_back(ws: str, contact_id: str, found: Activity) -> bool:
+    rule_id = str(found.ruleId)
     points = int(found.points or 0)
     # Conditioned on what was read: a concurrent expiry or release makes this one a no-op.
     same = Activity.pk.exists() & (
@@ -220,11 +236,13 @@ def take_back(ws: str, contact_id: str, rule_id: str) -> bool:
     if found.expiredAt:
         return _transact(deletes=deletes) is None
     now = clock.now_iso()
+    event = found.sk.removeprefix(f"{PREFIX}{rule_id}#")
     removed = activity.item(
         ws,
         contact_id,
         activity.SCORE_REMOVED,
-        f"REMOVED#{rule_id}#{now}",
+        # The award's event in the key: a rule's awards withdrawn in one millisecond stay apart.
+        f"REMOVED#{rule_id}#{now}" if event == MATCH else f"REMOVED#{rule_id}#{event}#{now}",
         now,
         ruleId=rule_id,
         points=-points,

@@ -13,6 +13,9 @@ twice records nothing twice):
 
 Awards already given keep their points (a rule whose points change scores the new events and
 the missing awards with its new points).
+
+The same pages withdraw a deleted rule (`withdraw`, started by DELETE /scoring/rules/{id}):
+each contact's awards of that rule are taken back, with their points.
 """
 
 from __future__ import annotations
@@ -38,6 +41,8 @@ from chalicelib.segments.evaluate import matches
 RECOMPUTE_KIND = "scoring.recompute"
 PAGE = 25  # contacts a message: an event rule reads each one's events (one Query a contact)
 JOB_TTL = timedelta(days=30)
+# Longer than a stream batch can run (the functions' timeout, 30 s in .chalice/config.json).
+WITHDRAW_DELAY = 60
 
 
 def start(workspace_id: str, rule_id: str | None) -> dict[str, str]:
@@ -62,14 +67,39 @@ def start(workspace_id: str, rule_id: str | None) -> dict[str, str]:
     return {"jobId": job_id}
 
 
-def _send(workspace_id: str, job_id: str, page: int) -> None:
+def withdraw(workspace_id: str, rule_id: str) -> str:
+    """A deleted rule's awards taken back from every contact, as a job of the same pages (its
+    id returned). Its first page waits WITHDRAW_DELAY: a stream batch that read the rules
+    before the deletion may still award by it, and it ends within its Lambda's timeout."""
+    now = clock.now()
+    job_id = ids.new_id()
+    Job(
+        *Job.key(workspace_id, job_id),
+        id=job_id,
+        workspaceId=workspace_id,
+        kind=RECOMPUTE_KIND,
+        groupId="",
+        params={"ruleId": rule_id, "withdraw": True},
+        status="RUNNING",
+        createdAt=clock.iso(now),
+        updatedAt=clock.iso(now),
+        ttl=now + JOB_TTL,
+    ).save(condition=Job.pk.does_not_exist())
+    _send(workspace_id, job_id, 0, delay=WITHDRAW_DELAY)
+    return job_id
+
+
+def _send(workspace_id: str, job_id: str, page: int, delay: int = 0) -> None:
     message = {"kind": RECOMPUTE_KIND, "workspaceId": workspace_id, "jobId": job_id, "page": page}
-    queues.send(config.jobs_queue_url(), [message])
+    queues.send(config.jobs_queue_url(), [message], delay_seconds=delay)
+
+
+def _params(job: Job) -> dict[str, Any]:
+    return job.params.as_dict() if hasattr(job.params, "as_dict") else dict(job.params or {})
 
 
 def _rules(job: Job) -> list[Rule]:
-    params = job.params.as_dict() if hasattr(job.params, "as_dict") else dict(job.params or {})
-    rule_id = params.get("ruleId")
+    rule_id = _params(job).get("ruleId")
     if not rule_id:
         return rules.active_rules(job.workspaceId)
     try:
@@ -91,7 +121,8 @@ def on_message(message: dict[str, Any], attempt: int = 1) -> None:
         if job.status != "COMPLETED":
             _send(ws, job_id, page + 1)
         return
-    applied = _rules(job)
+    params = _params(job)
+    applied = [] if params.get("withdraw") else _rules(job)
     result = Item._get_connection().query(
         job.pk,
         range_key_condition=Contact.sk.startswith("CONTACT#"),
@@ -101,7 +132,10 @@ def on_message(message: dict[str, Any], attempt: int = 1) -> None:
     found = [Item.from_raw_data(raw) for raw in result.get("Items", [])]
     contacts = [c for c in found if isinstance(c, Contact)]
     for contact in contacts:
-        apply(ws, contact, applied)
+        if params.get("withdraw"):
+            awards.withdraw(ws, contact.id, str(params["ruleId"]))
+        else:
+            apply(ws, contact, applied)
     last = result.get("LastEvaluatedKey")
     now = clock.now_iso()
     actions: list[Action] = [

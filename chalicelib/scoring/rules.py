@@ -228,7 +228,8 @@ def update(workspace_id: str, rule_id: str, patch: RulePatch) -> dict[str, Any]:
 
 
 def delete(workspace_id: str, rule_id: str) -> None:
-    """New events no longer score by it; awards already given stay until they expire."""
+    """New events no longer score by it; the awards it gave are withdrawn by a job
+    (chalicelib.scoring.recompute.withdraw, which the route starts)."""
     try:
         ScoringRule(*ScoringRule.key(workspace_id, rule_id)).delete(condition=ScoringRule.pk.exists())
     except DeleteError as error:

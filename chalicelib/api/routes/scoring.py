@@ -81,13 +81,16 @@ def patch_rule(id: str) -> Response:
     bp,
     "/api/v1/scoring/rules/{id}",
     "DELETE",
-    summary="Delete a rule: awards already given stay until they expire",
+    summary="Delete a rule; a job then takes back the points it gave (every contact's awards by it)",
     status=204,
 )
 def delete_rule(id: str) -> Response:
-    from chalicelib.scoring import rules  # cold start: loaded on first use
+    # cold start: loaded on first use
+    from chalicelib.scoring import recompute, rules
 
-    rules.delete(workspace_id(bp.current_request), id)
+    ws = workspace_id(bp.current_request)
+    rules.delete(ws, id)
+    recompute.withdraw(ws, id)
     return Response(body="", status_code=204)
 
 
