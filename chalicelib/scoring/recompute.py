@@ -49,28 +49,17 @@ def start(workspace_id: str, rule_id: str | None) -> dict[str, str]:
     """The job, started; 404 for a rule that is not the workspace's."""
     if rule_id is not None:
         rules.get(workspace_id, rule_id)
-    now = clock.now()
-    job_id = ids.new_id()
-    Job(
-        *Job.key(workspace_id, job_id),
-        id=job_id,
-        workspaceId=workspace_id,
-        kind=RECOMPUTE_KIND,
-        groupId="",
-        params={"ruleId": rule_id} if rule_id else {},
-        status="RUNNING",
-        createdAt=clock.iso(now),
-        updatedAt=clock.iso(now),
-        ttl=now + JOB_TTL,
-    ).save(condition=Job.pk.does_not_exist())
-    _send(workspace_id, job_id, 0)
-    return {"jobId": job_id}
+    return {"jobId": _start(workspace_id, {"ruleId": rule_id} if rule_id else {})}
 
 
 def withdraw(workspace_id: str, rule_id: str) -> str:
     """A deleted rule's awards taken back from every contact, as a job of the same pages (its
     id returned). Its first page waits WITHDRAW_DELAY: a stream batch that read the rules
     before the deletion may still award by it, and it ends within its Lambda's timeout."""
+    return _start(workspace_id, {"ruleId": rule_id, "withdraw": True}, delay=WITHDRAW_DELAY)
+
+
+def _start(workspace_id: str, params: dict[str, Any], delay: int = 0) -> str:
     now = clock.now()
     job_id = ids.new_id()
     Job(
@@ -79,13 +68,13 @@ def withdraw(workspace_id: str, rule_id: str) -> str:
         workspaceId=workspace_id,
         kind=RECOMPUTE_KIND,
         groupId="",
-        params={"ruleId": rule_id, "withdraw": True},
+        params=params,
         status="RUNNING",
         createdAt=clock.iso(now),
         updatedAt=clock.iso(now),
         ttl=now + JOB_TTL,
     ).save(condition=Job.pk.does_not_exist())
-    _send(workspace_id, job_id, 0, delay=WITHDRAW_DELAY)
+    _send(workspace_id, job_id, 0, delay)
     return job_id
 
 
