@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any, Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, field_validator
 
 from chalicelib.schemas.common import ApiModel, ListQuery, Page
 
@@ -67,14 +67,14 @@ class SyncPatch(ApiModel):
     schedule: Schedule | None = None
     update_existing: bool | None = None
 
-    @model_validator(mode="after")
-    def _not_null(self) -> SyncPatch:
-        # Only the cursor column and the group can be removed; a null elsewhere would be a
-        # silent no-op, so it is refused.
-        for name in self.model_fields_set - {"cursor_column", "group_id"}:
-            if getattr(self, name) is None:
-                raise ValueError(f"{type(self).model_fields[name].alias or name} cannot be null")
-        return self
+    # Only the cursor column and the group can be removed; a null elsewhere would be a silent
+    # no-op, so it is refused, naming the field.
+    @field_validator("name", "engine", "connection", "query", "mapping", "schedule", "update_existing")
+    @classmethod
+    def _not_null(cls, value: Any) -> Any:
+        if value is None:
+            raise ValueError("cannot be null: leave it out to keep it")
+        return value
 
 
 class SyncConnectionView(ApiModel):

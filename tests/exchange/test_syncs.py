@@ -140,7 +140,8 @@ def test_a_null_for_what_a_sync_cannot_lack_is_refused_not_ignored(api: Api, fie
     reply = api.patch(f"/api/v1/syncs/{sync_id}", {"name": "renamed", field: None})
 
     assert reply.status == 422, reply.json
-    assert f"{field} cannot be null" in str(reply.json)
+    assert [d["field"] for d in reply.json["error"]["details"]] == [field]
+    assert "cannot be null" in reply.json["error"]["message"]
     assert api.get(f"/api/v1/syncs/{sync_id}").json == before
 
 
