@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import Discriminator, Field, Tag, model_validator
+from pydantic import Discriminator, Field, StrictBool, Tag, model_validator
 
 from chalicelib.schemas.common import ApiModel, Page
 from chalicelib.schemas.contacts import MAX_TAGS_PER_CONTACT, ContactStatus, ContactView, PipelineStage
@@ -53,7 +53,7 @@ class EngagementCondition(ApiModel):
     event: Literal["sent", "opened", "clicked", "replied", "bounced", "unsubscribed"]
     campaign_id: str | None = Field(default=None, min_length=1, max_length=26)
     within_last: Duration | None = None
-    negate: bool = False
+    negate: StrictBool = False  # 0 or "yes" is a 422, as the document says
 
 
 class AllNode(ApiModel):

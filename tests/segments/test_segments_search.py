@@ -43,6 +43,8 @@ BAD_FILTERS: list[tuple[dict[str, Any], str]] = [
     ({"any": [{"event": "opened", "withinLast": {"hours": 2}}]}, "filter.any[0].withinLast"),
     ({"event": "opened", "withinLast": {}}, "filter.withinLast"),
     ({"event": "forwarded"}, "filter.event"),
+    # found by schemathesis: a 0 read as false where the document says boolean
+    ({"event": "sent", "negate": 0}, "filter.negate"),
     ({"all": [{"field": "email", "op": "exists"}] * 51}, "filter"),
     ({"all": [{"allx": []}]}, "filter.all[0]"),
 ]
