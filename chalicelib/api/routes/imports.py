@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING, Any, cast
 from chalice.app import Blueprint, Response
 
 from chalicelib.api.http import JSON, json_response, route, workspace_id
-from chalicelib.platform.errors import field_error
+from chalicelib.platform.errors import InvalidRequest, field_error
 from chalicelib.schemas.validation import validate
 
 if TYPE_CHECKING:
@@ -68,9 +68,19 @@ def create_import() -> Response:
 def _json_options() -> Options:
     # cold start: loaded on first use, not at the API's import
     from chalicelib.api.http import parse_body
-    from chalicelib.schemas.imports import ImportOptions
+    from chalicelib.schemas.imports import ImportOptions, ImportQuery
 
     request = bp.current_request
+    # Options are read from the query string only beside a CSV body: here they would be
+    # dropped unsaid, so they are refused, named.
+    aliases = {info.alias or name for name, info in ImportQuery.model_fields.items()}
+    beside = sorted(aliases & set(request.query_params or {}))
+    if beside:
+        raise InvalidRequest(
+            "with a JSON body the options go in the body; the query string carries them only "
+            "beside a text/csv body",
+            [{"field": name, "message": "give it in the JSON body"} for name in beside],
+        )
     body = parse_body(request, ImportOptions) if (request.raw_body or b"").strip() else ImportOptions()
     return _options(body)
 
