@@ -76,7 +76,7 @@ def jobs_routes() -> Routes:
     # cold start: the jobs Lambda only
     from chalicelib.campaigns import launch
     from chalicelib.contacts import engagement_backfill
-    from chalicelib.exchange import import_start
+    from chalicelib.exchange import import_start, imports
     from chalicelib.groups import jobs, upkeep
     from chalicelib.scoring import awards, recompute
     from chalicelib.segments import membership as rule_groups
@@ -92,7 +92,7 @@ def jobs_routes() -> Routes:
         upkeep.CONFIRM_KIND: Route(upkeep.confirm_repair),
         launch.RELEASE_KIND: Route(launch.release_parked),
         launch.PURGE_KIND: Route(launch.purge),
-        import_start.DEADLINE_KIND: Route(import_start.on_deadline),
+        imports.DEADLINE_KIND: Route(import_start.on_deadline),
     }
 
 

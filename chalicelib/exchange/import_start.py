@@ -17,12 +17,8 @@ from chalicelib.platform import clock
 from chalicelib.platform import files as file_store
 from chalicelib.platform.db import is_conditional_failure
 from chalicelib.platform.logs import logger
-from chalicelib.timers import due
 
 MAX_FILE_BYTES = 2 * 1024**3
-DEADLINE_KIND = "imports.deadline"
-# After the upload URL's hour, time for a PUT begun just before the end to finish.
-UPLOAD_GRACE_SECONDS = 3600
 NEVER_UPLOADED = "no file was uploaded while its upload URL was valid; create a new import"
 
 
@@ -120,21 +116,10 @@ def _head(key: str, etag: str, limit: int) -> bytes:
     return bytes(sample[:limit])
 
 
-def deadline(item: Import, upload_seconds: int) -> due.Due:
-    """The timer of a new import: once its upload URL has expired (and a late PUT had time to
-    finish), `on_deadline` settles an import still PENDING."""
-    return due.Due(
-        queue=due.JOBS,
-        key=f"IMPORT#{item.workspaceId}#{item.id}",
-        spread=item.id,
-        message={"kind": DEADLINE_KIND, "workspaceId": item.workspaceId, "importId": item.id},
-        wait=upload_seconds + UPLOAD_GRACE_SECONDS,
-    )
-
-
 def on_deadline(message: dict[str, Any], attempt: int = 1) -> None:
-    """An import's upload time is up. Still PENDING with its file there (S3's notification was
-    lost): start it now; without a file: FAILED, saying so. Started already: nothing."""
+    """An import's upload time is up (its timer: chalicelib.exchange.imports.deadline). Still
+    PENDING with its file there (S3's notification was lost): start it now; without a file:
+    FAILED, saying so. Started already: nothing."""
     item = stored.load(Import, str(message["workspaceId"]), str(message["importId"]))
     if item is None or item.status != "PENDING":
         return

@@ -23,7 +23,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from chalicelib.exchange import column_mapping, import_rows, import_start, stored
+from chalicelib.exchange import column_mapping, import_rows, stored
 from chalicelib.groups import service as groups
 from chalicelib.models.imports import Import, plain
 from chalicelib.platform import clock, ids
@@ -34,6 +34,9 @@ from chalicelib.timers import due
 
 MAX_BODY_BYTES = 5 * 1024 * 1024
 UPLOAD_URL_SECONDS = 3600
+DEADLINE_KIND = "imports.deadline"
+# After the upload URL's hour, time for a PUT begun just before the end to finish.
+UPLOAD_GRACE_SECONDS = 3600
 
 
 @dataclass(frozen=True)
@@ -90,9 +93,21 @@ def _new(workspace_id: str, options: Options, source: str) -> Import:
     )
     # The deadline first: a crash between the two leaves a timer that finds no import, never
     # an import that stays PENDING for ever.
-    due.schedule([import_start.deadline(item, UPLOAD_URL_SECONDS)])
+    due.schedule([deadline(item)])
     item.save(condition=Import.pk.does_not_exist())
     return item
+
+
+def deadline(item: Import) -> due.Due:
+    """The timer of a new import: once its upload URL has expired (and a late PUT had time to
+    finish), chalicelib.exchange.import_start.on_deadline settles an import still PENDING."""
+    return due.Due(
+        queue=due.JOBS,
+        key=f"IMPORT#{item.workspaceId}#{item.id}",
+        spread=item.id,
+        message={"kind": DEADLINE_KIND, "workspaceId": item.workspaceId, "importId": item.id},
+        wait=UPLOAD_URL_SECONDS + UPLOAD_GRACE_SECONDS,
+    )
 
 
 def _check_options(workspace_id: str, options: Options) -> None:
