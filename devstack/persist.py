@@ -361,10 +361,6 @@ class Store:
             self._drop_logs_before(self._child_generation)
         return True
 
-    def wait(self) -> None:
-        """Wait for a forked save still running."""
-        self.reap(wait=True)
-
     def abandon(self) -> None:
         """Stop a forked save still running (at stop: with 100,000 contacts a base takes a
         minute or more to write). Nothing is lost: the base before it and every log after that

@@ -31,8 +31,9 @@ def parse_salvaging(
     """`parse` for imports, lead forms and the API's create and sync: a value it refuses (a
     bad phone beside a valid email, a name too long, an unknown status, a bad custom
     field...) is left out and returned as a warning {"field", "value", "reason"}, as long as
-    a usable identity (a valid email or a valid phone) remains. Without one, the input fails as `parse` fails
-    (ValidationFailed naming every bad field); so does a refused field outside `only`."""
+    a usable identity (a valid email or a valid phone) remains. Without one, the input fails
+    as `parse` fails (ValidationFailed naming every bad field); so does a refused field
+    outside `only`."""
     body = copy.deepcopy(data)
     warnings: list[dict[str, str]] = []
     while True:

@@ -14,6 +14,7 @@ from typing import Any
 from chalicelib.contacts import salvage
 from chalicelib.contacts import service as contacts
 from chalicelib.contacts import sync as contact_sync
+from chalicelib.contacts.input import ContactInput
 from chalicelib.groups import memberships
 from chalicelib.groups import service as groups
 from chalicelib.models.contacts import Contact
@@ -29,14 +30,21 @@ def _groups(workspace_id: str, group_ids: Sequence[str]) -> list[Group]:
     return [found[gid] for gid in wanted]
 
 
+def _parsed(
+    workspace_id: str, data: dict[str, Any], extra_tags: Sequence[str], leave_out: Collection[str]
+) -> tuple[ContactInput, tuple[dict[str, str], ...]]:
+    """The body parsed, `leave_out`'s refused values left out as warnings (salvage)."""
+    region = lambda: contacts.workspace_region(workspace_id)  # noqa: E731
+    return salvage.parse_salvaging(data, region, extra_tags, only=leave_out)
+
+
 def create(
     workspace_id: str, data: dict[str, Any], *, source: str = "api"
 ) -> tuple[Contact, tuple[dict[str, str], ...]]:
     """POST /contacts: a new contact (422, 409, 402 as chalicelib.contacts.service.create),
     in the groups of its `groupId`/`groupIds` (404 before any write), and the warnings of
     the values left out of it (`salvage.SECONDARY`: a bad phone beside a valid email...)."""
-    region = lambda: contacts.workspace_region(workspace_id)  # noqa: E731
-    given, refused = salvage.parse_salvaging(data, region, only=salvage.SECONDARY)
+    given, refused = _parsed(workspace_id, data, (), salvage.SECONDARY)
     joining = _groups(workspace_id, given.group_ids)
     contact, left_out = contacts.create(workspace_id, given, source=source)
     if joining:
@@ -57,8 +65,7 @@ def sync(
     (chalicelib.contacts.sync), then join `group_ids` and the body's groupId/groupIds (404
     before any write). `leave_out` (lead forms: only the phone): fields whose refused value,
     beside a usable identity, is left out and reported in `warnings` instead of a 422."""
-    region = lambda: contacts.workspace_region(workspace_id)  # noqa: E731
-    given, refused = salvage.parse_salvaging(data, region, extra_tags, only=leave_out)
+    given, refused = _parsed(workspace_id, data, extra_tags, leave_out)
     joining = _groups(workspace_id, [*given.group_ids, *group_ids])
     synced = contact_sync.sync_one(workspace_id, given, source=source, extra_tags=extra_tags, refused=refused)
     if joining:

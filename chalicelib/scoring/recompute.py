@@ -14,13 +14,14 @@ twice records nothing twice):
 Awards already given keep their points (a rule whose points change scores the new events and
 the missing awards with its new points).
 
-The same pages withdraw a deleted rule (`withdraw`, started by DELETE /scoring/rules/{id}):
+The same pages withdraw a deleted rule (`delete_rule`, DELETE /scoring/rules/{id}):
 each contact's awards of that rule are taken back, with their points.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
@@ -52,11 +53,13 @@ def start(workspace_id: str, rule_id: str | None) -> dict[str, str]:
     return {"jobId": _start(workspace_id, {"ruleId": rule_id} if rule_id else {})}
 
 
-def withdraw(workspace_id: str, rule_id: str) -> str:
-    """A deleted rule's awards taken back from every contact, as a job of the same pages (its
-    id returned). Its first page waits WITHDRAW_DELAY: a stream batch that read the rules
-    before the deletion may still award by it, and it ends within its Lambda's timeout."""
-    return _start(workspace_id, {"ruleId": rule_id, "withdraw": True}, delay=WITHDRAW_DELAY)
+def delete_rule(workspace_id: str, rule_id: str) -> None:
+    """DELETE /scoring/rules/{id}: the rule goes (404 when it is not the workspace's), then a
+    job of the same pages takes its awards back from every contact. Its first page waits
+    WITHDRAW_DELAY: a stream batch that read the rules before the deletion may still award
+    by it, and it ends within its Lambda's timeout."""
+    rules.delete(workspace_id, rule_id)
+    _start(workspace_id, {"ruleId": rule_id, "withdraw": True}, delay=WITHDRAW_DELAY)
 
 
 def _start(workspace_id: str, params: dict[str, Any], delay: int = 0) -> str:
@@ -87,14 +90,23 @@ def _params(job: Job) -> dict[str, Any]:
     return job.params.as_dict() if hasattr(job.params, "as_dict") else dict(job.params or {})
 
 
-def _rules(job: Job) -> list[Rule]:
-    rule_id = _params(job).get("ruleId")
+def _rules(workspace_id: str, params: dict[str, Any]) -> list[Rule]:
+    rule_id = params.get("ruleId")
     if not rule_id:
-        return rules.active_rules(job.workspaceId)
+        return rules.active_rules(workspace_id)
     try:
-        return [rules.rule(job.workspaceId, str(rule_id))]
+        return [rules.rule(workspace_id, str(rule_id))]
     except Exception:  # deleted meanwhile: nothing to apply
         return []
+
+
+def _per_contact(ws: str, params: dict[str, Any]) -> Callable[[Contact], object]:
+    """What the job does to each contact: withdraw a deleted rule's awards, or apply rules."""
+    if params.get("withdraw"):
+        rule_id = str(params["ruleId"])
+        return lambda contact: awards.withdraw(ws, contact.id, rule_id)
+    applied = _rules(ws, params)
+    return lambda contact: apply(ws, contact, applied)
 
 
 def on_message(message: dict[str, Any], attempt: int = 1) -> None:
@@ -110,8 +122,7 @@ def on_message(message: dict[str, Any], attempt: int = 1) -> None:
         if job.status != "COMPLETED":
             _send(ws, job_id, page + 1)
         return
-    params = _params(job)
-    applied = [] if params.get("withdraw") else _rules(job)
+    each = _per_contact(ws, _params(job))
     result = Item._get_connection().query(
         job.pk,
         range_key_condition=Contact.sk.startswith("CONTACT#"),
@@ -121,10 +132,7 @@ def on_message(message: dict[str, Any], attempt: int = 1) -> None:
     found = [Item.from_raw_data(raw) for raw in result.get("Items", [])]
     contacts = [c for c in found if isinstance(c, Contact)]
     for contact in contacts:
-        if params.get("withdraw"):
-            awards.withdraw(ws, contact.id, str(params["ruleId"]))
-        else:
-            apply(ws, contact, applied)
+        each(contact)
     last = result.get("LastEvaluatedKey")
     now = clock.now_iso()
     actions: list[Action] = [

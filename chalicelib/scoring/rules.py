@@ -228,8 +228,8 @@ def update(workspace_id: str, rule_id: str, patch: RulePatch) -> dict[str, Any]:
 
 
 def delete(workspace_id: str, rule_id: str) -> None:
-    """New events no longer score by it; the awards it gave are withdrawn by a job
-    (chalicelib.scoring.recompute.withdraw, which the route starts)."""
+    """New events no longer score by it (chalicelib.scoring.recompute.delete_rule calls this,
+    then withdraws the awards it gave)."""
     try:
         ScoringRule(*ScoringRule.key(workspace_id, rule_id)).delete(condition=ScoringRule.pk.exists())
     except DeleteError as error:

@@ -140,7 +140,7 @@ def test_a_new_base_replaces_the_logs_and_a_restart_after_it_misses_nothing(
     assert store.save_forked({"n": 2})  # a child writes the new base
     client.put_item(TableName=table, Item=_item(2))  # meanwhile: goes to the new log
     store.append({"n": 3})
-    store.wait()
+    store.reap(wait=True)  # the child's base is whole
 
     assert not old_log.exists()  # the new base holds it
     _restart(aws)

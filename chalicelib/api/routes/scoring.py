@@ -85,12 +85,9 @@ def patch_rule(id: str) -> Response:
     status=204,
 )
 def delete_rule(id: str) -> Response:
-    # cold start: loaded on first use
-    from chalicelib.scoring import recompute, rules
+    from chalicelib.scoring import recompute  # cold start: loaded on first use
 
-    ws = workspace_id(bp.current_request)
-    rules.delete(ws, id)
-    recompute.withdraw(ws, id)
+    recompute.delete_rule(workspace_id(bp.current_request), id)
     return Response(body="", status_code=204)
 
 
